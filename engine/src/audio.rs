@@ -1,0 +1,254 @@
+//! Audio, encoded once: decode, resample/down-mix to the profile's format, encode AAC.
+//! The packets are shared by every output that carries audio.
+
+use std::os::raw::c_char;
+
+use ff::{codec, decoder, encoder, filter, frame, Packet, Rational};
+use ffmpeg_next as ff;
+use profiles::PlannedAudio;
+
+use crate::error::Error;
+use crate::mux::StreamSpec;
+
+/// The audio chain of one transcode.
+pub(crate) struct AudioPipeline {
+    decoder: decoder::Audio,
+    graph: filter::Graph,
+    encoder: encoder::audio::Encoder,
+    /// Source start, in the decoder's packet time base, subtracted so that audio and video
+    /// share zero.
+    offset: i64,
+    in_tb: Rational,
+    out_tb: Rational,
+    decoded: frame::Audio,
+    filtered: frame::Audio,
+}
+
+impl AudioPipeline {
+    /// Opens decoder, filter and AAC encoder. `start` is the shared zero in seconds, and
+    /// `end` the video duration audio is trimmed to (so both end in the same segment).
+    pub fn open(
+        stream: &ff::format::stream::Stream,
+        plan: &PlannedAudio,
+        start: f64,
+        end: Option<f64>,
+    ) -> Result<Self, Error> {
+        let in_tb = stream.time_base();
+        let ctx = codec::Context::from_parameters(stream.parameters())
+            .map_err(Error::ffmpeg("reading the audio stream parameters"))?;
+        let mut decoder = ctx
+            .decoder()
+            .audio()
+            .map_err(Error::ffmpeg("opening the audio decoder"))?;
+        decoder.set_packet_time_base(in_tb);
+
+        let aac = encoder::find_by_name("aac")
+            .ok_or(ff::Error::EncoderNotFound)
+            .map_err(Error::ffmpeg("finding the AAC encoder"))?;
+        let mut enc = codec::Context::new_with_codec(aac)
+            .encoder()
+            .audio()
+            .map_err(Error::ffmpeg("creating the AAC encoder"))?;
+        let rate = plan.sample_rate as i32;
+        enc.set_rate(rate);
+        enc.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
+        enc.set_bit_rate(plan.bitrate as usize);
+        enc.set_time_base(Rational::new(1, rate));
+        // MP4 and fMP4 muxers need the AudioSpecificConfig as extradata.
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        // SAFETY: sets the 5.1 channel-layout API field on a context not yet opened.
+        unsafe {
+            ff::ffi::av_channel_layout_default(
+                &mut (*enc.as_mut_ptr()).ch_layout,
+                plan.channels as i32,
+            );
+        }
+        let opened = crate::rung::open_checked(enc.0 .0, aac, ff::Dictionary::new(), "aac")?;
+        let encoder = encoder::audio::Encoder(
+            opened
+                .encoder()
+                .audio()
+                .map_err(Error::ffmpeg("opening the AAC encoder"))?,
+        );
+
+        let layout_name = if plan.channels == 1 { "mono" } else { "stereo" };
+        let mut chain =
+            format!("aresample={rate},aformat=sample_fmts=fltp:channel_layouts={layout_name}");
+        if let Some(end) = end {
+            chain.push_str(&format!(",atrim=end={end:.6}"));
+        }
+        let graph = build_graph(&decoder, in_tb, &chain, encoder.frame_size())?;
+        let offset = (start / f64::from(in_tb)).round() as i64;
+        Ok(AudioPipeline {
+            decoder,
+            graph,
+            encoder,
+            offset,
+            in_tb,
+            out_tb: Rational::new(1, rate),
+            decoded: frame::Audio::empty(),
+            filtered: frame::Audio::empty(),
+        })
+    }
+
+    /// The encoded stream, for muxers.
+    pub fn spec(&self) -> StreamSpec {
+        StreamSpec {
+            parameters: codec::Parameters::from(&self.encoder),
+            time_base: self.out_tb,
+        }
+    }
+
+    /// Feeds a packet (or end of stream) and appends finished AAC packets to `out`.
+    pub fn push(
+        &mut self,
+        packet: Option<&Packet>,
+        out: &mut Vec<Packet>,
+    ) -> Result<(), ff::Error> {
+        match packet {
+            Some(p) => match self.decoder.send_packet(p) {
+                // A damaged audio packet is skipped, as players do, not fatal.
+                Err(ff::Error::InvalidData) => return Ok(()),
+                r => r?,
+            },
+            None => self.decoder.send_eof()?,
+        }
+        loop {
+            match self.decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => {
+                    let Some(ts) = self.decoded.timestamp() else {
+                        continue;
+                    };
+                    let shifted = ts - self.offset;
+                    if shifted < 0 {
+                        // Audio before the first video frame has no place in the ladder.
+                        continue;
+                    }
+                    self.decoded.set_pts(Some(shifted));
+                    self.graph
+                        .get("in")
+                        .ok_or(ff::Error::Bug)?
+                        .source()
+                        .add(&self.decoded)?;
+                    self.drain_filter(out)?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
+                Err(ff::Error::Eof) => {
+                    self.graph
+                        .get("in")
+                        .ok_or(ff::Error::Bug)?
+                        .source()
+                        .flush()?;
+                    self.drain_filter(out)?;
+                    self.encoder.send_eof()?;
+                    self.drain_encoder(out)?;
+                    break;
+                }
+                Err(ff::Error::InvalidData) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_filter(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+        loop {
+            let got = self
+                .graph
+                .get("out")
+                .ok_or(ff::Error::Bug)?
+                .sink()
+                .frame(&mut self.filtered);
+            match got {
+                Ok(()) => {
+                    self.encoder.send_frame(&self.filtered)?;
+                    self.drain_encoder(out)?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn drain_encoder(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+        loop {
+            let mut p = Packet::empty();
+            match self.encoder.receive_packet(&mut p) {
+                Ok(()) => out.push(p),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Seconds of audio time base per tick, for progress and trimming.
+    #[allow(dead_code)]
+    pub fn in_time_base(&self) -> Rational {
+        self.in_tb
+    }
+}
+
+fn build_graph(
+    decoder: &decoder::Audio,
+    tb: Rational,
+    chain: &str,
+    frame_size: u32,
+) -> Result<filter::Graph, Error> {
+    let stage = "setting up audio resampling";
+    // SAFETY: reads the decoder's channel layout; buf is NUL-terminated by FFmpeg.
+    let layout = unsafe {
+        let l = &(*decoder.as_ptr()).ch_layout;
+        let mut buf = [0 as c_char; 64];
+        if l.order != ff::ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC
+            && ff::ffi::av_channel_layout_describe(l, buf.as_mut_ptr(), buf.len()) > 0
+        {
+            format!(
+                "channel_layout={}",
+                std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy()
+            )
+        } else {
+            format!("channels={}", l.nb_channels.max(1))
+        }
+    };
+    let fmt: ff::ffi::AVSampleFormat = decoder.format().into();
+    let args = format!(
+        "time_base={}/{}:sample_rate={}:sample_fmt={}:{layout}",
+        tb.numerator(),
+        tb.denominator(),
+        decoder.rate(),
+        fmt as i32,
+    );
+    let mut graph = filter::Graph::new();
+    let abuffer = filter::find("abuffer")
+        .ok_or(ff::Error::FilterNotFound)
+        .map_err(Error::ffmpeg(stage))?;
+    let sink = filter::find("abuffersink")
+        .ok_or(ff::Error::FilterNotFound)
+        .map_err(Error::ffmpeg(stage))?;
+    graph
+        .add(&abuffer, "in", &args)
+        .map_err(Error::ffmpeg(stage))?;
+    graph.add(&sink, "out", "").map_err(Error::ffmpeg(stage))?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(chain))
+        .map_err(Error::ffmpeg(stage))?;
+    graph.validate().map_err(Error::ffmpeg(stage))?;
+    if frame_size > 0 {
+        // AAC takes exactly frame_size samples per frame (no VARIABLE_FRAME_SIZE).
+        graph
+            .get("out")
+            .ok_or(ff::Error::Bug)
+            .map_err(Error::ffmpeg(stage))?
+            .sink()
+            .set_frame_size(frame_size);
+    }
+    Ok(graph)
+}

@@ -1,0 +1,203 @@
+//! Video decoding, once per source, with deinterlacing and rotation applied before fan-out.
+
+use std::path::Path;
+
+use ff::{codec, decoder, filter, frame, Packet, Rational};
+use ffmpeg_next as ff;
+
+use crate::error::Error;
+
+/// Decodes the planned video stream and yields upright, progressive frames whose pts are
+/// in the stream's time base.
+pub(crate) struct VideoDecoder {
+    decoder: decoder::Video,
+    filter: Option<filter::Graph>,
+    time_base: Rational,
+    decoded: frame::Video,
+}
+
+impl VideoDecoder {
+    /// Opens the decoder of stream `index`; `rotation` is clockwise degrees to undo.
+    pub fn open(
+        path: &Path,
+        stream: &ff::format::stream::Stream,
+        rotation: u32,
+        interlaced: bool,
+    ) -> Result<Self, Error> {
+        let time_base = stream.time_base();
+        let mut ctx = codec::Context::from_parameters(stream.parameters())
+            .map_err(Error::ffmpeg("reading the video stream parameters"))?;
+        // Frame threads with an automatic count: decoding is the serial head of the pipeline.
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
+        let id = stream.parameters().id();
+        if ff::decoder::find(id).is_none() {
+            return Err(Error::UnsupportedCodec {
+                path: path.to_path_buf(),
+                index: stream.index(),
+                codec: id.name().to_string(),
+            });
+        }
+        let mut decoder = ctx
+            .decoder()
+            .video()
+            .map_err(Error::ffmpeg("opening the video decoder"))?;
+        decoder.set_packet_time_base(time_base);
+
+        let mut chain = Vec::new();
+        if interlaced {
+            // One output frame per input frame keeps the frame rate and timestamps.
+            chain.push("yadif=mode=send_frame:parity=auto:deint=interlaced".to_string());
+        }
+        match rotation {
+            90 => chain.push("transpose=clock".into()),
+            180 => chain.push("hflip,vflip".into()),
+            270 => chain.push("transpose=cclock".into()),
+            _ => {}
+        }
+        let mut filter = if chain.is_empty() {
+            None
+        } else {
+            Some(build_graph(&decoder, time_base, &chain.join(","))?)
+        };
+        // Filters may change the time base (yadif halves it): frames come out in the sink's.
+        let out_tb = match filter.as_mut().and_then(|g| g.get("out")) {
+            Some(mut sink) => sink.sink().time_base(),
+            None => time_base,
+        };
+        Ok(VideoDecoder {
+            decoder,
+            filter,
+            time_base: out_tb,
+            decoded: frame::Video::empty(),
+        })
+    }
+
+    /// The time base of the frames this decoder yields.
+    pub fn time_base(&self) -> Rational {
+        self.time_base
+    }
+
+    /// Sends a packet (or end of stream with `None`), then hands every frame that is ready
+    /// to `sink`.
+    pub fn decode(
+        &mut self,
+        packet: Option<&Packet>,
+        sink: &mut dyn FnMut(frame::Video) -> Result<(), Error>,
+    ) -> Result<(), Failure> {
+        match packet {
+            Some(p) => self.decoder.send_packet(p)?,
+            None => self.decoder.send_eof()?,
+        }
+        loop {
+            match self.decoder.receive_frame(&mut self.decoded) {
+                Ok(()) => {
+                    let ts = self.decoded.timestamp();
+                    self.decoded.set_pts(ts);
+                    let f = std::mem::replace(&mut self.decoded, frame::Video::empty());
+                    self.filtered(Some(f), sink)?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
+                Err(ff::Error::Eof) => {
+                    self.filtered(None, sink)?;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn filtered(
+        &mut self,
+        frame: Option<frame::Video>,
+        sink: &mut dyn FnMut(frame::Video) -> Result<(), Error>,
+    ) -> Result<(), Failure> {
+        let Some(graph) = self.filter.as_mut() else {
+            if let Some(f) = frame {
+                sink(f).map_err(Failure::Sink)?;
+            }
+            return Ok(());
+        };
+        match &frame {
+            Some(f) => graph.get("in").ok_or(ff::Error::Bug)?.source().add(f)?,
+            None => graph.get("in").ok_or(ff::Error::Bug)?.source().flush()?,
+        }
+        let mut out = frame::Video::empty();
+        loop {
+            match graph
+                .get("out")
+                .ok_or(ff::Error::Bug)?
+                .sink()
+                .frame(&mut out)
+            {
+                Ok(()) => {
+                    let f = std::mem::replace(&mut out, frame::Video::empty());
+                    sink(f).map_err(Failure::Sink)?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
+                Err(ff::Error::Eof) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why decoding stopped: FFmpeg refused the data, or the consumer of frames failed.
+pub(crate) enum Failure {
+    /// The decoder or filter failed.
+    Decode(ff::Error),
+    /// The frame sink failed (a worker died, or the run was cancelled).
+    Sink(Error),
+}
+
+impl From<ff::Error> for Failure {
+    fn from(e: ff::Error) -> Self {
+        Failure::Decode(e)
+    }
+}
+
+fn build_graph(
+    decoder: &decoder::Video,
+    time_base: Rational,
+    spec: &str,
+) -> Result<filter::Graph, Error> {
+    let stage = "setting up deinterlacing/rotation";
+    let mut graph = filter::Graph::new();
+    let aspect = decoder.aspect_ratio();
+    let (sn, sd) = if aspect.numerator() > 0 && aspect.denominator() > 0 {
+        (aspect.numerator(), aspect.denominator())
+    } else {
+        (1, 1)
+    };
+    let pix: ff::ffi::AVPixelFormat = decoder.format().into();
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
+        decoder.width(),
+        decoder.height(),
+        pix as i32,
+        time_base.numerator(),
+        time_base.denominator()
+    );
+    let buffer = filter::find("buffer")
+        .ok_or(ff::Error::FilterNotFound)
+        .map_err(Error::ffmpeg(stage))?;
+    let sink = filter::find("buffersink")
+        .ok_or(ff::Error::FilterNotFound)
+        .map_err(Error::ffmpeg(stage))?;
+    graph
+        .add(&buffer, "in", &args)
+        .map_err(Error::ffmpeg(stage))?;
+    graph.add(&sink, "out", "").map_err(Error::ffmpeg(stage))?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(spec))
+        .map_err(Error::ffmpeg(stage))?;
+    graph.validate().map_err(Error::ffmpeg(stage))?;
+    Ok(graph)
+}

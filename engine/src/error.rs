@@ -1,0 +1,134 @@
+//! Typed errors of the engine; each says what failed and where, in one line.
+
+use std::path::PathBuf;
+
+use profiles::PlanError;
+
+/// Why a probe or transcode failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source path does not exist.
+    #[error("{}: no such file", path.display())]
+    NotFound {
+        /// The source.
+        path: PathBuf,
+    },
+    /// The source is not a regular file.
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The source.
+        path: PathBuf,
+    },
+    /// The source has zero bytes.
+    #[error("{}: file is empty (0 bytes)", path.display())]
+    Empty {
+        /// The source.
+        path: PathBuf,
+    },
+    /// FFmpeg cannot recognise the source as media.
+    #[error("{}: not a media file FFmpeg can read ({source})", path.display())]
+    NotMedia {
+        /// The source.
+        path: PathBuf,
+        /// FFmpeg's reason.
+        source: ffmpeg_next::Error,
+    },
+    /// The source cannot be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The source.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The source cannot be planned (no video stream, unusable video).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// This FFmpeg build has no decoder for the source's codec.
+    #[error("{}: stream #{index}: codec {codec} is not supported (no decoder in this FFmpeg build)", path.display())]
+    UnsupportedCodec {
+        /// The source.
+        path: PathBuf,
+        /// Stream index.
+        index: usize,
+        /// Codec name.
+        codec: String,
+    },
+    /// The source ends well before the duration its header declares.
+    #[error("{}: truncated: media ends at {decoded:.2} s but the file declares {declared:.2} s", path.display())]
+    Truncated {
+        /// The source.
+        path: PathBuf,
+        /// Where decodable media ended, in seconds.
+        decoded: f64,
+        /// The declared duration, in seconds.
+        declared: f64,
+    },
+    /// Reading or decoding the source failed part way.
+    #[error("{}: {what} at {at:.2} s: {source}", path.display())]
+    Corrupt {
+        /// The source.
+        path: PathBuf,
+        /// What was being done (`reading`, `decoding video`...).
+        what: &'static str,
+        /// Media time of the failure, in seconds.
+        at: f64,
+        /// FFmpeg's reason.
+        source: ffmpeg_next::Error,
+    },
+    /// The source decoded to no video frames at all.
+    #[error("{}: no video frame could be decoded", path.display())]
+    NoFrames {
+        /// The source.
+        path: PathBuf,
+    },
+    /// An FFmpeg call failed while encoding or packaging.
+    #[error("{stage}: {source}")]
+    Ffmpeg {
+        /// What mpe was doing, e.g. `opening the 720p encoder`.
+        stage: String,
+        /// FFmpeg's reason.
+        source: ffmpeg_next::Error,
+    },
+    /// An encoder did not accept an option mpe set (FFmpeg would otherwise ignore it silently).
+    #[error("{encoder}: option(s) not accepted: {options}")]
+    EncoderOptions {
+        /// The encoder, e.g. `libx264`.
+        encoder: String,
+        /// The refused keys, comma separated.
+        options: String,
+    },
+    /// The output location cannot be written.
+    #[error("output {}: {source}", path.display())]
+    Output {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The asset folder exists already and replacing it was not asked for.
+    #[error("output {}: already exists (pass --force to replace it)", path.display())]
+    Exists {
+        /// The asset folder.
+        path: PathBuf,
+    },
+    /// The run was cancelled (Ctrl-C); nothing was published.
+    #[error("cancelled; nothing was published")]
+    Cancelled,
+    /// A worker thread died; a bug in mpe.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn ffmpeg(stage: impl Into<String>) -> impl FnOnce(ffmpeg_next::Error) -> Error {
+        let stage = stage.into();
+        move |source| Error::Ffmpeg { stage, source }
+    }
+
+    pub(crate) fn output(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Output { path, source }
+    }
+}

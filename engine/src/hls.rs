@@ -1,0 +1,193 @@
+//! HLS playlists: a multivariant (master) playlist per group and a media playlist per
+//! output, after Apple's HLS authoring rules (VOD, independent segments, BANDWIDTH from the
+//! measured peak segment bitrate, AVERAGE-BANDWIDTH from the whole stream).
+
+use m3u8_rs::{
+    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
+    MediaSegment, Resolution, VariantStream,
+};
+
+use crate::error::Error;
+use crate::uri;
+
+/// One packaged output (a rung, or the audio) as the manifests see it.
+#[derive(Debug, Clone)]
+pub struct PackagedOutput {
+    /// Rendition name (`1080p`, `audio`).
+    pub name: String,
+    /// Video picture size and frame rate, or `None` for audio-only outputs.
+    pub video: Option<(u32, u32, f64)>,
+    /// Audio channels, when the output carries audio.
+    pub audio_channels: Option<u32>,
+    /// Audio sample rate, when the output carries audio.
+    pub audio_rate: Option<u32>,
+    /// RFC 6381 codec strings of what the output carries, comma separated.
+    pub codecs: String,
+    /// File name of the media playlist, relative to the group folder.
+    pub playlist: String,
+    /// File name of the init segment, for fMP4.
+    pub init: Option<String>,
+    /// Media segments in order.
+    pub segments: Vec<Segment>,
+}
+
+/// One media segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// File name relative to the group folder.
+    pub file: String,
+    /// Duration in seconds.
+    pub duration: f64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+impl PackagedOutput {
+    /// Total duration in seconds.
+    pub fn duration(&self) -> f64 {
+        self.segments.iter().map(|s| s.duration).sum()
+    }
+
+    /// Average bitrate over the whole output, bits per second.
+    pub fn average_bandwidth(&self) -> u64 {
+        let bytes: u64 = self.segments.iter().map(|s| s.bytes).sum();
+        let d = self.duration();
+        if d > 0.0 {
+            (bytes as f64 * 8.0 / d).ceil() as u64
+        } else {
+            0
+        }
+    }
+
+    /// Peak segment bitrate, bits per second. A final segment under half the target
+    /// length is left out when there are others: its rate says more about rounding than
+    /// about the stream, and Apple's validator weighs it the same way.
+    pub fn peak_bandwidth(&self, target: f64) -> u64 {
+        let n = self.segments.len();
+        let peak = self
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !(n > 1 && *i == n - 1 && s.duration < target / 2.0))
+            .filter(|(_, s)| s.duration > 0.0)
+            .map(|(_, s)| s.bytes as f64 * 8.0 / s.duration)
+            .fold(0.0, f64::max);
+        (peak.ceil() as u64).max(self.average_bandwidth())
+    }
+}
+
+/// Reads the segment list the segmenting muxer wrote into its playlist.
+pub(crate) fn read_muxer_playlist(text: &[u8], label: &str) -> Result<Vec<(String, f64)>, Error> {
+    match m3u8_rs::parse_media_playlist_res(text) {
+        Ok(p) => Ok(p
+            .segments
+            .into_iter()
+            .map(|s| (s.uri, f64::from(s.duration)))
+            .collect()),
+        Err(e) => Err(Error::Internal(format!(
+            "cannot read the segment list {label}: {e}"
+        ))),
+    }
+}
+
+/// The media playlist of one output.
+pub fn media_playlist(out: &PackagedOutput, target: f64) -> Result<String, Error> {
+    let longest = out.segments.iter().map(|s| s.duration).fold(0.0, f64::max);
+    let segments = out
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| MediaSegment {
+            uri: uri::encode(&s.file),
+            duration: s.duration as f32,
+            map: match (i, &out.init) {
+                (0, Some(init)) => Some(Map {
+                    uri: uri::encode(init),
+                    ..Default::default()
+                }),
+                _ => None,
+            },
+            ..Default::default()
+        })
+        .collect();
+    let playlist = MediaPlaylist {
+        // EXT-X-MAP in a playlist without I-frames only needs version 6; 7 covers fMP4 whole.
+        version: Some(if out.init.is_some() { 7 } else { 3 }),
+        target_duration: longest.round().max(target.round()).max(1.0) as u64,
+        media_sequence: 1,
+        segments,
+        end_list: true,
+        playlist_type: Some(MediaPlaylistType::Vod),
+        independent_segments: true,
+        ..Default::default()
+    };
+    write(|w| playlist.write_to(w))
+}
+
+/// The multivariant playlist of a group. `audio` is the separate audio output, if any; its
+/// codec is appended to every variant's CODECS and its bandwidth to theirs.
+pub fn master_playlist(
+    videos: &[PackagedOutput],
+    audio: Option<&PackagedOutput>,
+    target: f64,
+) -> Result<String, Error> {
+    const GROUP: &str = "audio";
+    let mut alternatives = Vec::new();
+    if let Some(a) = audio {
+        alternatives.push(AlternativeMedia {
+            media_type: AlternativeMediaType::Audio,
+            uri: Some(uri::encode(&a.playlist)),
+            group_id: GROUP.into(),
+            name: "Audio".into(),
+            default: true,
+            autoselect: true,
+            channels: a.audio_channels.map(|c| c.to_string()),
+            ..Default::default()
+        });
+    }
+    let variants = videos
+        .iter()
+        .map(|v| {
+            let (peak_a, avg_a, codecs) = match audio {
+                Some(a) => (
+                    a.peak_bandwidth(target),
+                    a.average_bandwidth(),
+                    format!("{},{}", v.codecs, a.codecs),
+                ),
+                None => (0, 0, v.codecs.clone()),
+            };
+            VariantStream {
+                uri: uri::encode(&v.playlist),
+                bandwidth: v.peak_bandwidth(target) + peak_a,
+                average_bandwidth: Some(v.average_bandwidth() + avg_a),
+                codecs: Some(codecs),
+                resolution: v.video.map(|(w, h, _)| Resolution {
+                    width: u64::from(w),
+                    height: u64::from(h),
+                }),
+                // Three decimals, as the HLS spec's decimal-floating-point allows.
+                frame_rate: v.video.map(|(_, _, fps)| (fps * 1000.0).round() / 1000.0),
+                audio: audio.map(|_| GROUP.to_string()),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let master = MasterPlaylist {
+        version: Some(if videos.iter().any(|v| v.init.is_some()) {
+            7
+        } else {
+            3
+        }),
+        variants,
+        independent_segments: true,
+        alternatives,
+        ..Default::default()
+    };
+    write(|w| master.write_to(w))
+}
+
+fn write(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<String, Error> {
+    let mut buf = Vec::new();
+    f(&mut buf).map_err(|e| Error::Internal(format!("writing a playlist: {e}")))?;
+    String::from_utf8(buf).map_err(|e| Error::Internal(format!("playlist is not UTF-8: {e}")))
+}

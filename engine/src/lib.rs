@@ -1,0 +1,35 @@
+//! mpe's local executor: probe a source, decode it once, scale and encode every rung of
+//! the ladder concurrently, and package the result as MediaConvert would.
+//!
+//! FFmpeg is reached through ffmpeg-next. This crate never knows about AWS; output names
+//! come from the `profiles` crate so that local and cloud trees are interchangeable.
+
+pub mod codecs;
+pub mod dash;
+pub mod error;
+pub mod hls;
+pub mod probe;
+pub mod progress;
+pub mod transcode;
+
+mod audio;
+mod decode;
+mod mux;
+mod publish;
+mod rung;
+mod uri;
+
+pub use error::Error;
+pub use probe::probe;
+pub use progress::Progress;
+pub use transcode::{transcode, OutputFile, TranscodeOptions, TranscodeReport};
+
+/// Initialises FFmpeg once and quiets its own logging (mpe reports errors itself).
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Registration cannot fail on FFmpeg >= 4; an Err here only means "already done".
+        let _ = ffmpeg_next::init();
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+    });
+}

@@ -1,0 +1,67 @@
+//! Publishing by rename: an asset is written into a hidden temp folder beside its final
+//! place and moved there in one rename, so a crash or Ctrl-C never leaves a partial asset
+//! where a consumer would take it for a complete one.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// A temp folder that becomes the asset folder on [`Staging::publish`], and is removed
+/// when dropped unpublished.
+pub(crate) struct Staging {
+    tmp: PathBuf,
+    target: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    /// Prepares `out/<name>`; fails when it exists and `force` is not set.
+    pub fn new(out: &Path, name: &str, force: bool) -> Result<Staging, Error> {
+        std::fs::create_dir_all(out).map_err(Error::output(out))?;
+        let target = out.join(name);
+        if target.exists() && !force {
+            return Err(Error::Exists { path: target });
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let tmp = out.join(format!(".{name}.mpe-tmp-{}-{stamp}", std::process::id()));
+        std::fs::create_dir(&tmp).map_err(Error::output(&tmp))?;
+        Ok(Staging {
+            tmp,
+            target,
+            published: false,
+        })
+    }
+
+    /// The temp folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Moves the temp folder into place (replacing an older asset) and returns the path.
+    pub fn publish(mut self) -> Result<PathBuf, Error> {
+        let mut old = None;
+        if self.target.exists() {
+            let parked = self.tmp.with_extension("old");
+            std::fs::rename(&self.target, &parked).map_err(Error::output(&self.target))?;
+            old = Some(parked);
+        }
+        std::fs::rename(&self.tmp, &self.target).map_err(Error::output(&self.target))?;
+        self.published = true;
+        if let Some(old) = old {
+            // The new asset is in place; failing to delete the old copy loses nothing.
+            let _ = std::fs::remove_dir_all(old);
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! One rung of the ladder, on its own thread: scale, encode with x264, write every output
+//! that carries this rung (streaming segments and progressive MP4).
+
+use std::sync::mpsc::Receiver;
+
+use ff::software::scaling;
+use ff::{codec, encoder, format::Pixel, frame, Codec, Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
+use profiles::{PlannedRendition, RateControl, VideoSettings};
+
+use crate::error::Error;
+use crate::mux::{Muxer, SegmentKind, SegmentPaths, StreamSpec};
+
+/// What the demuxing thread sends to a rung.
+pub(crate) enum Msg {
+    /// A decoded, upright frame with pts in the source time base; `kind` is `I` on every
+    /// GOP boundary.
+    Video(frame::Video),
+    /// An encoded AAC packet (time base of the audio [`StreamSpec`]).
+    Audio(Packet),
+}
+
+/// An output this rung writes.
+pub(crate) enum Target {
+    /// A streaming output: fMP4 or TS segments plus the muxer's playlist.
+    Segments {
+        paths: SegmentPaths,
+        ts: bool,
+        with_audio: bool,
+    },
+    /// A progressive MP4 with audio muxed in.
+    File {
+        path: std::path::PathBuf,
+        with_audio: bool,
+    },
+}
+
+/// Everything a rung needs to run.
+pub(crate) struct Setup {
+    pub rendition: PlannedRendition,
+    pub video: VideoSettings,
+    /// Time base of incoming frame pts (the encoder uses it too).
+    pub time_base: Rational,
+    pub frame_rate: Rational,
+    pub gop_frames: u32,
+    pub segment_seconds: f64,
+    /// Presentation offset of fMP4 segments, seconds (see [`SegmentKind::Fmp4`]).
+    pub fmp4_offset: f64,
+    pub threads: usize,
+    pub targets: Vec<Target>,
+    pub audio: Option<StreamSpec>,
+}
+
+/// What a finished rung reports.
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    pub name: String,
+    pub codec: String,
+    pub frames: u64,
+}
+
+/// The x264 options for a rung, in the order they are set. Every key must be accepted by
+/// libx264 or the generic codec options, or opening fails (see [`open_checked`]).
+pub(crate) fn x264_options(
+    r: &PlannedRendition,
+    v: &VideoSettings,
+    gop_frames: u32,
+    threads: usize,
+) -> Vec<(&'static str, String)> {
+    // Keyframes are forced on GOP boundaries by timestamp; x264's own keyint is a backstop
+    // far beyond that, and scene cuts are off so no stray IDR splits a segment.
+    let mut params = format!(
+        "scenecut=0:open-gop=0:keyint={}:min-keyint={}",
+        gop_frames.saturating_mul(4).max(1),
+        gop_frames.max(1)
+    );
+    let mut o = vec![
+        ("preset", v.preset.as_str().to_string()),
+        ("profile", v.profile.as_str().to_string()),
+        ("forced-idr", "1".to_string()),
+        ("threads", threads.to_string()),
+    ];
+    match v.rate_control {
+        RateControl::Vbr => {
+            o.push(("b", r.bitrate.to_string()));
+            o.push(("maxrate", r.max_bitrate.to_string()));
+            o.push(("bufsize", r.buffer_size.to_string()));
+        }
+        RateControl::Cbr => {
+            o.push(("b", r.bitrate.to_string()));
+            o.push(("maxrate", r.bitrate.to_string()));
+            o.push(("bufsize", r.buffer_size.to_string()));
+            params.push_str(":nal-hrd=cbr");
+        }
+        RateControl::CappedCrf => {
+            o.push(("crf", format!("{}", v.crf.unwrap_or(23.0))));
+            o.push(("maxrate", r.max_bitrate.to_string()));
+            o.push(("bufsize", r.buffer_size.to_string()));
+        }
+    }
+    o.push(("x264-params", params));
+    o
+}
+
+/// Opens an encoder and fails if it left any option unused: ffmpeg-next would otherwise
+/// drop misspelled or unsupported options without a word.
+pub(crate) fn open_checked(
+    mut ctx: codec::Context,
+    codec: Codec,
+    opts: Dictionary,
+    name: &str,
+) -> Result<codec::Context, Error> {
+    // SAFETY: ctx is a fresh, unopened context for `codec`; the dictionary is handed to
+    // avcodec_open2 and taken back to be freed.
+    let (rc, left) = unsafe {
+        let mut raw = opts.disown();
+        let rc = ff::ffi::avcodec_open2(ctx.as_mut_ptr(), codec.as_ptr(), &mut raw);
+        (rc, Dictionary::own(raw))
+    };
+    if rc < 0 {
+        return Err(Error::Ffmpeg {
+            stage: format!("opening the {name} encoder"),
+            source: ff::Error::from(rc),
+        });
+    }
+    let refused: Vec<String> = left.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !refused.is_empty() {
+        return Err(Error::EncoderOptions {
+            encoder: name.to_string(),
+            options: refused.join(", "),
+        });
+    }
+    Ok(ctx)
+}
+
+struct Rung {
+    encoder: encoder::video::Encoder,
+    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
+    muxers: Vec<(Muxer, bool)>,
+    width: u32,
+    height: u32,
+    frames: u64,
+    /// One frame in encoder ticks: x264 leaves packet durations unset, and muxers need
+    /// them for the last frame's duration (MP4 track length, the last segment's EXTINF).
+    frame_ticks: i64,
+}
+
+/// Runs a rung until the sender hangs up, then flushes everything.
+pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
+    let name = setup.rendition.name.clone();
+    let mut rung = Rung::open(&setup)?;
+    for msg in rx {
+        match msg {
+            Msg::Video(f) => rung.video(&f)?,
+            Msg::Audio(p) => {
+                for (m, with_audio) in &mut rung.muxers {
+                    if *with_audio {
+                        m.write(1, &p)?;
+                    }
+                }
+            }
+        }
+    }
+    rung.encoder
+        .send_eof()
+        .map_err(Error::ffmpeg(format!("flushing the {name} encoder")))?;
+    rung.drain()?;
+    let codec = rung.codec_string();
+    for (m, _) in rung.muxers {
+        m.finish()?;
+    }
+    Ok(Finished {
+        name,
+        codec,
+        frames: rung.frames,
+    })
+}
+
+impl Rung {
+    fn open(s: &Setup) -> Result<Rung, Error> {
+        let r = &s.rendition;
+        let stage = format!("opening the {} encoder", r.name);
+        let x264 = encoder::find_by_name("libx264")
+            .ok_or(ff::Error::EncoderNotFound)
+            .map_err(Error::ffmpeg(&stage))?;
+        let mut enc = codec::Context::new_with_codec(x264)
+            .encoder()
+            .video()
+            .map_err(Error::ffmpeg(&stage))?;
+        enc.set_width(r.width);
+        enc.set_height(r.height);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(s.time_base);
+        enc.set_frame_rate(Some(s.frame_rate));
+        enc.set_aspect_ratio(Rational::new(1, 1));
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let mut opts = Dictionary::new();
+        for (k, v) in x264_options(r, &s.video, s.gop_frames, s.threads) {
+            opts.set(k, &v);
+        }
+        let opened = open_checked(enc.0 .0, x264, opts, "libx264")?;
+        let encoder =
+            encoder::video::Encoder(opened.encoder().video().map_err(Error::ffmpeg(&stage))?);
+
+        let video_spec = StreamSpec {
+            parameters: codec::Parameters::from(&encoder),
+            time_base: s.time_base,
+        };
+        let mut muxers = Vec::new();
+        for t in &s.targets {
+            let (with_audio, streams) = match t {
+                Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
+                    let mut v = vec![video_spec.clone()];
+                    let a = *with_audio && s.audio.is_some();
+                    if let (true, Some(audio)) = (a, &s.audio) {
+                        v.push(audio.clone());
+                    }
+                    (a, v)
+                }
+            };
+            let m = match t {
+                Target::Segments { paths, ts, .. } => {
+                    let kind = match (&paths.init_name, ts) {
+                        (Some(init), false) => SegmentKind::Fmp4 {
+                            init_name: init,
+                            offset: s.fmp4_offset,
+                        },
+                        _ => SegmentKind::Ts,
+                    };
+                    Muxer::segmented(
+                        &paths.playlist,
+                        &paths.pattern,
+                        kind,
+                        s.segment_seconds,
+                        &streams,
+                    )?
+                }
+                Target::File { path, .. } => Muxer::mp4_file(path, &streams)?,
+            };
+            muxers.push((m, with_audio));
+        }
+        Ok(Rung {
+            encoder,
+            scaler: None,
+            muxers,
+            width: r.width,
+            height: r.height,
+            frames: 0,
+            frame_ticks: (f64::from(s.frame_rate.invert()) / f64::from(s.time_base))
+                .round()
+                .max(1.0) as i64,
+        })
+    }
+
+    fn video(&mut self, src: &frame::Video) -> Result<(), Error> {
+        let key = (src.format(), src.width(), src.height());
+        let direct = key == (Pixel::YUV420P, self.width, self.height);
+        if direct {
+            self.send(src)?;
+        } else {
+            if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
+                // Built on the first frame and rebuilt if the source changes size mid-stream.
+                let ctx = scaling::Context::get(
+                    key.0,
+                    key.1,
+                    key.2,
+                    Pixel::YUV420P,
+                    self.width,
+                    self.height,
+                    scaling::Flags::BICUBIC,
+                )
+                .map_err(Error::ffmpeg("setting up the scaler"))?;
+                self.scaler = Some((ctx, key));
+            }
+            let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
+            if let Some((ctx, _)) = self.scaler.as_mut() {
+                ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
+            }
+            // The scaler copies pixels only: carry timing and the forced picture type over.
+            out.set_pts(src.pts());
+            out.set_kind(src.kind());
+            self.send(&out)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, f: &frame::Video) -> Result<(), Error> {
+        self.encoder.send_frame(f).map_err(Error::ffmpeg(format!(
+            "encoding {}x{}",
+            self.width, self.height
+        )))?;
+        self.frames += 1;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<(), Error> {
+        loop {
+            let mut p = Packet::empty();
+            match self.encoder.receive_packet(&mut p) {
+                Ok(()) => {
+                    if p.duration() <= 0 {
+                        p.set_duration(self.frame_ticks);
+                    }
+                    for (m, _) in &mut self.muxers {
+                        m.write(0, &p)?;
+                    }
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => {
+                    return Err(Error::Ffmpeg {
+                        stage: format!("encoding {}x{}", self.width, self.height),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    fn codec_string(&self) -> String {
+        // SAFETY: extradata/extradata_size describe a buffer owned by the open encoder.
+        let extradata = unsafe {
+            let ctx = self.encoder.as_ptr();
+            if (*ctx).extradata.is_null() || (*ctx).extradata_size <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*ctx).extradata, (*ctx).extradata_size as usize)
+            }
+        };
+        crate::codecs::avc1_from_extradata(extradata).unwrap_or_else(|| "avc1.640028".into())
+    }
+}

@@ -1,0 +1,21 @@
+//! The ladder model shared by both executors of mpe: profiles, media facts, plans and
+//! output names.
+//!
+//! This crate is pure data. It never links FFmpeg and never talks to AWS: the engine
+//! (local) and the cloud crate (MediaConvert) both depend on it, and neither depends on
+//! the other. Everything that must be identical between local and cloud output (which
+//! renditions apply to a source, what the files are called) is decided here, once.
+
+pub mod error;
+pub mod media;
+pub mod naming;
+pub mod plan;
+pub mod profile;
+
+pub use error::{PlanError, ProfileError};
+pub use media::{AudioStream, MediaInfo, SubtitleStream, VideoStream};
+pub use plan::{plan, Plan, PlannedAudio, PlannedRendition};
+pub use profile::{
+    AudioSettings, H264Profile, OutputGroups, Profile, RateControl, Rendition, VideoSettings,
+    X264Preset,
+};

@@ -1,0 +1,183 @@
+use super::*;
+use crate::media::{AudioStream, VideoStream};
+
+fn media(w: u32, h: u32, fps: [u32; 2], rotation: u32, audio: bool) -> MediaInfo {
+    MediaInfo {
+        path: "in.mp4".into(),
+        container: "mov,mp4".into(),
+        duration: 10.0,
+        size: 1,
+        bit_rate: None,
+        video: vec![VideoStream {
+            index: 0,
+            codec: "h264".into(),
+            profile: None,
+            level: None,
+            width: w,
+            height: h,
+            sample_aspect: [1, 1],
+            display_aspect: [w, h],
+            rotation,
+            frame_rate: fps,
+            variable_frame_rate: false,
+            pixel_format: "yuv420p".into(),
+            bit_depth: 8,
+            color_primaries: None,
+            color_transfer: None,
+            color_space: None,
+            color_range: None,
+            field_order: None,
+            duration: Some(10.0),
+            bit_rate: None,
+        }],
+        audio: if audio {
+            vec![AudioStream {
+                index: 1,
+                codec: "aac".into(),
+                profile: None,
+                channels: 6,
+                channel_layout: Some("5.1".into()),
+                sample_rate: 44100,
+                language: None,
+                duration: Some(10.0),
+                bit_rate: None,
+            }]
+        } else {
+            vec![]
+        },
+        subtitles: vec![],
+    }
+}
+
+fn sizes(p: &Plan) -> Vec<(u32, u32)> {
+    p.renditions.iter().map(|r| (r.width, r.height)).collect()
+}
+
+fn default() -> Profile {
+    Profile::load("default").expect("default profile")
+}
+
+#[test]
+fn full_hd_gets_all_four_rungs() {
+    let p = plan(&default(), &media(1920, 1080, [25, 1], 0, true)).expect("plan");
+    assert_eq!(
+        sizes(&p),
+        [(1920, 1080), (1280, 720), (854, 480), (640, 360)]
+    );
+    assert_eq!(p.file_renditions, ["720p"]);
+    let a = p.audio.expect("audio");
+    assert_eq!((a.channels, a.sample_rate), (2, 48000));
+}
+
+#[test]
+fn never_upscales_and_keeps_the_source_size_between_rungs() {
+    let p = plan(&default(), &media(1278, 718, [25, 1], 0, false)).expect("plan");
+    assert_eq!(sizes(&p), [(1278, 718), (854, 480), (640, 360)]);
+    assert!(p.renditions[0].source_size);
+    assert_eq!(p.renditions[0].name, "718p");
+    // 720p was dropped, so the file group takes the tallest rung.
+    assert_eq!(p.file_renditions, ["718p"]);
+    assert!(p.audio.is_none());
+    let r = &p.renditions[0];
+    assert!(
+        r.bitrate < 3_000_000 && r.bitrate >= 1_500_000,
+        "{}",
+        r.bitrate
+    );
+
+    let mut prof = default();
+    prof.video.keep_source_height = false;
+    let p = plan(&prof, &media(1278, 718, [25, 1], 0, false)).expect("plan");
+    assert_eq!(sizes(&p), [(854, 480), (640, 360)]);
+}
+
+#[test]
+fn tiny_sources_get_one_rung_at_their_own_size() {
+    let mut prof = default();
+    prof.video.keep_source_height = false;
+    let p = plan(&prof, &media(320, 180, [25, 1], 0, true)).expect("plan");
+    assert_eq!(sizes(&p), [(320, 180)]);
+}
+
+#[test]
+fn portrait_square_and_4x3_keep_their_shape() {
+    let p = plan(&default(), &media(1080, 1920, [30, 1], 0, true)).expect("plan");
+    assert_eq!(
+        sizes(&p),
+        [(1080, 1920), (720, 1280), (480, 854), (360, 640)]
+    );
+    let p = plan(&default(), &media(720, 720, [25, 1], 0, true)).expect("plan");
+    assert_eq!(sizes(&p), [(720, 720), (480, 480), (360, 360)]);
+    let p = plan(&default(), &media(960, 720, [25, 1], 0, true)).expect("plan");
+    assert_eq!(sizes(&p), [(960, 720), (640, 480), (480, 360)]);
+}
+
+#[test]
+fn rotation_is_applied_to_the_display_size() {
+    let p = plan(&default(), &media(640, 360, [25, 1], 90, true)).expect("plan");
+    assert_eq!(sizes(&p), [(360, 640)]);
+    assert_eq!(p.rotation, 90);
+    assert_eq!((p.display_width, p.display_height), (360, 640));
+}
+
+#[test]
+fn frame_rate_is_never_raised_and_capped_by_whole_steps() {
+    let p = plan(&default(), &media(640, 360, [30000, 1001], 0, true)).expect("plan");
+    assert_eq!((p.frame_rate, p.frame_step), ([30000, 1001], 1));
+    let mobile = Profile::load("mobile").expect("mobile");
+    let p = plan(&mobile, &media(640, 360, [60, 1], 0, true)).expect("plan");
+    assert_eq!((p.frame_rate, p.frame_step), ([30, 1], 2));
+    let p = plan(&mobile, &media(640, 360, [60000, 1001], 0, true)).expect("plan");
+    assert_eq!((p.frame_rate, p.frame_step), ([30000, 1001], 2));
+    let p = plan(&mobile, &media(640, 360, [24, 1], 0, true)).expect("plan");
+    assert_eq!((p.frame_rate, p.frame_step), ([24, 1], 1));
+}
+
+#[test]
+fn no_video_is_an_error() {
+    let mut m = media(640, 360, [25, 1], 0, true);
+    m.video.clear();
+    let e = plan(&default(), &m).expect_err("no video");
+    assert_eq!(
+        e.to_string(),
+        "in.mp4: no video stream (audio-only sources cannot make a video ladder)"
+    );
+}
+
+#[test]
+fn segment_count_is_mediaconvert_ceil() {
+    let p = plan(&default(), &media(640, 360, [25, 1], 0, true)).expect("plan");
+    assert_eq!(p.segment_count(10.0), 2);
+    assert_eq!(p.segment_count(12.0), 2);
+    assert_eq!(p.segment_count(12.04), 3);
+    assert_eq!(p.segment_count(1.5), 1);
+    assert_eq!(p.segment_count(14.966 / 6.0 * 6.0), 3);
+}
+
+#[test]
+fn expected_files_cover_every_group() {
+    let prof = Profile::load("mobile").expect("mobile");
+    let p = plan(&prof, &media(640, 360, [25, 1], 0, true)).expect("plan");
+    let files = crate::naming::Layout::for_source("a.mp4").expected_files(&prof, &p, 2, 2);
+    for f in [
+        "hls/a.m3u8",
+        "hls/a_360p.m3u8",
+        "hls/a_360p_00002.ts",
+        "hls/a_240p_00001.ts",
+        "dash/a.mpd",
+        "dash/a_360pinit.mp4",
+        "dash/a_audioinit.mp4",
+        "dash/a_audio_000000002.mp4",
+        "mp4/a_360p.mp4",
+    ] {
+        assert!(files.iter().any(|x| x == f), "missing {f} in {files:?}");
+    }
+    assert!(
+        !files.iter().any(|x| x.starts_with("hls/a_audio")),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|x| x.ends_with("dash/a_360p.m3u8")),
+        "{files:?}"
+    );
+}

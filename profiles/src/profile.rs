@@ -1,0 +1,475 @@
+//! The profile: a ladder of renditions, encoder settings and the output groups to write.
+//!
+//! Profiles are JSON documents (see `profiles/*.json`). Unknown fields are refused so that a
+//! misspelled setting is an error rather than a silently ignored default.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProfileError;
+
+/// The profiles shipped with mpe, by name, as JSON text.
+const SHIPPED: &[(&str, &str)] = &[
+    ("default", include_str!("../default.json")),
+    ("mobile", include_str!("../mobile.json")),
+];
+
+/// A complete encoding profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, used in job records and MediaConvert user metadata.
+    pub name: String,
+    /// What the profile is for.
+    #[serde(default)]
+    pub description: String,
+    /// Video encoder settings shared by every rendition.
+    pub video: VideoSettings,
+    /// The ladder, tallest first. Each rung's `height` is the short side of its picture.
+    pub renditions: Vec<Rendition>,
+    /// Audio settings; `None` writes video-only outputs even when the source has audio.
+    #[serde(default)]
+    pub audio: Option<AudioSettings>,
+    /// Which output groups to write.
+    pub outputs: OutputGroups,
+}
+
+/// Video settings common to all renditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSettings {
+    /// The codec; only H.264 for now.
+    #[serde(default)]
+    pub codec: VideoCodec,
+    /// H.264 profile written into every rendition.
+    #[serde(default)]
+    pub profile: H264Profile,
+    /// x264 speed preset.
+    pub preset: X264Preset,
+    /// How bitrate is controlled.
+    pub rate_control: RateControl,
+    /// Constant rate factor for `capped_crf` (the local stand-in for MediaConvert's QVBR).
+    #[serde(default)]
+    pub crf: Option<f32>,
+    /// Seconds between IDR frames. Every GOP is closed.
+    pub gop_seconds: f64,
+    /// Target segment length of the streaming groups; a whole multiple of `gop_seconds`.
+    pub segment_seconds: f64,
+    /// Keep a rung at the source's own size when it falls between two rungs (or below all).
+    #[serde(default = "yes")]
+    pub keep_source_height: bool,
+    /// Highest output frame rate; faster sources are decimated by a whole factor.
+    #[serde(default)]
+    pub max_frame_rate: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Supported video codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    /// H.264 / AVC through x264.
+    #[default]
+    H264,
+}
+
+/// H.264 profiles mpe writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum H264Profile {
+    /// Constrained baseline-compatible profile for the oldest devices.
+    Baseline,
+    /// Main profile.
+    Main,
+    /// High profile, the default.
+    #[default]
+    High,
+}
+
+impl H264Profile {
+    /// The name x264 and MediaConvert's `CodecProfile` use (lower case here).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Main => "main",
+            Self::High => "high",
+        }
+    }
+}
+
+/// x264 presets, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum X264Preset {
+    Ultrafast,
+    Superfast,
+    Veryfast,
+    Faster,
+    Fast,
+    Medium,
+    Slow,
+    Slower,
+    Veryslow,
+}
+
+impl X264Preset {
+    /// The preset name as x264 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ultrafast => "ultrafast",
+            Self::Superfast => "superfast",
+            Self::Veryfast => "veryfast",
+            Self::Faster => "faster",
+            Self::Fast => "fast",
+            Self::Medium => "medium",
+            Self::Slow => "slow",
+            Self::Slower => "slower",
+            Self::Veryslow => "veryslow",
+        }
+    }
+}
+
+/// Rate control modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateControl {
+    /// Average bitrate `bitrate`, peaks bounded by `max_bitrate` and `buffer_size` (VBV).
+    Vbr,
+    /// Constant bitrate: `bitrate` = max rate, with HRD signalling.
+    Cbr,
+    /// Constant quality `video.crf`, capped by `max_bitrate`/`buffer_size`. MediaConvert's
+    /// QVBR is the cloud counterpart.
+    CappedCrf,
+}
+
+/// One rung of the ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rendition {
+    /// Rung name, e.g. `1080p`; output names carry it as the modifier `_<name>`.
+    pub name: String,
+    /// Short side of the picture in pixels (1080 for 1920x1080 and for 1080x1920).
+    pub height: u32,
+    /// Target average bitrate in bits per second.
+    pub bitrate: u32,
+    /// Peak bitrate in bits per second (VBV max rate).
+    pub max_bitrate: u32,
+    /// VBV buffer in bits.
+    pub buffer_size: u32,
+}
+
+/// Audio settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSettings {
+    /// The codec; only AAC-LC for now.
+    #[serde(default)]
+    pub codec: AudioCodec,
+    /// Bits per second.
+    pub bitrate: u32,
+    /// 1 (mono) or 2 (stereo); more channels are down-mixed.
+    pub channels: u32,
+    /// 44100 or 48000.
+    pub sample_rate: u32,
+}
+
+/// Supported audio codecs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioCodec {
+    /// AAC low complexity.
+    #[default]
+    Aac,
+}
+
+/// The output groups, named after MediaConvert's. Each is written when present.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputGroups {
+    /// CMAF group: one set of fMP4 segments (`.cmfv`/`.cmfa`) behind both an HLS master
+    /// playlist and a DASH MPD.
+    #[serde(default)]
+    pub cmaf: Option<GroupSettings>,
+    /// HLS group: MPEG-TS segments, audio muxed into every rung, for older devices.
+    #[serde(default)]
+    pub hls: Option<GroupSettings>,
+    /// DASH ISO group: fMP4 `.mp4` segments behind an MPD.
+    #[serde(default)]
+    pub dash: Option<GroupSettings>,
+    /// File group: progressive MP4s (faststart, audio muxed).
+    #[serde(default)]
+    pub file: Option<FileGroupSettings>,
+}
+
+/// Settings of a streaming output group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    /// Folder under the asset root, ending in `/` (MediaConvert's Destination).
+    pub destination: String,
+}
+
+/// Settings of the file group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGroupSettings {
+    /// Folder under the asset root, ending in `/`.
+    pub destination: String,
+    /// Which rungs (by name) get a progressive MP4. Rungs the plan drops are skipped.
+    pub renditions: Vec<String>,
+}
+
+impl Profile {
+    /// Names of the profiles shipped with mpe.
+    pub fn shipped_names() -> impl Iterator<Item = &'static str> {
+        SHIPPED.iter().map(|(n, _)| *n)
+    }
+
+    /// Loads a shipped profile by name, or a profile file by path.
+    ///
+    /// A value that names an existing file, or ends in `.json`, is read as a file.
+    pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
+        let path = Path::new(name_or_path);
+        if path.is_file() || name_or_path.ends_with(".json") {
+            let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
+                origin: name_or_path.to_string(),
+                reason: e.to_string(),
+            })?;
+            return Self::from_json(&text, name_or_path);
+        }
+        match SHIPPED.iter().find(|(n, _)| *n == name_or_path) {
+            Some((name, text)) => Self::from_json(text, name),
+            None => Err(ProfileError::Unknown {
+                name: name_or_path.to_string(),
+                shipped: Self::shipped_names().collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// Parses and validates a profile; `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let profile: Profile =
+            serde_path_to_error::deserialize(de).map_err(|e| ProfileError::Parse {
+                origin: origin.to_string(),
+                field: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })?;
+        profile.validate(origin)?;
+        Ok(profile)
+    }
+
+    /// Checks ranges and cross-field rules; errors name the field.
+    pub fn validate(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |field: &str, reason: String| ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            reason,
+        };
+        if self.name.trim().is_empty() {
+            return Err(bad("name", "must not be empty".into()));
+        }
+        let v = &self.video;
+        if !(v.gop_seconds > 0.0 && v.gop_seconds <= 20.0) {
+            return Err(bad(
+                "video.gop_seconds",
+                format!("{} is outside (0, 20]", v.gop_seconds),
+            ));
+        }
+        if !(v.segment_seconds >= 1.0 && v.segment_seconds <= 60.0) {
+            return Err(bad(
+                "video.segment_seconds",
+                format!("{} is outside [1, 60]", v.segment_seconds),
+            ));
+        }
+        let ratio = v.segment_seconds / v.gop_seconds;
+        if (ratio - ratio.round()).abs() > 1e-6 || ratio.round() < 1.0 {
+            return Err(bad(
+                "video.segment_seconds",
+                format!(
+                    "{} is not a whole multiple of video.gop_seconds ({}): segments must start on an IDR frame",
+                    v.segment_seconds, v.gop_seconds
+                ),
+            ));
+        }
+        match (v.rate_control, v.crf) {
+            (RateControl::CappedCrf, None) => {
+                return Err(bad(
+                    "video.crf",
+                    "required when rate_control is capped_crf".into(),
+                ))
+            }
+            (RateControl::CappedCrf, Some(c)) if !(0.0..=51.0).contains(&c) => {
+                return Err(bad("video.crf", format!("{c} is outside [0, 51]")))
+            }
+            (RateControl::Vbr | RateControl::Cbr, Some(_)) => {
+                return Err(bad(
+                    "video.crf",
+                    "only used with rate_control capped_crf; remove it".into(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(fps) = v.max_frame_rate {
+            if !(1.0..=120.0).contains(&fps) {
+                return Err(bad(
+                    "video.max_frame_rate",
+                    format!("{fps} is outside [1, 120]"),
+                ));
+            }
+        }
+        if self.renditions.is_empty() {
+            return Err(bad("renditions", "at least one rendition is needed".into()));
+        }
+        for (i, r) in self.renditions.iter().enumerate() {
+            let f = |name: &str| format!("renditions[{i}].{name}");
+            if r.name.is_empty()
+                || !r
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(bad(
+                    &f("name"),
+                    format!(
+                        "{:?} must be non-empty ASCII letters, digits, '-' or '_'",
+                        r.name
+                    ),
+                ));
+            }
+            if r.name == crate::naming::AUDIO_NAME {
+                return Err(bad(
+                    &f("name"),
+                    "\"audio\" is reserved for the audio output".into(),
+                ));
+            }
+            if self.renditions[..i].iter().any(|o| o.name == r.name) {
+                return Err(bad(&f("name"), format!("{:?} is used twice", r.name)));
+            }
+            if !(r.height >= 64 && r.height <= 4320) || r.height % 2 != 0 {
+                return Err(bad(
+                    &f("height"),
+                    format!("{} must be even and within [64, 4320]", r.height),
+                ));
+            }
+            if i > 0 && r.height >= self.renditions[i - 1].height {
+                return Err(bad(
+                    &f("height"),
+                    "renditions must be listed tallest first, with distinct heights".into(),
+                ));
+            }
+            if r.bitrate < 50_000 {
+                return Err(bad(
+                    &f("bitrate"),
+                    format!("{} b/s is below 50000", r.bitrate),
+                ));
+            }
+            if r.max_bitrate < r.bitrate {
+                return Err(bad(
+                    &f("max_bitrate"),
+                    format!("{} is below bitrate {}", r.max_bitrate, r.bitrate),
+                ));
+            }
+            if r.buffer_size < r.max_bitrate / 4 {
+                return Err(bad(
+                    &f("buffer_size"),
+                    format!(
+                        "{} bits is under a quarter second at max_bitrate {}",
+                        r.buffer_size, r.max_bitrate
+                    ),
+                ));
+            }
+        }
+        if let Some(a) = &self.audio {
+            if !(16_000..=512_000).contains(&a.bitrate) {
+                return Err(bad(
+                    "audio.bitrate",
+                    format!("{} is outside [16000, 512000]", a.bitrate),
+                ));
+            }
+            if !(1..=2).contains(&a.channels) {
+                return Err(bad(
+                    "audio.channels",
+                    format!("{} must be 1 or 2", a.channels),
+                ));
+            }
+            if a.sample_rate != 44_100 && a.sample_rate != 48_000 {
+                return Err(bad(
+                    "audio.sample_rate",
+                    format!("{} must be 44100 or 48000", a.sample_rate),
+                ));
+            }
+        }
+        let o = &self.outputs;
+        if o.cmaf.is_none() && o.hls.is_none() && o.dash.is_none() && o.file.is_none() {
+            return Err(bad("outputs", "no output group is enabled".into()));
+        }
+        let groups = [
+            (
+                "outputs.cmaf.destination",
+                o.cmaf.as_ref().map(|g| &g.destination),
+            ),
+            (
+                "outputs.hls.destination",
+                o.hls.as_ref().map(|g| &g.destination),
+            ),
+            (
+                "outputs.dash.destination",
+                o.dash.as_ref().map(|g| &g.destination),
+            ),
+            (
+                "outputs.file.destination",
+                o.file.as_ref().map(|g| &g.destination),
+            ),
+        ];
+        let mut seen: Vec<&String> = Vec::new();
+        for (field, dest) in groups {
+            let Some(dest) = dest else { continue };
+            if !valid_destination(dest) {
+                return Err(bad(
+                    field,
+                    format!("{dest:?} must be a relative folder ending in '/' (e.g. \"cmaf/\"), without '..'"),
+                ));
+            }
+            if seen.contains(&dest) {
+                return Err(bad(field, format!("{dest:?} is used by another group")));
+            }
+            seen.push(dest);
+        }
+        if let Some(file) = &o.file {
+            if file.renditions.is_empty() {
+                return Err(bad(
+                    "outputs.file.renditions",
+                    "list at least one rendition".into(),
+                ));
+            }
+            for (i, name) in file.renditions.iter().enumerate() {
+                if !self.renditions.iter().any(|r| &r.name == name) {
+                    return Err(bad(
+                        &format!("outputs.file.renditions[{i}]"),
+                        format!("{name:?} is not a rendition of this profile"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn valid_destination(dest: &str) -> bool {
+    dest.ends_with('/')
+        && !dest.starts_with('/')
+        && dest.len() > 1
+        && dest
+            .trim_end_matches('/')
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+#[cfg(test)]
+mod tests;

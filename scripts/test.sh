@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: system packages, the player harness, formatting,
+# lints, and every test (unit, integration, playback in Chromium).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh --player
+bash tests/player/setup.sh
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The cloud crate must never link FFmpeg (a Lambda must stay small).
+if cargo tree -p mpe-cloud --edges normal --prefix none | grep -q '^ffmpeg'; then
+  echo "test: mpe-cloud depends on FFmpeg; DESIGN.md forbids it" >&2
+  exit 1
+fi
+cargo test --workspace --locked

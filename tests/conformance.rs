@@ -1,0 +1,714 @@
+//! Conformance of `mpe transcode` output, judged with ffprobe and by parsing the manifests:
+//! rung sizes and codecs, bitrates, keyframes on every segment boundary at identical times
+//! in every rung, segment lengths, durations, manifest attributes true to the media, and
+//! the output tree exactly as the `profiles` crate names it.
+
+use std::path::{Path, PathBuf};
+
+use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+use profiles::naming::{streaming_groups, Group, Layout};
+use profiles::{Plan, Profile};
+use serde::Deserialize;
+
+use crate::util::{self, num};
+
+/// What the source looks like to ffprobe.
+struct Source {
+    path: PathBuf,
+    display: (f64, f64),
+    video_duration: f64,
+    fps: f64,
+    audio_duration: Option<f64>,
+}
+
+fn source(path: &Path) -> Source {
+    let p = util::ffprobe(path);
+    let v = util::stream(&p, "video").expect("source has video");
+    let (w, h) = (num(&v["width"]), num(&v["height"]));
+    let rotation = v["side_data_list"]
+        .as_array()
+        .and_then(|l| l.iter().find_map(|s| s.get("rotation").map(num)))
+        .unwrap_or(0.0);
+    let sar = v["sample_aspect_ratio"].as_str().unwrap_or("1:1");
+    let sar = match sar.split_once(':') {
+        Some((a, b)) if a != "0" => {
+            a.parse::<f64>().unwrap_or(1.0) / b.parse::<f64>().unwrap_or(1.0)
+        }
+        _ => 1.0,
+    };
+    let display = if (rotation.abs() - 90.0).abs() < 1.0 {
+        (h, w * sar)
+    } else {
+        (w * sar, h)
+    };
+    let rate = v["avg_frame_rate"].as_str().unwrap_or("0/1");
+    let (n, d) = rate.split_once('/').unwrap_or(("0", "1"));
+    let fps = n.parse::<f64>().unwrap_or(0.0) / d.parse::<f64>().unwrap_or(1.0);
+    let video_duration = num(&v["duration"]);
+    let audio_duration = util::stream(&p, "audio").map(|a| num(&a["duration"]));
+    Source {
+        path: path.to_path_buf(),
+        display,
+        video_duration,
+        fps,
+        audio_duration,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Mpd {
+    #[serde(rename = "@type")]
+    kind: String,
+    #[serde(rename = "Period")]
+    periods: Vec<Period>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Period {
+    #[serde(rename = "AdaptationSet")]
+    sets: Vec<AdaptationSet>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AdaptationSet {
+    #[serde(rename = "@contentType")]
+    content_type: String,
+    #[serde(rename = "@segmentAlignment")]
+    segment_alignment: String,
+    #[serde(rename = "@startWithSAP")]
+    start_with_sap: String,
+    #[serde(rename = "Representation")]
+    reps: Vec<Representation>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Representation {
+    #[serde(rename = "@id")]
+    id: String,
+    #[serde(rename = "@bandwidth")]
+    bandwidth: u64,
+    #[serde(rename = "@codecs")]
+    codecs: String,
+    #[serde(rename = "@width")]
+    width: Option<u32>,
+    #[serde(rename = "@height")]
+    height: Option<u32>,
+    #[serde(rename = "SegmentTemplate")]
+    template: SegmentTemplate,
+}
+
+#[derive(Debug, Deserialize)]
+struct SegmentTemplate {
+    #[serde(rename = "@timescale")]
+    timescale: u64,
+    #[serde(rename = "@startNumber")]
+    start_number: u32,
+    #[serde(rename = "@initialization")]
+    initialization: String,
+    #[serde(rename = "@media")]
+    media: String,
+    #[serde(rename = "SegmentTimeline")]
+    timeline: Timeline,
+}
+
+#[derive(Debug, Deserialize)]
+struct Timeline {
+    #[serde(rename = "S")]
+    s: Vec<S>,
+}
+
+#[derive(Debug, Deserialize)]
+struct S {
+    #[serde(rename = "@d")]
+    d: u64,
+    #[serde(rename = "@r")]
+    r: Option<u32>,
+}
+
+/// One rendition's media as found through a manifest.
+#[derive(Debug)]
+struct Rendition {
+    width: u32,
+    height: u32,
+    codec_profile: String,
+    codec_level: f64,
+    keyframes: Vec<f64>,
+    segment_starts: Vec<f64>,
+    video_duration: f64,
+    audio_duration: Option<f64>,
+    bytes: u64,
+    duration: f64,
+    peak_bps: f64,
+}
+
+fn master(path: &Path) -> MasterPlaylist {
+    let bytes = std::fs::read(path).expect("read master playlist");
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MasterPlaylist(m)) => m,
+        other => panic!("{} is not a master playlist: {other:?}", path.display()),
+    }
+}
+
+fn media(path: &Path) -> MediaPlaylist {
+    let bytes = std::fs::read(path).expect("read media playlist");
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{} is not a media playlist: {other:?}", path.display()),
+    }
+}
+
+fn decode_uri(u: &str) -> String {
+    let mut out = Vec::new();
+    let b = u.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&u[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf-8 uri")
+}
+
+/// Probes the media behind a media playlist: every segment must start with a keyframe,
+/// no EXTINF may exceed the target by more than 0.5 s, and TARGETDURATION must hold.
+fn rendition_from_playlist(
+    dir: &Path,
+    pl: &MediaPlaylist,
+    target: f64,
+    scratch: &Path,
+) -> Rendition {
+    assert_eq!(pl.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod));
+    assert!(pl.end_list, "VOD playlists end with EXT-X-ENDLIST");
+    let init = pl
+        .segments
+        .first()
+        .and_then(|s| s.map.as_ref())
+        .map(|m| dir.join(decode_uri(&m.uri)));
+    let files: Vec<PathBuf> = pl
+        .segments
+        .iter()
+        .map(|s| dir.join(decode_uri(&s.uri)))
+        .collect();
+    let mut starts = Vec::new();
+    let mut t = 0.0;
+    let mut peak: f64 = 0.0;
+    let mut bytes = 0;
+    for (i, (seg, file)) in pl.segments.iter().zip(&files).enumerate() {
+        let d = f64::from(seg.duration);
+        assert!(
+            d <= target + 0.5,
+            "{}: EXTINF {d} exceeds {target} + 0.5 s",
+            file.display()
+        );
+        assert!(
+            pl.target_duration as f64 >= d.round(),
+            "TARGETDURATION {} < EXTINF {d}",
+            pl.target_duration
+        );
+        let size = std::fs::metadata(file).expect("segment exists").len();
+        bytes += size;
+        if !(i + 1 == pl.segments.len() && pl.segments.len() > 1 && d < target / 2.0) {
+            peak = peak.max(size as f64 * 8.0 / d);
+        }
+        starts.push(t);
+        t += d;
+        // Each segment on its own (with the init segment) must start with a keyframe.
+        let one = scratch.join(format!(
+            "seg{i}.{}",
+            file.extension().and_then(|e| e.to_str()).unwrap_or("bin")
+        ));
+        util::join_segments(init.as_deref(), std::slice::from_ref(file), &one);
+        let pk = util::packets(&one, "v");
+        if !pk.is_empty() {
+            assert!(
+                pk[0].1,
+                "{}: segment does not start with a keyframe",
+                file.display()
+            );
+        }
+    }
+    let joined = scratch.join(format!(
+        "joined.{}",
+        files[0]
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("bin")
+    ));
+    util::join_segments(init.as_deref(), &files, &joined);
+    let probe = util::ffprobe(&joined);
+    let v = util::stream(&probe, "video");
+    let a = util::stream(&probe, "audio");
+    let pk = util::packets(&joined, "v");
+    let first = pk.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let keyframes = pk.iter().filter(|p| p.1).map(|p| p.0 - first).collect();
+    let stream_duration = |s: &serde_json::Value| {
+        let d = num(&s["duration"]);
+        if d.is_nan() {
+            num(&probe["format"]["duration"])
+        } else {
+            d
+        }
+    };
+    Rendition {
+        width: v.map(|v| num(&v["width"]) as u32).unwrap_or(0),
+        height: v.map(|v| num(&v["height"]) as u32).unwrap_or(0),
+        codec_profile: v
+            .map(|v| v["profile"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default(),
+        codec_level: v.map(|v| num(&v["level"])).unwrap_or(0.0),
+        keyframes,
+        segment_starts: starts,
+        video_duration: v.map(stream_duration).unwrap_or(0.0),
+        audio_duration: a.map(stream_duration),
+        bytes,
+        duration: t,
+        peak_bps: peak,
+    }
+}
+
+fn parse_avc1(codecs: &str) -> (u8, u8) {
+    let avc = codecs
+        .split(',')
+        .find(|c| c.starts_with("avc1."))
+        .expect("avc1 codec");
+    let hex = &avc[5..];
+    let p = u8::from_str_radix(&hex[0..2], 16).expect("profile hex");
+    let l = u8::from_str_radix(&hex[4..6], 16).expect("level hex");
+    (p, l)
+}
+
+fn profile_idc(name: &str) -> u8 {
+    match name {
+        "High" => 100,
+        "Main" => 77,
+        "Baseline" | "Constrained Baseline" => 66,
+        other => panic!("unexpected H.264 profile {other}"),
+    }
+}
+
+/// Checks everything about one asset; returns (rung sizes, measured average bitrates).
+fn check_asset(src: &Source, asset: &Path, profile_name: &str) -> Vec<(u32, u32, f64)> {
+    let profile = Profile::load(profile_name).expect("profile");
+    let info = engine::probe(&src.path).expect("probe source");
+    let plan: Plan = profiles::plan(&profile, &info).expect("plan");
+    let layout = Layout::for_source(&src.path.to_string_lossy());
+    let frame = 1.0 / src.fps;
+    let out_fps = src.fps / f64::from(plan.frame_step);
+    let out_frame = 1.0 / out_fps;
+    let target = profile.video.segment_seconds;
+
+    // The output tree is exactly what the profiles crate names, by MediaConvert's rules.
+    let audio_end = src.audio_duration.map(|a| a.min(src.video_duration));
+    let expected = layout.expected_files(
+        &profile,
+        &plan,
+        plan.segment_count(src.video_duration),
+        audio_end.map(|a| plan.segment_count(a)).unwrap_or(0),
+    );
+    assert_eq!(
+        util::tree(asset),
+        expected,
+        "output tree of {}",
+        src.path.display()
+    );
+
+    let (dw, dh) = src.display;
+    let short = dw.min(dh);
+    let scratch = util::work_dir("scratch");
+    let mut sizes = Vec::new();
+    for (group, dest) in streaming_groups(&profile) {
+        let dir = asset.join(dest);
+        let mut renditions: Vec<(String, Rendition)> = Vec::new();
+        if group.writes_hls() {
+            let m = master(&asset.join(layout.master_playlist(dest)));
+            assert!(m.independent_segments);
+            let audio_rendition = m.alternatives.first().map(|alt| {
+                assert_eq!(alt.media_type, m3u8_rs::AlternativeMediaType::Audio);
+                let uri = alt.uri.as_deref().expect("audio rendition URI");
+                let pl = media(&dir.join(decode_uri(uri)));
+                rendition_from_playlist(&dir, &pl, target, &scratch)
+            });
+            assert_eq!(
+                audio_rendition.is_some(),
+                group == Group::Cmaf && plan.audio.is_some()
+            );
+            assert_eq!(
+                m.variants.len(),
+                plan.renditions.len(),
+                "one variant per rung"
+            );
+            for v in &m.variants {
+                let pl = media(&dir.join(decode_uri(&v.uri)));
+                let r = rendition_from_playlist(&dir, &pl, target, &scratch);
+                // RESOLUTION, CODECS, FRAME-RATE true to the media.
+                let res = v.resolution.as_ref().expect("RESOLUTION");
+                assert_eq!(
+                    (res.width, res.height),
+                    (u64::from(r.width), u64::from(r.height))
+                );
+                let codecs = v.codecs.as_deref().expect("CODECS");
+                let (p, l) = parse_avc1(codecs);
+                assert_eq!(
+                    p,
+                    profile_idc(&r.codec_profile),
+                    "CODECS profile of {}",
+                    v.uri
+                );
+                assert_eq!(f64::from(l), r.codec_level, "CODECS level of {}", v.uri);
+                assert_eq!(
+                    codecs.contains("mp4a.40.2"),
+                    plan.audio.is_some(),
+                    "CODECS {codecs}"
+                );
+                let fr = v.frame_rate.expect("FRAME-RATE");
+                assert!((fr - out_fps).abs() < 0.01, "FRAME-RATE {fr} vs {out_fps}");
+                if group == Group::Hls && plan.audio.is_some() {
+                    assert!(r.audio_duration.is_some(), "TS segments carry the audio");
+                }
+                // BANDWIDTH covers the measured peak segment bitrate (plus audio) without
+                // overstating it by more than 10%; AVERAGE-BANDWIDTH is the measured mean.
+                let (a_peak, a_avg) = audio_rendition
+                    .as_ref()
+                    .map(|a| (a.peak_bps, a.bytes as f64 * 8.0 / a.duration))
+                    .unwrap_or((0.0, 0.0));
+                let peak = r.peak_bps + a_peak;
+                let bw = v.bandwidth as f64;
+                assert!(
+                    bw >= peak * 0.999 && bw <= peak * 1.1,
+                    "BANDWIDTH {bw} vs measured peak {peak}"
+                );
+                let avg = r.bytes as f64 * 8.0 / r.duration + a_avg;
+                let declared = v.average_bandwidth.expect("AVERAGE-BANDWIDTH") as f64;
+                assert!(
+                    (declared / avg - 1.0).abs() < 0.05,
+                    "AVERAGE-BANDWIDTH {declared} vs {avg}"
+                );
+                renditions.push((v.uri.clone(), r));
+            }
+            if let Some(a) = &audio_rendition {
+                let src_audio = audio_end.expect("source audio");
+                let d = a.audio_duration.expect("audio stream");
+                assert!(
+                    (d - src_audio).abs() <= 0.05,
+                    "audio duration {d} vs source {src_audio}"
+                );
+            }
+        }
+        if group.writes_dash() {
+            let text = std::fs::read_to_string(asset.join(layout.mpd(dest))).expect("read MPD");
+            let mpd: Mpd = quick_xml::de::from_str(&text).expect("MPD parses");
+            assert_eq!(mpd.kind, "static");
+            let sets = &mpd.periods[0].sets;
+            let video = sets
+                .iter()
+                .find(|s| s.content_type == "video")
+                .expect("video set");
+            assert_eq!(video.reps.len(), plan.renditions.len());
+            assert_eq!(
+                sets.iter().any(|s| s.content_type == "audio"),
+                plan.audio.is_some()
+            );
+            for set in sets {
+                assert_eq!(set.segment_alignment, "true");
+                assert_eq!(set.start_with_sap, "1");
+                for rep in &set.reps {
+                    let t = &rep.template;
+                    assert_eq!(t.start_number, 1);
+                    let count: u32 = t.timeline.s.iter().map(|s| 1 + s.r.unwrap_or(0)).sum();
+                    let files: Vec<PathBuf> = (1..=count)
+                        .map(|n| {
+                            let name = t.media.replace("$Number%09d$", &format!("{n:09}"));
+                            dir.join(decode_uri(&name))
+                        })
+                        .collect();
+                    for f in &files {
+                        assert!(f.exists(), "MPD names a missing segment {}", f.display());
+                    }
+                    let longest = t.timeline.s.iter().map(|s| s.d).max().unwrap_or(0) as f64
+                        / t.timescale as f64;
+                    assert!(longest <= target + 0.5, "segment of {longest} s");
+                    let init = dir.join(decode_uri(&t.initialization));
+                    let joined = scratch.join(format!("dash-{}.mp4", rep.id));
+                    util::join_segments(Some(&init), &files, &joined);
+                    let probe = util::ffprobe(&joined);
+                    if set.content_type == "video" {
+                        let v = util::stream(&probe, "video").expect("video");
+                        assert_eq!(rep.width, Some(num(&v["width"]) as u32));
+                        assert_eq!(rep.height, Some(num(&v["height"]) as u32));
+                        let (p, l) = parse_avc1(&rep.codecs);
+                        assert_eq!(p, profile_idc(v["profile"].as_str().unwrap_or("")));
+                        assert_eq!(f64::from(l), num(&v["level"]));
+                        let bytes: u64 = files
+                            .iter()
+                            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+                            .sum();
+                        let avg = bytes as f64 * 8.0 / (src.video_duration);
+                        // The mean here is over the source duration, the manifest's over the
+                        // segments' own: allow for that rounding.
+                        assert!(
+                            rep.bandwidth as f64 >= avg * 0.99,
+                            "@bandwidth {} under the mean {avg}",
+                            rep.bandwidth
+                        );
+                        if group == Group::Dash {
+                            // The DASH ISO group has no HLS playlists to find these through.
+                            let pk = util::packets(&joined, "v");
+                            let first = pk.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+                            let d = num(&v["duration"]);
+                            let r = Rendition {
+                                width: rep.width.unwrap_or(0),
+                                height: rep.height.unwrap_or(0),
+                                codec_profile: v["profile"].as_str().unwrap_or("").into(),
+                                codec_level: num(&v["level"]),
+                                keyframes: pk.iter().filter(|p| p.1).map(|p| p.0 - first).collect(),
+                                segment_starts: (0..count).map(|i| f64::from(i) * target).collect(),
+                                video_duration: if d.is_nan() {
+                                    num(&probe["format"]["duration"])
+                                } else {
+                                    d
+                                },
+                                audio_duration: None,
+                                bytes,
+                                duration: src.video_duration,
+                                peak_bps: 0.0,
+                            };
+                            renditions.push((rep.id.clone(), r));
+                        }
+                    } else {
+                        assert_eq!(rep.codecs, "mp4a.40.2");
+                        let a = util::stream(&probe, "audio").expect("audio");
+                        assert_eq!(
+                            num(&a["channels"]) as u32,
+                            plan.audio.as_ref().map_or(0, |a| a.channels)
+                        );
+                    }
+                }
+            }
+        }
+
+        // Per rung: size, aspect, no upscaling, duration, keyframes on segment boundaries.
+        let reference = renditions
+            .first()
+            .map(|(_, r)| r.keyframes.clone())
+            .unwrap_or_default();
+        for (name, r) in &renditions {
+            assert!(
+                r.width % 2 == 0 && r.height % 2 == 0,
+                "{name}: odd size {}x{}",
+                r.width,
+                r.height
+            );
+            assert!(
+                f64::from(r.width.min(r.height)) <= short + 1.0,
+                "{name}: upscaled to {}x{}",
+                r.width,
+                r.height
+            );
+            let aspect = f64::from(r.width) / f64::from(r.height);
+            let tolerance = 2.0 / f64::from(r.height.min(r.width));
+            assert!(
+                (aspect / (dw / dh) - 1.0).abs() <= tolerance,
+                "{name}: aspect {aspect} vs source {}",
+                dw / dh
+            );
+            assert!(
+                (r.video_duration - src.video_duration).abs() <= frame + 1e-3,
+                "{name}: video duration {} vs source {}",
+                r.video_duration,
+                src.video_duration
+            );
+            for s in &r.segment_starts {
+                assert!(
+                    r.keyframes.iter().any(|k| (k - s).abs() < out_frame / 2.0),
+                    "{name}: no keyframe at segment start {s} (keyframes {:?})",
+                    r.keyframes
+                );
+            }
+            assert_eq!(
+                r.keyframes.len(),
+                reference.len(),
+                "{name}: keyframe count differs between rungs"
+            );
+            for (a, b) in r.keyframes.iter().zip(&reference) {
+                assert!(
+                    (a - b).abs() < 1e-3,
+                    "{name}: keyframe at {a} vs {b} in the first rung"
+                );
+            }
+            // IDR every gop_seconds.
+            let gop = profile.video.gop_seconds;
+            for (i, k) in r.keyframes.iter().enumerate() {
+                assert!(
+                    (k - i as f64 * gop).abs() < out_frame / 2.0 + 1e-3,
+                    "{name}: keyframe {i} at {k}"
+                );
+            }
+        }
+        // Sizes and bitrates are reported once, from the first group.
+        if sizes.is_empty() {
+            for (_, r) in &renditions {
+                sizes.push((r.width, r.height, r.bytes as f64 * 8.0 / src.video_duration));
+            }
+        }
+    }
+
+    // Progressive MP4s: faststart, video + audio, full length.
+    if let Some(file) = &profile.outputs.file {
+        for name in &plan.file_renditions {
+            let path = asset.join(layout.file_output(&file.destination, name));
+            let bytes = std::fs::read(&path).expect("read mp4");
+            let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).expect("atom");
+            assert!(
+                find(b"moov") < find(b"mdat"),
+                "{}: moov after mdat (not faststart)",
+                path.display()
+            );
+            let p = util::ffprobe(&path);
+            let v = util::stream(&p, "video").expect("video");
+            let r = plan
+                .renditions
+                .iter()
+                .find(|r| &r.name == name)
+                .expect("planned");
+            assert_eq!(
+                (num(&v["width"]) as u32, num(&v["height"]) as u32),
+                (r.width, r.height)
+            );
+            assert!((num(&v["duration"]) - src.video_duration).abs() <= frame + 1e-3);
+            assert_eq!(util::stream(&p, "audio").is_some(), plan.audio.is_some());
+            if let (Some(a), Some(end)) = (util::stream(&p, "audio"), audio_end) {
+                assert!(
+                    (num(&a["duration"]) - end).abs() <= 0.05,
+                    "mp4 audio duration"
+                );
+                assert_eq!(a["codec_name"], "aac");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    sizes
+}
+
+fn sizes_only(v: &[(u32, u32, f64)]) -> Vec<(u32, u32)> {
+    v.iter().map(|x| (x.0, x.1)).collect()
+}
+
+#[test]
+fn full_hd_default_ladder_conforms() {
+    let src = util::fixture("hd_16x9");
+    let out = util::work_dir("hd");
+    let asset = util::transcode(&src, "default", &out);
+    let s = source(&src);
+    let measured = check_asset(&s, &asset, "default");
+    assert_eq!(
+        sizes_only(&measured),
+        [(1920, 1080), (1280, 720), (854, 480), (640, 360)]
+    );
+    // Measured bitrate within 15% of each rung's target (VBR).
+    let profile = Profile::load("default").expect("default");
+    for ((w, h, bps), r) in measured.iter().zip(&profile.renditions) {
+        let target = f64::from(r.bitrate);
+        assert!(
+            (bps / target - 1.0).abs() <= 0.15,
+            "{w}x{h}: {bps:.0} b/s vs target {target}"
+        );
+    }
+    // Nothing but the asset is left in the output folder.
+    assert_eq!(util::entries(&out), ["hd_16x9"]);
+}
+
+#[test]
+fn mpeg_ts_hls_and_dash_groups_conform() {
+    let src = util::fixture("sd_4x3");
+    let out = util::work_dir("sd");
+    let asset = util::transcode(&src, "mobile", &out);
+    let measured = check_asset(&source(&src), &asset, "mobile");
+    assert_eq!(
+        sizes_only(&measured),
+        [(960, 720), (640, 480), (480, 360), (320, 240)]
+    );
+}
+
+macro_rules! shape_test {
+    ($name:ident, $fixture:literal, $profile:literal, $sizes:expr) => {
+        #[test]
+        fn $name() {
+            let src = util::fixture($fixture);
+            let out = util::work_dir($fixture);
+            let asset = util::transcode(&src, $profile, &out);
+            let measured = check_asset(&source(&src), &asset, $profile);
+            let expected: Vec<(u32, u32)> = $sizes.to_vec();
+            assert_eq!(sizes_only(&measured), expected);
+        }
+    };
+}
+
+shape_test!(
+    portrait_stays_portrait,
+    "portrait",
+    "default",
+    [(1080, 1920), (720, 1280), (480, 854), (360, 640)]
+);
+shape_test!(
+    square_stays_square,
+    "square",
+    "default",
+    [(720, 720), (480, 480), (360, 360)]
+);
+shape_test!(
+    odd_size_keeps_its_own_rung,
+    "odd_size",
+    "default",
+    [(1278, 718), (854, 480), (640, 360)]
+);
+shape_test!(
+    ntsc_frame_rate_keeps_keyframes_aligned,
+    "ntsc_2997",
+    "default",
+    [(640, 360)]
+);
+shape_test!(source_without_audio, "no_audio", "default", [(640, 360)]);
+shape_test!(shorter_than_one_segment, "short", "default", [(640, 360)]);
+shape_test!(rotation_is_applied, "rotated", "default", [(360, 640)]);
+shape_test!(
+    surround_is_downmixed,
+    "surround",
+    "mobile",
+    [(640, 360), (426, 240)]
+);
+shape_test!(
+    sixty_fps_is_capped_by_mobile,
+    "fps60",
+    "mobile",
+    [(640, 360), (426, 240)]
+);
+shape_test!(
+    ten_bit_source_becomes_8_bit,
+    "ten_bit",
+    "default",
+    [(640, 360)]
+);
+shape_test!(
+    interlaced_source_is_deinterlaced,
+    "interlaced",
+    "mobile",
+    [(720, 576), (600, 480), (450, 360), (300, 240)]
+);
+shape_test!(variable_frame_rate_source, "vfr", "default", [(640, 360)]);
+
+#[test]
+fn rotated_output_carries_no_rotation() {
+    let src = util::fixture("rotated");
+    let out = util::work_dir("rotflag");
+    let asset = util::transcode(&src, "default", &out);
+    let p = util::ffprobe(&asset.join("mp4/rotated_360p.mp4"));
+    let v = util::stream(&p, "video").expect("video");
+    assert_eq!((num(&v["width"]), num(&v["height"])), (360.0, 640.0));
+    assert!(v.get("side_data_list").is_none(), "no display matrix: {v}");
+}

@@ -1,0 +1,215 @@
+//! Bad input gets one clear line, a non-zero exit, no panic, and leaves no output behind.
+
+use std::path::Path;
+
+use crate::util;
+
+/// Runs a transcode expected to fail; returns its one-line error.
+fn fails(src: &Path, profile: &str, out: &Path) -> String {
+    let o = util::mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8"),
+        "-p",
+        profile,
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("mpe: error: "), "{stderr}");
+    // Nothing published, no temp folder left.
+    assert!(
+        util::entries(out).is_empty(),
+        "left behind: {:?}",
+        util::entries(out)
+    );
+    lines[0].to_string()
+}
+
+#[test]
+fn missing_file() {
+    let out = util::work_dir("err-missing");
+    let e = fails(Path::new("/nonexistent/clip.mp4"), "default", &out);
+    assert_eq!(e, "mpe: error: /nonexistent/clip.mp4: no such file");
+}
+
+#[test]
+fn zero_byte_file() {
+    let src = util::fixture("empty");
+    let e = fails(&src, "default", &util::work_dir("err-empty"));
+    assert!(e.ends_with("empty.mp4: file is empty (0 bytes)"), "{e}");
+}
+
+#[test]
+fn text_file_named_mp4() {
+    let src = util::fixture("not_video");
+    let e = fails(&src, "default", &util::work_dir("err-text"));
+    assert!(
+        e.contains("not_video.mp4: not a media file FFmpeg can read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn truncated_file_with_index_at_front() {
+    let src = util::fixture("truncated");
+    let e = fails(&src, "default", &util::work_dir("err-trunc"));
+    assert!(e.contains("truncated.mp4: truncated: media ends at"), "{e}");
+}
+
+#[test]
+fn truncated_file_without_index() {
+    let src = util::fixture("truncated_moov_end");
+    let e = fails(&src, "default", &util::work_dir("err-trunc2"));
+    assert!(
+        e.contains("truncated_moov_end.mp4: not a media file FFmpeg can read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn audio_only_has_no_video_stream() {
+    let src = util::fixture("audio_only");
+    let e = fails(&src, "default", &util::work_dir("err-audio"));
+    assert!(
+        e.ends_with(
+            "audio_only.m4a: no video stream (audio-only sources cannot make a video ladder)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_profile() {
+    let src = util::fixture("short");
+    let e = fails(&src, "hd-ultra", &util::work_dir("err-profile"));
+    assert_eq!(
+        e,
+        "mpe: error: profile hd-ultra: no such shipped profile and no such file (shipped: default, mobile)"
+    );
+}
+
+#[test]
+fn invalid_profile_file_names_field() {
+    let dir = util::work_dir("err-badprofile");
+    let mut p: serde_json::Value =
+        serde_json::from_str(include_str!("../profiles/default.json")).expect("json");
+    p["renditions"][1]["buffer_size"] = 10.into();
+    let file = dir.join("bad.json");
+    std::fs::write(&file, p.to_string()).expect("write profile");
+    let out = dir.join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let e = fails(&util::fixture("short"), file.to_str().expect("utf-8"), &out);
+    assert!(
+        e.contains(
+            "bad.json: field `renditions[1].buffer_size`: 10 bits is under a quarter second"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn unwritable_output() {
+    let dir = util::work_dir("err-out");
+    // A regular file where the output folder should be: cannot be created, even as root.
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, "x").expect("write");
+    let out = blocker.join("out");
+    let o = util::mpe(&[
+        "transcode",
+        util::fixture("short").to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("mpe: error: output {}: ", out.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn existing_asset_is_kept_unless_forced() {
+    let out = util::work_dir("exists");
+    let src = util::fixture("short");
+    let asset = util::transcode(&src, "default", &out);
+    let before = util::tree(&asset);
+    let o = util::mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("already exists (pass --force to replace it)"),
+        "{stderr}"
+    );
+    assert_eq!(util::tree(&asset), before);
+    let o = util::mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--force",
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(util::tree(&asset), before);
+    assert_eq!(util::entries(&out), ["short"]);
+}
+
+#[test]
+fn interrupted_run_publishes_nothing() {
+    let out = util::work_dir("sigint");
+    let src = util::fixture("hd_16x9");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mpe"))
+        .args([
+            "transcode",
+            src.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--progress",
+            "none",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mpe");
+    // Wait until the temp folder exists, i.e. the run is under way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while util::entries(&out).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out_status = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out_status.stderr);
+    assert_eq!(out_status.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cancelled; nothing was published"),
+        "{stderr}"
+    );
+    assert!(
+        util::entries(&out).is_empty(),
+        "left: {:?}",
+        util::entries(&out)
+    );
+}

@@ -1,0 +1,71 @@
+//! Playback in real players: hls.js and dash.js in headless Chromium play mpe's output,
+//! served from 127.0.0.1, for at least 3 s, with every rung selectable and no error.
+//! The harness is tests/player/play.mjs (see tests/player/README.md).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util;
+
+fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(util::repo().join("tests/player/play.mjs"))
+        .args([
+            "--root",
+            root.to_str().expect("utf-8"),
+            "--manifest",
+            manifest,
+            "--kind",
+            kind,
+            "--seconds",
+            "3",
+        ])
+        .output()
+        .expect("run node tests/player/play.mjs (run tests/player/setup.sh first)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| {
+        panic!(
+            "player printed no JSON: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        out.status.success() && v["ok"] == true,
+        "{kind} playback of {manifest} failed: {v}"
+    );
+    assert!(v["advanced_s"].as_f64().unwrap_or(0.0) >= 3.0, "{v}");
+    v
+}
+
+fn heights(v: &serde_json::Value) -> Vec<u64> {
+    let mut h: Vec<u64> = v["levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .inspect(|l| assert_eq!(l["played"], true, "level not played: {l}"))
+        .map(|l| l["height"].as_u64().expect("height"))
+        .collect();
+    h.sort_unstable_by(|a, b| b.cmp(a));
+    h
+}
+
+#[test]
+fn cmaf_output_plays_in_hls_js_and_dash_js() {
+    let out = util::work_dir("play-cmaf");
+    let asset = util::transcode(&util::fixture("sd_4x3"), "default", &out);
+    let v = play(&asset, "cmaf/sd_4x3.m3u8", "hls");
+    assert_eq!(heights(&v), [720, 480, 360]);
+    let v = play(&asset, "cmaf/sd_4x3.mpd", "dash");
+    assert_eq!(heights(&v), [720, 480, 360]);
+}
+
+#[test]
+fn ts_hls_and_dash_iso_outputs_play() {
+    let out = util::work_dir("play-mobile");
+    let asset = util::transcode(&util::fixture("sd_4x3"), "mobile", &out);
+    let v = play(&asset, "hls/sd_4x3.m3u8", "hls");
+    assert_eq!(heights(&v), [720, 480, 360, 240]);
+    let v = play(&asset, "dash/sd_4x3.mpd", "dash");
+    assert_eq!(heights(&v), [720, 480, 360, 240]);
+}

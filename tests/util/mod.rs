@@ -1,0 +1,199 @@
+//! Test helpers: fixtures, running mpe, asking ffprobe.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of a generated fixture (made on first use by fixtures/generate.sh, then cached).
+pub fn fixture(name: &str) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().expect("fixture cache").get(name) {
+        return p.clone();
+    }
+    let out = Command::new("bash")
+        .arg(repo().join("fixtures/generate.sh"))
+        .arg(name)
+        .output()
+        .expect("run fixtures/generate.sh");
+    assert!(
+        out.status.success(),
+        "fixture {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(path.exists(), "fixture {name} not at {}", path.display());
+    cache
+        .lock()
+        .expect("fixture cache")
+        .insert(name.to_string(), path.clone());
+    path
+}
+
+/// A fresh, empty folder under target/test-work, unique per test.
+pub fn work_dir(label: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = repo()
+        .join("target/test-work")
+        .join(format!("{label}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create work dir");
+    dir
+}
+
+/// Runs the mpe binary with `args`.
+pub fn mpe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mpe"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mpe")
+}
+
+/// Runs `mpe transcode` and panics with its stderr on failure; returns the asset folder.
+pub fn transcode(src: &Path, profile: &str, out: &Path) -> PathBuf {
+    let o = mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8 path"),
+        "-p",
+        profile,
+        "-o",
+        out.to_str().expect("utf-8 path"),
+        "--progress",
+        "none",
+    ]);
+    assert!(
+        o.status.success(),
+        "mpe transcode {} failed: {}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stem = src.file_stem().expect("stem").to_string_lossy().to_string();
+    out.join(stem)
+}
+
+/// `ffprobe -show_format -show_streams` as JSON.
+pub fn ffprobe(path: &Path) -> Value {
+    ffprobe_args(path, &["-show_format", "-show_streams"])
+}
+
+/// ffprobe with extra arguments, as JSON.
+pub fn ffprobe_args(path: &Path, args: &[&str]) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+}
+
+/// Packets of the first stream of `kind` (`v` or `a`): (pts seconds, is keyframe, size).
+pub fn packets(path: &Path, kind: &str) -> Vec<(f64, bool, u64)> {
+    let v = ffprobe_args(
+        path,
+        &[
+            "-select_streams",
+            &format!("{kind}:0"),
+            "-show_entries",
+            "packet=pts_time,flags,size",
+        ],
+    );
+    v["packets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    (
+                        num(&p["pts_time"]),
+                        p["flags"].as_str().unwrap_or("").starts_with('K'),
+                        num(&p["size"]) as u64,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JSON number or numeric string as f64 (ffprobe prints many numbers as strings).
+pub fn num(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        _ => f64::NAN,
+    }
+}
+
+/// The first stream of a codec type in an ffprobe result.
+pub fn stream<'a>(probe: &'a Value, codec_type: &str) -> Option<&'a Value> {
+    probe["streams"]
+        .as_array()?
+        .iter()
+        .find(|s| s["codec_type"] == codec_type)
+}
+
+/// Concatenates an init segment and media segments into one file ffprobe can read.
+pub fn join_segments(init: Option<&Path>, segments: &[PathBuf], out: &Path) {
+    let mut bytes = Vec::new();
+    if let Some(i) = init {
+        bytes.extend(std::fs::read(i).expect("read init"));
+    }
+    for s in segments {
+        bytes.extend(std::fs::read(s).expect("read segment"));
+    }
+    std::fs::write(out, bytes).expect("write joined file");
+}
+
+/// Every file under `root`, relative, `/`-separated, sorted.
+pub fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(
+                    p.strip_prefix(root)
+                        .expect("under root")
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Names in a folder (files and folders, hidden ones too).
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
