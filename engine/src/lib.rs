@@ -13,6 +13,7 @@ pub mod progress;
 pub mod transcode;
 
 mod audio;
+mod clock;
 mod decode;
 mod mux;
 mod publish;

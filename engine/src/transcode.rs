@@ -8,13 +8,14 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ff::{frame, picture, Packet, Rational};
+use ff::{frame, Packet, Rational};
 use ffmpeg_next as ff;
 use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME};
 use profiles::{MediaInfo, Plan, Profile};
 use serde::Serialize;
 
 use crate::audio::AudioPipeline;
+use crate::clock::Clock;
 use crate::decode::{Failure, VideoDecoder};
 use crate::error::Error;
 use crate::hls::{self, PackagedOutput, Segment};
@@ -545,90 +546,6 @@ fn thread_budget(plan: &Plan, cores: usize) -> Vec<usize> {
         .iter()
         .map(|p| ((budget * p / sum).round() as usize).max(1))
         .collect()
-}
-
-/// Timestamps and keyframe decisions, made once on the shared frames so that every rung
-/// gets identical pts and IDR positions.
-struct Clock {
-    start: i64,
-    tb: Rational,
-    gop: f64,
-    frame_seconds: f64,
-    step: u32,
-    seen: u64,
-    frames: u64,
-    last_pts: Option<i64>,
-    next_key: f64,
-    last_t: f64,
-}
-
-impl Clock {
-    fn new(start: i64, tb: Rational, gop: f64, fps: f64, step: u32) -> Clock {
-        Clock {
-            start,
-            tb,
-            gop,
-            frame_seconds: if fps > 0.0 { 1.0 / fps } else { 0.04 },
-            step: step.max(1),
-            seen: 0,
-            frames: 0,
-            last_pts: None,
-            next_key: 0.0,
-            last_t: 0.0,
-        }
-    }
-
-    /// Stamps a decoded frame (pts shifted to start at zero, kept strictly increasing) and
-    /// marks GOP boundaries as I; `None` when the frame is decimated away.
-    fn stamp(&mut self, mut f: frame::Video) -> Option<frame::Video> {
-        self.seen += 1;
-        if (self.seen - 1) % u64::from(self.step) != 0 {
-            return None;
-        }
-        let tick = 1.0 / f64::from(self.tb);
-        let min_next = self.last_pts.map(|p| p + 1);
-        let pts = match (f.pts().map(|p| p - self.start), min_next) {
-            (Some(p), Some(m)) if p < m => {
-                // Broken or repeated timestamps: place the frame one frame after the last.
-                self.last_pts
-                    .map(|l| l + (self.frame_seconds * tick).round().max(1.0) as i64)
-                    .unwrap_or(m)
-            }
-            (Some(p), _) => p,
-            (None, Some(_)) => self
-                .last_pts
-                .map(|l| l + (self.frame_seconds * tick).round().max(1.0) as i64)
-                .unwrap_or(0),
-            (None, None) => 0,
-        };
-        f.set_pts(Some(pts));
-        self.last_pts = Some(pts);
-        let t = pts as f64 * f64::from(self.tb);
-        self.last_t = t;
-        // Half a frame of tolerance so 29.97 fps timestamps land on the intended boundary.
-        if t + self.frame_seconds / 2.0 >= self.next_key {
-            f.set_kind(picture::Type::I);
-            while self.next_key <= t + self.frame_seconds / 2.0 {
-                self.next_key += self.gop;
-            }
-        } else {
-            f.set_kind(picture::Type::None);
-        }
-        self.frames += 1;
-        Some(f)
-    }
-
-    fn position(&self) -> f64 {
-        self.last_t
-    }
-
-    fn end(&self) -> f64 {
-        if self.frames == 0 {
-            0.0
-        } else {
-            self.last_t + self.frame_seconds * f64::from(self.step)
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

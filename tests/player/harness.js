@@ -21,6 +21,10 @@
   // Minimum decoded video frame rate accepted while currentTime advances
   // (catches video that stops decoding while the audio clock keeps going).
   const MIN_FPS = 5;
+  // Largest accepted distance between the presentation start and where playback
+  // actually began (hls.js routinely skips ~0.1-0.2 s of a start hole left by
+  // B-frame/audio priming offsets).
+  const MAX_START_GAP = 0.5;
   const state = {
     phase: 'init',
     player: null,
@@ -32,7 +36,9 @@
     duration_s: null,
     live: null,
     frames: 0,
+    start_s: null,
     fatal: false,
+    trace: [], // printed by play.mjs --verbose, not part of the JSON result
   };
 
   const video = document.getElementById('video');
@@ -42,6 +48,7 @@
     return typeof n === 'number' && Number.isFinite(n) ? Math.round(n * 1000) / 1000 : n;
   }
   function error(msg) {
+    trace(`ERROR ${msg}`);
     if (!state.errors.includes(msg)) state.errors.push(msg);
   }
   function fatal(msg) {
@@ -52,6 +59,12 @@
     if (state.warnings.length < MAX_WARNINGS && !state.warnings.includes(msg)) state.warnings.push(msg);
   }
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const T0 = performance.now();
+  function trace(msg) {
+    if (state.trace.length < 400) {
+      state.trace.push(`${((performance.now() - T0) / 1000).toFixed(2)}s t=${fmt(video.currentTime)} ${msg}`);
+    }
+  }
 
   class StepFailed extends Error {}
 
@@ -124,6 +137,11 @@
     const e = video.error;
     fatal(`<video> error: code=${e ? e.code : '?'} ${e && e.message ? e.message : ''}`.trim());
   });
+  for (const ev of ['loadedmetadata', 'playing', 'waiting', 'seeking', 'seeked', 'pause', 'ended', 'resize']) {
+    video.addEventListener(ev, () =>
+      trace(`<video> ${ev}${ev === 'resize' ? ` ${video.videoWidth}x${video.videoHeight}` : ''} buffered=${bufferedString()}`),
+    );
+  }
   video.addEventListener('stalled', () => warn(`<video> stalled at t=${fmt(video.currentTime)}`));
 
   // Shared driver: initial playback, then each level in turn.
@@ -148,6 +166,8 @@
     await ensurePlaying();
     await waitFor(() => video.readyState >= 2 && !video.paused && !video.seeking, 20000, 'playback to start');
     const t0 = video.currentTime;
+    state.start_s = fmt(t0);
+    trace(`initial playback from ${fmt(t0)}`);
     const f0 = framesDecoded();
     state.duration_s = fmt(video.duration);
     state.live = p.isLive();
@@ -174,7 +194,22 @@
     }
     state.advanced_s = fmt(video.currentTime - t0);
     state.frames = framesDecoded() - f0;
-    if (state.advanced_s < opts.seconds - 0.05) {
+    // Playback should begin at the start of the presentation. A late start means
+    // the beginning was not buffered (e.g. first keyframe dropped by the player's
+    // append window, so the whole first GOP is missing) and the player jumped the gap.
+    const firstStart = p.presentationStart();
+    if (t0 - firstStart > MAX_START_GAP) {
+      error(
+        `playback began at ${fmt(t0)}s instead of ~${fmt(firstStart)}s: the first ${fmt(t0 - firstStart)}s were not ` +
+          `playable (player skipped a gap at the start; buffered ${bufferedString()})`,
+      );
+    }
+    const playedToEnd = video.ended && video.currentTime >= video.duration - 0.3;
+    state.played_to_end = playedToEnd && state.advanced_s < opts.seconds - 0.05;
+    if (state.advanced_s < opts.seconds - 0.05 && playedToEnd) {
+      warn(`played to the end: ${state.advanced_s}s from ${fmt(t0)} (presentation shorter than --seconds ${opts.seconds})`);
+    }
+    if (state.advanced_s < opts.seconds - 0.05 && !playedToEnd) {
       error(`initial playback advanced only ${state.advanced_s}s of media time (need ${opts.seconds}s)`);
     } else if (p.hasVideo() && state.frames < MIN_FPS * state.advanced_s) {
       error(`initial playback: only ${state.frames} video frames decoded in ${state.advanced_s}s of media time`);
@@ -185,17 +220,24 @@
     p.disableAbr();
     const full = opts.full && state.live === false;
     if (opts.full && !full) warn('full fragment coverage check skipped (not a VOD presentation)');
+    // short presentations: never ask for more than there is after t0
+    const levelNeed = Number.isFinite(video.duration)
+      ? Math.min(opts.levelSeconds, Math.max(0.3, video.duration - t0 - 0.5))
+      : opts.levelSeconds;
     for (const lvl of state.levels) {
       if (state.fatal) break;
       const label = `level ${lvl.index} (${lvl.width}x${lvl.height} @${lvl.bitrate}bps${lvl.id !== undefined ? ` id=${lvl.id}` : ''})`;
       state.phase = `level-${lvl.index}`;
+      trace(`forcing ${label}`);
       try {
         await p.forceLevel(lvl.index);
+        // back to the start (also restarts loading if playback had ended)
+        await p.seek(t0);
         await ensurePlaying();
         await waitFor(() => p.fragmentsSinceForce(lvl.index) > 0, 15000, `a fragment of ${label} to be loaded and buffered`);
-        // Seek back to the start only now: Chromium's video renderer does not
-        // always recover from the buffer under the playhead being replaced
-        // (audio keeps the clock running, no video frames) until it is seeked.
+        // ...and seek again once the level's data is in: Chromium's video renderer
+        // does not always recover from the buffer under the playhead being
+        // replaced (audio keeps the clock running, no video frames) until it is seeked.
         await p.seek(t0);
         await waitFor(() => !video.seeking, 10000, 'seek to complete');
         await ensurePlaying();
@@ -206,19 +248,20 @@
         await waitFor(
           () => {
             lvl.advanced_s = fmt(video.currentTime - t1);
-            if (video.ended) throw new StepFailed(`presentation ended before ${opts.levelSeconds}s were played on ${label}`);
+            if (video.currentTime - t1 >= levelNeed) return true;
+            if (video.ended) throw new StepFailed(`presentation ended before ${fmt(levelNeed)}s were played on ${label}`);
             if (video.paused) ensurePlaying();
-            return video.currentTime - t1 >= opts.levelSeconds;
+            return false;
           },
-          Math.max(15000, opts.levelSeconds * 5000),
-          () => `playback to advance ${opts.levelSeconds}s on ${label} (advanced ${lvl.advanced_s}s)`,
+          Math.max(15000, levelNeed * 5000),
+          () => `playback to advance ${fmt(levelNeed)}s on ${label} (advanced ${lvl.advanced_s}s)`,
           () => video.currentTime,
           5000,
         );
         lvl.frames = framesDecoded() - f1;
         lvl.rendered_width = video.videoWidth;
         lvl.rendered_height = video.videoHeight;
-        if (p.hasVideo() && lvl.frames < MIN_FPS * opts.levelSeconds) {
+        if (p.hasVideo() && lvl.frames < MIN_FPS * levelNeed) {
           throw new StepFailed(
             `only ${lvl.frames} video frames decoded while currentTime advanced ${lvl.advanced_s}s on ${label} ` +
               `(video stalled / undecodable while audio kept playing?)`,
@@ -296,7 +339,9 @@
       const why = d.reason ? ` (${d.reason})` : d.error && d.error.message ? ` (${d.error.message})` : '';
       const msg = `hls.js ${d.fatal ? 'fatal' : 'non-fatal'} ${d.type}/${d.details}${status}${where}${why}`;
       // hls.js marks such fragments parsed and moves on (FRAG_BUFFERED still fires): don't count them
-      if (d.frag && d.frag.type === 'main' && d.type === 'mediaError') badFrags.add(`${d.frag.level}:${d.frag.sn}`);
+      if (d.frag && d.frag.type === 'main' && d.type === 'mediaError' && !HLS_SOFT_MEDIA_ERRORS.has(d.details)) {
+        badFrags.add(`${d.frag.level}:${d.frag.sn}`);
+      }
       if (d.fatal) fatal(msg);
       else if (d.details === 'aborted') return; // expected on forced level switches
       else if (d.type === 'mediaError' && HLS_SOFT_MEDIA_ERRORS.has(d.details)) warn(msg);
@@ -304,6 +349,7 @@
     });
     hls.on(Hls.Events.FRAG_BUFFERED, (_e, d) => {
       const f = d.frag;
+      if (f) trace(`hls FRAG_BUFFERED ${f.type} level=${f.level} sn=${f.sn}`);
       if (!f || f.type !== 'main' || typeof f.sn !== 'number' || badFrags.has(`${f.level}:${f.sn}`)) return;
       if (!frags.has(f.level)) frags.set(f.level, new Set());
       frags.get(f.level).add(f.sn);
@@ -329,6 +375,11 @@
           codecs: [l.videoCodec, l.audioCodec].filter(Boolean).join(','),
           url: Array.isArray(l.url) ? l.url[0] : l.url,
         }));
+      },
+      // start of the first fragment per the playlist (hls.js timeline)
+      presentationStart: () => {
+        const l = hls.levels.find((x) => x.details && x.details.fragments.length);
+        return l ? l.details.fragments[0].start : 0;
       },
       isLive: () => {
         const l = hls.levels.find((x) => x.details);
@@ -420,12 +471,14 @@
         return;
       }
       const id = r.representation.id;
+      trace(`dash FRAGMENT_LOADING_COMPLETED ${r.mediaType} rep=${id} index=${r.index} start=${fmt(r.startTime)}`);
       if (!loaded.has(id)) loaded.set(id, new Set());
       loaded.get(id).add(r.index);
       sinceForce.set(id, (sinceForce.get(id) || 0) + 1);
     });
     player.on(E.QUALITY_CHANGE_RENDERED, (e) => {
       if (e.mediaType === type && e.newRepresentation) rendered = e.newRepresentation.id;
+      trace(`dash QUALITY_CHANGE_RENDERED ${e.mediaType} -> ${e.newRepresentation && e.newRepresentation.id}`);
     });
 
     player.initialize(video, url, true);
@@ -453,6 +506,14 @@
           bitrate: r.bandwidth,
           codecs: r.codecs || '',
         })),
+      presentationStart: () => {
+        try {
+          const si = player.getActiveStream && player.getActiveStream().getStreamInfo();
+          return si && Number.isFinite(si.start) ? si.start : 0;
+        } catch (e) {
+          return 0;
+        }
+      },
       isLive: () => player.isDynamic(),
       disableAbr: () => {
         player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { [type]: false } } } });

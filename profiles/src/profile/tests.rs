@@ -62,7 +62,11 @@ fn parse_errors_name_the_field() {
 }
 
 /// (field, edit that breaks it, words the reason must contain)
-type Case = (&'static str, Box<dyn Fn(&mut serde_json::Value)>, &'static str);
+type Case = (
+    &'static str,
+    Box<dyn Fn(&mut serde_json::Value)>,
+    &'static str,
+);
 
 #[test]
 fn validation_errors_name_field_and_reason() {

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# mpe against the ffmpeg command line doing the same work with the same settings, in one
+# run with interleaved repetitions. Prints wall time, CPU time and peak RSS of each
+# contender, their ratios to the single ffmpeg process, and per-rung PSNR/SSIM of mpe's
+# and ffmpeg's encodes against the same scaled source, so no speed comes from quality.
+#
+#   benches/compare.sh [--reps N] [--source FILE] [--cores LIST]
+#
+# Contenders (all write the 1080p/720p/480p/360p ladder of the default profile: H.264
+# High, x264 veryfast, VBR, IDR every 2 s, closed GOP, no scene cuts, AAC 128 kb/s):
+#   ffmpeg-split   one ffmpeg process, split filter graph, four MP4 outputs (the bar)
+#   ffmpeg-4x      four separate ffmpeg runs (the naive baseline)
+#   mpe-mp4        mpe with benches/ladder-mp4.json: the same four MP4s
+#   mpe-default    mpe with the default profile: CMAF ladder (HLS + DASH) + a 720p MP4
+# --cores "1 2" reruns everything under `taskset` for each core count.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+reps=3
+src=""
+cores_list=""
+while (($#)); do
+  case $1 in
+    --reps) reps=$2; shift 2 ;;
+    --source) src=$2; shift 2 ;;
+    --cores) cores_list=$2; shift 2 ;;
+    *) echo "usage: $0 [--reps N] [--source FILE] [--cores LIST]" >&2; exit 2 ;;
+  esac
+done
+[[ -n $src ]] || src=$(bash fixtures/generate.sh hd_16x9)
+command -v /usr/bin/time >/dev/null || { echo "compare: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
+MPE=${MPE:-target/release/mpe}
+if [[ ! -x $MPE || -n ${MPE_REBUILD:-} ]]; then
+  cargo build --release --locked >&2
+fi
+FFMPEG=${FFMPEG:-ffmpeg}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+x264p="scenecut=0:open-gop=0:keyint=200:min-keyint=50"
+keys='expr:gte(t,n_forced*2)'
+rung_args() { # height bitrate maxrate bufsize
+  echo "-c:v libx264 -preset veryfast -profile:v high -forced-idr 1 -b:v $2 -maxrate $3 -bufsize $4 -x264-params $x264p -force_key_frames $keys -c:a aac -b:a 128k -ac 2 -ar 48000"
+}
+R1080=$(rung_args 1080 6000k 9000k 12000k)
+R720=$(rung_args 720 3000k 4500k 6000k)
+R480=$(rung_args 480 1500k 2250k 3000k)
+R360=$(rung_args 360 730k 1100k 1460k)
+
+ffmpeg_split() {
+  local o=$1
+  # shellcheck disable=SC2086
+  $FFMPEG -v error -y -i "$src" -filter_complex \
+    "[0:v]split=4[a][b][c][d];[b]scale=1280:720[v720];[c]scale=854:480[v480];[d]scale=640:360[v360]" \
+    -map "[a]" -map 0:a $R1080 "$o/1080.mp4" \
+    -map "[v720]" -map 0:a $R720 "$o/720.mp4" \
+    -map "[v480]" -map 0:a $R480 "$o/480.mp4" \
+    -map "[v360]" -map 0:a $R360 "$o/360.mp4"
+}
+ffmpeg_4x() {
+  local o=$1
+  # shellcheck disable=SC2086
+  $FFMPEG -v error -y -i "$src" $R1080 "$o/1080.mp4"
+  # shellcheck disable=SC2086
+  $FFMPEG -v error -y -i "$src" -vf scale=1280:720 $R720 "$o/720.mp4"
+  # shellcheck disable=SC2086
+  $FFMPEG -v error -y -i "$src" -vf scale=854:480 $R480 "$o/480.mp4"
+  # shellcheck disable=SC2086
+  $FFMPEG -v error -y -i "$src" -vf scale=640:360 $R360 "$o/360.mp4"
+}
+mpe_mp4() { "$MPE" transcode "$src" -p benches/ladder-mp4.json -o "$1" --force --progress none >/dev/null; }
+mpe_default() { "$MPE" transcode "$src" -p default -o "$1" --force --progress none >/dev/null; }
+export -f ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default
+export src FFMPEG MPE R1080 R720 R480 R360
+
+contenders=(ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default)
+
+# Runs one contender under /usr/bin/time; appends "name wall user sys maxrss_kb".
+measure() { # name cores
+  local name=$1 cores=$2 o="$work/$1"
+  rm -rf "$o"; mkdir -p "$o"
+  local pin=()
+  [[ -n $cores ]] && pin=(taskset -c "0-$((cores - 1))")
+  # set -f: the keyframe expression holds a '*' that must not glob.
+  /usr/bin/time -o "$work/t" -f "%e %U %S %M" "${pin[@]}" bash -c "set -f; $name $o"
+  echo "$name $(cat "$work/t")" >>"$work/results-${cores:-all}"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+report() { # cores
+  local f="$work/results-${1:-all}" base_wall base_rss
+  base_wall=$(awk '$1=="ffmpeg_split"{print $2}' "$f" | median)
+  base_rss=$(awk '$1=="ffmpeg_split"{print $5}' "$f" | median)
+  echo
+  echo "cores: ${1:-all ($(nproc))}, reps: $reps, source: $src"
+  echo
+  echo "| contender | wall s (median) | CPU s | peak RSS MB | wall / ffmpeg-split | RSS / ffmpeg-split |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for c in "${contenders[@]}"; do
+    local wall cpu rss
+    wall=$(awk -v c="$c" '$1==c{print $2}' "$f" | median)
+    cpu=$(awk -v c="$c" '$1==c{print $3+$4}' "$f" | median)
+    rss=$(awk -v c="$c" '$1==c{print $5}' "$f" | median)
+    printf '| %s | %.2f | %.2f | %.0f | %.3f | %.3f |\n' "${c//_/-}" "$wall" "$cpu" "$((rss / 1024))" \
+      "$(echo "$wall / $base_wall" | bc -l)" "$(echo "$rss / $base_rss" | bc -l)"
+  done
+}
+
+for cores in ${cores_list:-""}; do
+  for ((i = 1; i <= reps; i++)); do
+    echo "rep $i/$reps${cores:+ on $cores cores}" >&2
+    for c in "${contenders[@]}"; do measure "$c" "$cores"; done
+  done
+  report "$cores"
+done
+
+# Quality at equal settings: each encode against the source scaled the same way (bicubic).
+echo
+echo "| rung | mpe PSNR dB | ffmpeg PSNR dB | diff dB | mpe SSIM | ffmpeg SSIM |"
+echo "|---|---:|---:|---:|---:|---:|"
+metric() { # file w h -> "psnr ssim"
+  local out
+  out=$($FFMPEG -v info -nostats -i "$1" -i "$src" -lavfi \
+    "[1:v]scale=$2:$3:flags=bicubic,split[r1][r2];[0:v]split[d1][d2];[d1][r1]psnr;[d2][r2]ssim" \
+    -f null - 2>&1)
+  local psnr ssim
+  psnr=$(grep -o 'PSNR y:[^ ]* u:[^ ]* v:[^ ]* average:[0-9.inf]*' <<<"$out" | sed 's/.*average://')
+  ssim=$(grep -o 'SSIM Y:[^ ]* .*All:[0-9.]*' <<<"$out" | sed 's/.*All://')
+  echo "$psnr $ssim"
+}
+base=$(basename "${src%.*}")
+for r in "1080 1920" "720 1280" "480 854" "360 640"; do
+  set -- $r
+  read -r mp ms < <(metric "$work/mpe_mp4/$base/mp4/${base}_$1p.mp4" "$2" "$1")
+  read -r fp fs < <(metric "$work/ffmpeg_split/$1.mp4" "$2" "$1")
+  printf '| %sp | %.3f | %.3f | %+.3f | %.4f | %.4f |\n' "$1" "$mp" "$fp" "$(echo "$mp - $fp" | bc -l)" "$ms" "$fs"
+done

@@ -1,0 +1,149 @@
+//! The shared clock of a transcode: output timestamps and IDR positions, decided once on
+//! the decoded frames before they fan out, so every rung gets identical pts and keyframes.
+
+use ff::{frame, picture, Rational};
+use ffmpeg_next as ff;
+
+/// Timestamps and keyframe decisions, made once on the shared frames so that every rung
+/// gets identical pts and IDR positions.
+pub(crate) struct Clock {
+    start: i64,
+    tb: Rational,
+    gop: f64,
+    frame_seconds: f64,
+    step: u32,
+    seen: u64,
+    pub frames: u64,
+    last_pts: Option<i64>,
+    next_key: f64,
+    last_t: f64,
+}
+
+impl Clock {
+    /// `start` is the source start in `tb` ticks; `fps` the output frame rate (after
+    /// keeping one frame in `step`); `gop` the IDR interval in seconds.
+    pub fn new(start: i64, tb: Rational, gop: f64, fps: f64, step: u32) -> Clock {
+        Clock {
+            start,
+            tb,
+            gop,
+            frame_seconds: if fps > 0.0 { 1.0 / fps } else { 0.04 },
+            step: step.max(1),
+            seen: 0,
+            frames: 0,
+            last_pts: None,
+            next_key: 0.0,
+            last_t: 0.0,
+        }
+    }
+
+    /// Stamps a decoded frame (pts shifted to start at zero, kept strictly increasing) and
+    /// marks GOP boundaries as I; `None` when the frame is decimated away.
+    pub fn stamp(&mut self, mut f: frame::Video) -> Option<frame::Video> {
+        self.seen += 1;
+        if (self.seen - 1) % u64::from(self.step) != 0 {
+            return None;
+        }
+        let tick = 1.0 / f64::from(self.tb);
+        let min_next = self.last_pts.map(|p| p + 1);
+        let pts = match (f.pts().map(|p| p - self.start), min_next) {
+            (Some(p), Some(m)) if p < m => {
+                // Broken or repeated timestamps: place the frame one frame after the last.
+                self.last_pts
+                    .map(|l| l + (self.frame_seconds * tick).round().max(1.0) as i64)
+                    .unwrap_or(m)
+            }
+            (Some(p), _) => p,
+            (None, Some(_)) => self
+                .last_pts
+                .map(|l| l + (self.frame_seconds * tick).round().max(1.0) as i64)
+                .unwrap_or(0),
+            (None, None) => 0,
+        };
+        f.set_pts(Some(pts));
+        self.last_pts = Some(pts);
+        let t = pts as f64 * f64::from(self.tb);
+        self.last_t = t;
+        // Half a frame of tolerance so 29.97 fps timestamps land on the intended boundary.
+        if t + self.frame_seconds / 2.0 >= self.next_key {
+            f.set_kind(picture::Type::I);
+            while self.next_key <= t + self.frame_seconds / 2.0 {
+                self.next_key += self.gop;
+            }
+        } else {
+            f.set_kind(picture::Type::None);
+        }
+        self.frames += 1;
+        Some(f)
+    }
+
+    pub fn position(&self) -> f64 {
+        self.last_t
+    }
+
+    pub fn end(&self) -> f64 {
+        if self.frames == 0 {
+            0.0
+        } else {
+            self.last_t + self.frame_seconds
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(clock: &mut Clock, pts: &[i64]) -> Vec<(i64, bool)> {
+        pts.iter()
+            .filter_map(|&p| {
+                let mut f = frame::Video::new(ff::format::Pixel::YUV420P, 16, 16);
+                f.set_pts(Some(p));
+                clock
+                    .stamp(f)
+                    .map(|f| (f.pts().unwrap_or(-1), f.kind() == picture::Type::I))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ntsc_keyframes_land_on_every_two_seconds() {
+        // 29.97 fps in a 1/30000 time base: frame n at n * 1001.
+        let mut c = Clock::new(0, Rational::new(1, 30000), 2.0, 30000.0 / 1001.0, 1);
+        let pts: Vec<i64> = (0..300).map(|n| n * 1001).collect();
+        let keys: Vec<i64> = run(&mut c, &pts)
+            .into_iter()
+            .filter(|k| k.1)
+            .map(|k| k.0)
+            .collect();
+        let times: Vec<f64> = keys.iter().map(|&p| p as f64 / 30000.0).collect();
+        assert_eq!(keys.len(), 5, "{times:?}");
+        for (i, t) in times.iter().enumerate() {
+            assert!((t - 2.0 * i as f64).abs() < 0.5 / 29.97, "{times:?}");
+        }
+    }
+
+    #[test]
+    fn start_offset_is_removed_and_decimation_keeps_every_other_frame() {
+        let mut c = Clock::new(1000, Rational::new(1, 60), 2.0, 30.0, 2);
+        let pts: Vec<i64> = (1000..1240).collect();
+        let out = run(&mut c, &pts);
+        assert_eq!(out.len(), 120);
+        assert_eq!(out[0], (0, true));
+        assert_eq!(out[1], (2, false));
+        assert!(out[60].1, "frame at 2 s is a keyframe");
+        assert!((c.end() - 4.0).abs() < 1e-9, "{}", c.end());
+    }
+
+    #[test]
+    fn repeated_or_missing_timestamps_still_increase() {
+        let mut c = Clock::new(0, Rational::new(1, 25), 2.0, 25.0, 1);
+        let mut out = Vec::new();
+        for p in [Some(0), Some(1), Some(1), None, Some(3)] {
+            let mut f = frame::Video::new(ff::format::Pixel::YUV420P, 16, 16);
+            f.set_pts(p);
+            out.push(c.stamp(f).and_then(|f| f.pts()).unwrap_or(-1));
+        }
+        assert_eq!(out, [0, 1, 2, 3, 4]);
+    }
+}
