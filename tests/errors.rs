@@ -213,3 +213,40 @@ fn interrupted_run_publishes_nothing() {
         util::entries(&out)
     );
 }
+
+#[test]
+fn progress_json_lines_advance_to_the_end() {
+    let out = util::work_dir("progress");
+    let src = util::fixture("ntsc_2997");
+    let o = util::mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    let positions: Vec<f64> = lines
+        .iter()
+        .map(|l| l["position"].as_f64().expect("position"))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{positions:?}");
+    let last = lines.last().expect("last");
+    assert_eq!(last["finishing"], true);
+    assert!(
+        (last["fraction"].as_f64().expect("fraction") - 1.0).abs() < 0.02,
+        "{last}"
+    );
+    // The summary goes to stdout, where the asset is.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.starts_with(&format!("{}: ", out.join("ntsc_2997").display())),
+        "{stdout}"
+    );
+}

@@ -235,10 +235,15 @@
         await p.seek(t0);
         await ensurePlaying();
         await waitFor(() => p.fragmentsSinceForce(lvl.index) > 0, 15000, `a fragment of ${label} to be loaded and buffered`);
+        await waitFor(() => !video.seeking, 10000, 'seek to complete');
         // ...and seek again once the level's data is in: Chromium's video renderer
         // does not always recover from the buffer under the playhead being
-        // replaced (audio keeps the clock running, no video frames) until it is seeked.
-        await p.seek(t0);
+        // replaced (audio keeps the clock running, no video frames) until it is
+        // seeked. Set currentTime directly: a player's seek() may ignore a seek
+        // to where it already is; both players follow the element's 'seeking'.
+        const seeked = new Promise((r) => video.addEventListener('seeked', r, { once: true }));
+        video.currentTime = t0;
+        await Promise.race([seeked, sleep(10000)]);
         await waitFor(() => !video.seeking, 10000, 'seek to complete');
         await ensurePlaying();
         await waitFor(() => p.isRendering(lvl.index) && !video.seeking && video.readyState >= 2, 15000,
