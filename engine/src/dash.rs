@@ -9,8 +9,10 @@ use std::fmt::Write as _;
 use crate::hls::PackagedOutput;
 
 /// The MPD of a group. `duration` is the presentation duration in seconds.
-/// Media timestamps start at `offset` seconds (see the fMP4 muxer); it is declared as the
-/// presentationTimeOffset so that the presentation starts at zero.
+/// Media timestamps start at or just after `offset` seconds (see the fMP4 muxer), and the
+/// timeline says so: the first segment starts at `offset`. No presentationTimeOffset is
+/// declared: with one, Chromium dropped the whole first GOP of some sources (negative
+/// decode times after the offset), while players start cleanly at the first segment.
 pub fn mpd(
     videos: &[PackagedOutput],
     audio: Option<&PackagedOutput>,
@@ -96,7 +98,6 @@ fn template(x: &mut String, o: &PackagedOutput, offset: f64) {
         return;
     };
     let media = number_template(&first.file);
-    let pto = (offset * 1000.0).round() as u64;
     let init = o
         .init
         .as_deref()
@@ -104,13 +105,14 @@ fn template(x: &mut String, o: &PackagedOutput, offset: f64) {
         .unwrap_or_default();
     let _ = writeln!(
         x,
-        r#"        <SegmentTemplate timescale="1000" presentationTimeOffset="{pto}" startNumber="1" initialization="{}" media="{}">"#,
+        r#"        <SegmentTemplate timescale="1000" startNumber="1" initialization="{}" media="{}">"#,
         xml(&init),
         xml(&media)
     );
     let _ = writeln!(x, "          <SegmentTimeline>");
-    // Start times accumulate from exact durations so rounding never drifts.
-    let mut t = offset;
+    // Start times accumulate from exact durations so rounding never drifts; the first is
+    // rounded down so it never lies after the media's first frame.
+    let mut t = (offset * 1000.0).floor().max(0.0) / 1000.0;
     let mut runs: Vec<(u64, u64, u32)> = Vec::new();
     for s in &o.segments {
         let start = (t * 1000.0).round() as u64;

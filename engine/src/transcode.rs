@@ -182,8 +182,8 @@ pub fn transcode(
             .audio
             .as_ref()
             .map_or(0.0, |a| 1024.0 / f64::from(a.sample_rate));
-        let frames = (priming * fps).ceil().max(2.0);
-        ((frames / fps) * 1000.0).ceil() / 1000.0
+        // A whole number of frames, so the shift is exact in the video time base.
+        (priming * fps).ceil().max(2.0) / fps
     };
 
     // Audio-only outputs of the groups that keep audio separate.
@@ -499,7 +499,10 @@ pub fn transcode(
                 audio_out.as_ref(),
                 plan.segment_seconds,
                 decoded.end,
-                fmp4_offset,
+                // Half a frame of margin under the shift: the muxer and x264 round the first
+                // timestamps by a fraction of a millisecond, and a presentation start after
+                // the first keyframe would make players cut away the whole first GOP.
+                fmp4_offset - 0.5 / fps,
             );
             std::fs::write(&path, text).map_err(Error::output(&path))?;
         }
