@@ -14,4 +14,10 @@ if cargo tree -p mpe-cloud --edges normal --prefix none | grep -q '^ffmpeg'; the
   echo "test: mpe-cloud depends on FFmpeg; DESIGN.md forbids it" >&2
   exit 1
 fi
-cargo test --workspace --locked
+# nextest runs each test in its own process and ends on one summary line; plain cargo
+# test is the fallback where nextest is not installed.
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --lib --bins --tests
+fi

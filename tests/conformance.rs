@@ -712,3 +712,27 @@ fn rotated_output_carries_no_rotation() {
     assert_eq!((num(&v["width"]), num(&v["height"])), (360.0, 640.0));
     assert!(v.get("side_data_list").is_none(), "no display matrix: {v}");
 }
+
+#[test]
+fn cbr_rungs_hit_their_bitrate() {
+    let dir = util::work_dir("cbr");
+    let mut p: serde_json::Value =
+        serde_json::from_str(include_str!("../profiles/default.json")).expect("json");
+    p["name"] = "cbr".into();
+    p["video"]["rate_control"] = "cbr".into();
+    let file = dir.join("cbr.json");
+    std::fs::write(&file, p.to_string()).expect("write profile");
+    let src = util::fixture("sd_4x3");
+    let out = dir.join("out");
+    let asset = util::transcode(&src, file.to_str().expect("utf-8"), &out);
+    let measured = check_asset(&source(&src), &asset, file.to_str().expect("utf-8"));
+    let profile = Profile::load(file.to_str().expect("utf-8")).expect("profile");
+    // 960x720: 720p, 480p, 360p of the profile (1080p is dropped).
+    for ((w, h, bps), r) in measured.iter().zip(&profile.renditions[1..]) {
+        let target = f64::from(r.bitrate);
+        assert!(
+            (bps / target - 1.0).abs() <= 0.15,
+            "{w}x{h}: {bps:.0} b/s vs {target}"
+        );
+    }
+}

@@ -250,3 +250,24 @@ fn progress_json_lines_advance_to_the_end() {
         "{stdout}"
     );
 }
+
+#[test]
+fn unsupported_codec() {
+    let src = util::fixture("unsupported_codec");
+    let e = fails(&src, "default", &util::work_dir("err-codec"));
+    assert!(
+        e.ends_with("unsupported_codec.mkv: stream #0: codec unknown is not supported (no decoder in this FFmpeg build)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn temp_folders_of_killed_runs_are_cleaned_up() {
+    let out = util::work_dir("stale");
+    // What a run killed with SIGKILL leaves: a hidden temp folder of a process that is gone.
+    let stale = out.join(".short.mpe-tmp-999999999-1");
+    std::fs::create_dir_all(stale.join("cmaf")).expect("mkdir");
+    std::fs::write(stale.join("cmaf/short.m3u8"), "#EXTM3U\n").expect("write");
+    util::transcode(&util::fixture("short"), "default", &out);
+    assert_eq!(util::entries(&out), ["short"]);
+}

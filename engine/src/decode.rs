@@ -38,7 +38,10 @@ impl VideoDecoder {
             return Err(Error::UnsupportedCodec {
                 path: path.to_path_buf(),
                 index: stream.index(),
-                codec: id.name().to_string(),
+                codec: match id {
+                    codec::Id::None => "unknown".to_string(),
+                    other => other.name().to_string(),
+                },
             });
         }
         let mut decoder = ctx

@@ -16,6 +16,8 @@ mod audio;
 mod clock;
 mod decode;
 mod mux;
+mod package;
+mod pipeline;
 mod publish;
 mod rung;
 mod uri;

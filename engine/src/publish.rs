@@ -22,6 +22,7 @@ impl Staging {
         if target.exists() && !force {
             return Err(Error::Exists { path: target });
         }
+        remove_stale(out, name);
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -55,6 +56,27 @@ impl Staging {
             let _ = std::fs::remove_dir_all(old);
         }
         Ok(self.target.clone())
+    }
+}
+
+/// Removes temp folders of `name` left by runs that were killed (kill -9, power loss):
+/// their process is gone, so nothing will ever publish them.
+fn remove_stale(out: &Path, name: &str) {
+    let prefix = format!(".{name}.mpe-tmp-");
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -1,0 +1,219 @@
+//! Packaging after encoding: HLS and DASH manifests from what the segmenters actually
+//! wrote, and the check that the asset holds exactly the files the profile names.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME};
+use profiles::{Plan, Profile};
+
+use crate::error::Error;
+use crate::hls::{self, PackagedOutput, Segment};
+use crate::mux::SegmentPaths;
+use crate::rung::Finished;
+use crate::transcode::OutputFile;
+
+/// One asset being written into its temp folder.
+pub(crate) struct Asset<'a> {
+    pub root: &'a Path,
+    pub layout: &'a Layout,
+    pub profile: &'a Profile,
+    pub plan: &'a Plan,
+    /// Output frame rate.
+    pub fps: f64,
+    /// Seconds every fMP4 timestamp is shifted by (see `mux::SegmentKind::Fmp4`).
+    pub fmp4_offset: f64,
+}
+
+impl Asset<'_> {
+    /// The streaming groups with their destination folders.
+    pub fn groups(&self) -> Vec<(Group, &str)> {
+        streaming_groups(self.profile)
+    }
+
+    /// Creates the group folders.
+    pub fn create_folders(&self) -> Result<(), Error> {
+        let mut dests: Vec<&str> = self.groups().into_iter().map(|(_, d)| d).collect();
+        if let Some(f) = &self.profile.outputs.file {
+            dests.push(&f.destination);
+        }
+        for d in dests {
+            let path = self.root.join(d);
+            std::fs::create_dir_all(&path).map_err(Error::output(path))?;
+        }
+        Ok(())
+    }
+
+    /// Where the segmenter of output `name` in a group writes.
+    pub fn segment_paths(&self, group: Group, dest: &str, name: &str) -> SegmentPaths {
+        SegmentPaths {
+            playlist: self.root.join(self.layout.child_playlist(dest, name)),
+            pattern: self
+                .root
+                .join(self.layout.segment_pattern(group, dest, name)),
+            init_name: group.has_init().then(|| self.init_name(group, dest, name)),
+        }
+    }
+
+    /// Path of a progressive MP4 of the file group.
+    pub fn file_output(&self, dest: &str, name: &str) -> PathBuf {
+        self.root.join(self.layout.file_output(dest, name))
+    }
+
+    fn init_name(&self, group: Group, dest: &str, name: &str) -> String {
+        let full = self.layout.init_segment(group, dest, name);
+        full[dest.len()..].to_string()
+    }
+
+    /// Writes every group's playlists and MPD; returns the (video, audio) segment counts.
+    pub fn write_manifests(&self, finished: &[Finished], end: f64) -> Result<(u32, u32), Error> {
+        let plan = self.plan;
+        let mut counts = (0, 0);
+        for (group, dest) in self.groups() {
+            let mut videos = Vec::new();
+            for r in &plan.renditions {
+                let f = finished
+                    .iter()
+                    .find(|f| f.name == r.name)
+                    .ok_or_else(|| Error::Internal(format!("rung {} did not report", r.name)))?;
+                let codecs = if group == Group::Hls && plan.audio.is_some() {
+                    format!("{},{}", f.codec, crate::codecs::AAC_LC)
+                } else {
+                    f.codec.clone()
+                };
+                let out = self.packaged(group, dest, &r.name, codecs, Some((r.width, r.height)))?;
+                counts.0 = out.segments.len() as u32;
+                videos.push(out);
+            }
+            let audio = match (&plan.audio, group.separate_audio()) {
+                (Some(_), true) => {
+                    let codecs = crate::codecs::AAC_LC.to_string();
+                    let a = self.packaged(group, dest, AUDIO_NAME, codecs, None)?;
+                    counts.1 = a.segments.len() as u32;
+                    Some(a)
+                }
+                _ => None,
+            };
+            for out in videos.iter().chain(audio.as_ref()) {
+                let path = self.root.join(dest).join(&out.playlist);
+                if group.writes_hls() {
+                    let text = hls::media_playlist(out, plan.segment_seconds)?;
+                    std::fs::write(&path, text).map_err(Error::output(&path))?;
+                } else {
+                    // The DASH ISO group has no HLS playlists: the segmenter's is scaffolding.
+                    std::fs::remove_file(&path).map_err(Error::output(&path))?;
+                }
+            }
+            if group.writes_hls() {
+                let path = self.root.join(self.layout.master_playlist(dest));
+                let text = hls::master_playlist(&videos, audio.as_ref(), plan.segment_seconds)?;
+                std::fs::write(&path, text).map_err(Error::output(&path))?;
+            }
+            if group.writes_dash() {
+                let path = self.root.join(self.layout.mpd(dest));
+                let text = crate::dash::mpd(
+                    &videos,
+                    audio.as_ref(),
+                    plan.segment_seconds,
+                    end,
+                    // Half a frame of margin under the shift: the muxer and x264 round the
+                    // first timestamps by a fraction of a millisecond, and a timeline that
+                    // starts after the first keyframe would make players skip a whole GOP.
+                    self.fmp4_offset - 0.5 / self.fps,
+                );
+                std::fs::write(&path, text).map_err(Error::output(&path))?;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Lists the asset and checks it is exactly what the profiles crate names for it.
+    pub fn verify(&self, counts: (u32, u32)) -> Result<Vec<OutputFile>, Error> {
+        let files = list_files(self.root)?;
+        let written: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let expected_list = self
+            .layout
+            .expected_files(self.profile, self.plan, counts.0, counts.1);
+        let expected: BTreeSet<&str> = expected_list.iter().map(String::as_str).collect();
+        if written != expected {
+            let extra: Vec<_> = written.difference(&expected).collect();
+            let missing: Vec<_> = expected.difference(&written).collect();
+            return Err(Error::Internal(format!(
+                "output tree differs from the profile's naming: unexpected {extra:?}, missing {missing:?}"
+            )));
+        }
+        Ok(files)
+    }
+
+    /// An output as the manifests see it, from the segment list its segmenter wrote.
+    fn packaged(
+        &self,
+        group: Group,
+        dest: &str,
+        name: &str,
+        codecs: String,
+        video: Option<(u32, u32)>,
+    ) -> Result<PackagedOutput, Error> {
+        let plan = self.plan;
+        let playlist_path = self.root.join(self.layout.child_playlist(dest, name));
+        let text = std::fs::read(&playlist_path).map_err(Error::output(&playlist_path))?;
+        let listed = hls::read_muxer_playlist(&text, &playlist_path.display().to_string())?;
+        let mut segments = Vec::with_capacity(listed.len());
+        for (file, duration) in listed {
+            let path = self.root.join(dest).join(&file);
+            let bytes = std::fs::metadata(&path)
+                .map_err(Error::output(&path))?
+                .len();
+            segments.push(Segment {
+                file,
+                duration,
+                bytes,
+            });
+        }
+        let with_audio = video.is_none() || (group == Group::Hls && plan.audio.is_some());
+        let audio = plan.audio.as_ref().filter(|_| with_audio);
+        Ok(PackagedOutput {
+            name: name.to_string(),
+            video: video.map(|(w, h)| (w, h, self.fps)),
+            audio_channels: audio.map(|a| a.channels),
+            audio_rate: audio.map(|a| a.sample_rate),
+            codecs,
+            playlist: playlist_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            init: group.has_init().then(|| self.init_name(group, dest, name)),
+            segments,
+        })
+    }
+}
+
+fn list_files(root: &Path) -> Result<Vec<OutputFile>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(Error::output(&dir))? {
+            let entry = entry.map_err(Error::output(&dir))?;
+            let path = entry.path();
+            let meta = entry.metadata().map_err(Error::output(&path))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .map_err(|_| Error::Internal("file outside the asset".into()))?;
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push(OutputFile {
+                    path: rel,
+                    bytes: meta.len(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
