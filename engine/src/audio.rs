@@ -224,23 +224,7 @@ fn build_graph(
         decoder.rate(),
         fmt as i32,
     );
-    let mut graph = filter::Graph::new();
-    let abuffer = filter::find("abuffer")
-        .ok_or(ff::Error::FilterNotFound)
-        .map_err(Error::ffmpeg(stage))?;
-    let sink = filter::find("abuffersink")
-        .ok_or(ff::Error::FilterNotFound)
-        .map_err(Error::ffmpeg(stage))?;
-    graph
-        .add(&abuffer, "in", &args)
-        .map_err(Error::ffmpeg(stage))?;
-    graph.add(&sink, "out", "").map_err(Error::ffmpeg(stage))?;
-    graph
-        .output("in", 0)
-        .and_then(|p| p.input("out", 0))
-        .and_then(|p| p.parse(chain))
-        .map_err(Error::ffmpeg(stage))?;
-    graph.validate().map_err(Error::ffmpeg(stage))?;
+    let mut graph = crate::filters::graph(true, &args, chain).map_err(Error::ffmpeg(stage))?;
     if frame_size > 0 {
         // AAC takes exactly frame_size samples per frame (no VARIABLE_FRAME_SIZE).
         graph

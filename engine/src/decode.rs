@@ -170,7 +170,6 @@ fn build_graph(
     spec: &str,
 ) -> Result<filter::Graph, Error> {
     let stage = "setting up deinterlacing/rotation";
-    let mut graph = filter::Graph::new();
     let aspect = decoder.aspect_ratio();
     let (sn, sd) = if aspect.numerator() > 0 && aspect.denominator() > 0 {
         (aspect.numerator(), aspect.denominator())
@@ -186,21 +185,5 @@ fn build_graph(
         time_base.numerator(),
         time_base.denominator()
     );
-    let buffer = filter::find("buffer")
-        .ok_or(ff::Error::FilterNotFound)
-        .map_err(Error::ffmpeg(stage))?;
-    let sink = filter::find("buffersink")
-        .ok_or(ff::Error::FilterNotFound)
-        .map_err(Error::ffmpeg(stage))?;
-    graph
-        .add(&buffer, "in", &args)
-        .map_err(Error::ffmpeg(stage))?;
-    graph.add(&sink, "out", "").map_err(Error::ffmpeg(stage))?;
-    graph
-        .output("in", 0)
-        .and_then(|p| p.input("out", 0))
-        .and_then(|p| p.parse(spec))
-        .map_err(Error::ffmpeg(stage))?;
-    graph.validate().map_err(Error::ffmpeg(stage))?;
-    Ok(graph)
+    crate::filters::graph(false, &args, spec).map_err(Error::ffmpeg(stage))
 }

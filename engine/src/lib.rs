@@ -15,6 +15,7 @@ pub mod transcode;
 mod audio;
 mod clock;
 mod decode;
+mod filters;
 mod mux;
 mod package;
 mod pipeline;
