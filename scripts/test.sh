@@ -14,6 +14,8 @@ if cargo tree -p mpe-cloud --edges normal --prefix none | grep -q '^ffmpeg'; the
   echo "test: mpe-cloud depends on FFmpeg; DESIGN.md forbids it" >&2
   exit 1
 fi
+# Every criterion benchmark once, as a smoke test (the figures come from `cargo bench`).
+cargo test --locked --benches
 # nextest runs each test in its own process and ends on one summary line; plain cargo
 # test is the fallback where nextest is not installed.
 if cargo nextest --version >/dev/null 2>&1; then

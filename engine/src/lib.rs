@@ -10,6 +10,7 @@ pub mod error;
 pub mod hls;
 pub mod probe;
 pub mod progress;
+pub mod stages;
 pub mod transcode;
 
 mod audio;

@@ -69,7 +69,7 @@ impl Fanout {
 }
 
 /// A new reference to the same picture buffers: the fan-out copies no pixels.
-fn share(f: &frame::Video) -> Result<frame::Video, Error> {
+pub(crate) fn share(f: &frame::Video) -> Result<frame::Video, Error> {
     // SAFETY: av_frame_clone makes a new AVFrame referencing f's buffers, or returns NULL.
     unsafe {
         let p = ff::ffi::av_frame_clone(f.as_ptr());
