@@ -44,8 +44,21 @@ fn source(path: &Path) -> Source {
     let rate = v["avg_frame_rate"].as_str().unwrap_or("0/1");
     let (n, d) = rate.split_once('/').unwrap_or(("0", "1"));
     let fps = n.parse::<f64>().unwrap_or(0.0) / d.parse::<f64>().unwrap_or(1.0);
-    let video_duration = num(&v["duration"]);
-    let audio_duration = util::stream(&p, "audio").map(|a| num(&a["duration"]));
+    // Matroska streams carry their length only as a DURATION tag.
+    let duration = |s: &serde_json::Value| {
+        let d = num(&s["duration"]);
+        if !d.is_nan() {
+            return d;
+        }
+        let tag = s["tags"]["DURATION"].as_str().unwrap_or("");
+        let parts: Vec<f64> = tag.split(':').filter_map(|x| x.parse().ok()).collect();
+        match parts.as_slice() {
+            [h, m, s] => h * 3600.0 + m * 60.0 + s,
+            _ => f64::NAN,
+        }
+    };
+    let video_duration = duration(v);
+    let audio_duration = util::stream(&p, "audio").map(duration);
     Source {
         path: path.to_path_buf(),
         display,
@@ -541,11 +554,13 @@ fn check_asset(src: &Source, asset: &Path, profile_name: &str) -> Vec<(u32, u32,
                     "{name}: keyframe at {a} vs {b} in the first rung"
                 );
             }
-            // IDR every gop_seconds.
+            // An IDR on the first frame at or after every gop_seconds boundary: never before
+            // it (the segmenter would pass it over), less than a frame after it.
             let gop = profile.video.gop_seconds;
             for (i, k) in r.keyframes.iter().enumerate() {
+                let b = i as f64 * gop;
                 assert!(
-                    (k - i as f64 * gop).abs() < out_frame / 2.0 + 1e-3,
+                    *k >= b - 1e-3 && *k < b + out_frame + 1e-3,
                     "{name}: keyframe {i} at {k}"
                 );
             }
@@ -699,6 +714,18 @@ shape_test!(
     "interlaced",
     "mobile",
     [(720, 576), (600, 480), (450, 360), (300, 240)]
+);
+shape_test!(
+    ntsc_twenty_seconds_keeps_six_second_segments,
+    "ntsc_long",
+    "default",
+    [(320, 180)]
+);
+shape_test!(
+    matroska_with_audio_longer_than_video,
+    "mkv_long_audio",
+    "default",
+    [(320, 180)]
 );
 shape_test!(variable_frame_rate_source, "vfr", "default", [(640, 360)]);
 

@@ -15,7 +15,8 @@ pub(crate) struct Clock {
     seen: u64,
     pub frames: u64,
     last_pts: Option<i64>,
-    next_key: f64,
+    /// Index of the next GOP boundary.
+    next_key: u64,
     last_t: f64,
 }
 
@@ -32,7 +33,7 @@ impl Clock {
             seen: 0,
             frames: 0,
             last_pts: None,
-            next_key: 0.0,
+            next_key: 0,
             last_t: 0.0,
         }
     }
@@ -64,11 +65,15 @@ impl Clock {
         self.last_pts = Some(pts);
         let t = pts as f64 * f64::from(self.tb);
         self.last_t = t;
-        // Half a frame of tolerance so 29.97 fps timestamps land on the intended boundary.
-        if t + self.frame_seconds / 2.0 >= self.next_key {
+        // The first frame at or after each boundary: the segmenter cuts only at a keyframe
+        // at or after N x segment length, so one even a fraction of a frame early would be
+        // passed over and the segment would run on to the next GOP (29.97 fps at 18 s).
+        // Boundaries are k x gop, not a running sum, so they never drift.
+        let boundary = |k: u64| k as f64 * self.gop;
+        if t >= boundary(self.next_key) - 1e-9 {
             f.set_kind(picture::Type::I);
-            while self.next_key <= t + self.frame_seconds / 2.0 {
-                self.next_key += self.gop;
+            while boundary(self.next_key) <= t + 1e-9 {
+                self.next_key += 1;
             }
         } else {
             f.set_kind(picture::Type::None);
@@ -120,6 +125,29 @@ mod tests {
         assert_eq!(keys.len(), 5, "{times:?}");
         for (i, t) in times.iter().enumerate() {
             assert!((t - 2.0 * i as f64).abs() < 0.5 / 29.97, "{times:?}");
+        }
+    }
+
+    #[test]
+    fn no_keyframe_lands_before_its_boundary() {
+        // 29.97 fps: frame 539 is at 17.985 s, just before the 18 s boundary; 23.976 fps
+        // reaches 24 s the same way. The keyframe must be the first frame at or after.
+        for den in [30000, 24000] {
+            let (rate, ticks, seconds) = (f64::from(den) / 1001.0, 1001, 30.0);
+            let tb = Rational::new(1, den);
+            let mut c = Clock::new(0, tb, 2.0, rate, 1);
+            let n = (seconds * rate) as i64;
+            let pts: Vec<i64> = (0..n).map(|i| i * ticks).collect();
+            let keys: Vec<f64> = run(&mut c, &pts)
+                .into_iter()
+                .filter(|k| k.1)
+                .map(|k| k.0 as f64 * f64::from(tb))
+                .collect();
+            assert_eq!(keys.len(), 15, "{keys:?}");
+            for (i, t) in keys.iter().enumerate() {
+                let b = 2.0 * i as f64;
+                assert!(*t >= b - 1e-9 && *t < b + 1.0 / rate, "keyframe {i} at {t}");
+            }
         }
     }
 

@@ -70,7 +70,9 @@ pub(crate) fn describe(path: &Path, input: &ff::format::context::Input) -> Media
     for stream in input.streams() {
         let par = stream.parameters();
         let language = stream.metadata().get("language").map(str::to_string);
-        let seconds = stream_seconds(stream.duration(), stream.time_base());
+        // Matroska has no per-stream duration in its header; its muxers write a DURATION tag.
+        let seconds = stream_seconds(stream.duration(), stream.time_base())
+            .or_else(|| stream.metadata().get("DURATION").and_then(parse_clock));
         // SAFETY: `par` wraps the stream's live AVCodecParameters, valid while `input` is.
         let raw = unsafe { &*par.as_ptr() };
         let stream_bit_rate = (raw.bit_rate > 0).then_some(raw.bit_rate as u64);
@@ -173,6 +175,15 @@ fn stream_seconds(duration: i64, tb: Rational) -> Option<f64> {
     (duration > 0 && tb.denominator() != 0).then(|| duration as f64 * f64::from(tb))
 }
 
+/// Parses `HH:MM:SS.fraction` (Matroska's DURATION tag) into seconds.
+fn parse_clock(text: &str) -> Option<f64> {
+    let mut parts = text.trim().split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    let v =
+        h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?;
+    (v > 0.0 && v.is_finite()).then_some(v)
+}
+
 fn codec_name(id: ff::codec::Id) -> String {
     id.name().to_string()
 }
@@ -250,6 +261,16 @@ fn rotation(stream: &ff::format::stream::Stream) -> u32 {
         .and_then(|r| r.parse::<i64>().ok())
         .map(normalize)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn matroska_duration_tags_parse() {
+        assert_eq!(super::parse_clock("00:00:02.021000000"), Some(2.021));
+        assert_eq!(super::parse_clock("01:02:03.5"), Some(3723.5));
+        assert_eq!(super::parse_clock("garbage"), None);
+    }
 }
 
 fn normalize(deg: i64) -> u32 {

@@ -154,8 +154,15 @@ pub fn transcode(
             path: source.clone(),
         });
     }
-    let declared = video_info.duration.unwrap_or(media.duration);
-    if declared > 0.0 && decoded.end < declared - (0.1 * declared).max(0.5) {
+    // The video's own declared length; the container's only when nothing else could make
+    // it longer (audio outlasting video is no sign of truncation).
+    let declared = video_info
+        .duration
+        .or((media.audio.is_empty() && media.duration > 0.0).then_some(media.duration));
+    // An absolute tolerance (a GOP, at least a second): a percentage would let a long film
+    // lose minutes unnoticed.
+    let tolerance = plan.gop_seconds.max(1.0);
+    if let Some(declared) = declared.filter(|d| decoded.end < d - tolerance) {
         return Err(Error::Truncated {
             path: source.clone(),
             decoded: decoded.end,
