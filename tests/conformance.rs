@@ -210,7 +210,7 @@ fn rendition_from_playlist(
         .collect();
     let mut starts = Vec::new();
     let mut t = 0.0;
-    let mut peak: f64 = 0.0;
+    let mut sizes: Vec<(f64, u64)> = Vec::new();
     let mut bytes = 0;
     for (i, (seg, file)) in pl.segments.iter().zip(&files).enumerate() {
         let d = f64::from(seg.duration);
@@ -226,9 +226,7 @@ fn rendition_from_playlist(
         );
         let size = std::fs::metadata(file).expect("segment exists").len();
         bytes += size;
-        if !(i + 1 == pl.segments.len() && pl.segments.len() > 1 && d < target / 2.0) {
-            peak = peak.max(size as f64 * 8.0 / d);
-        }
+        sizes.push((d, size));
         starts.push(t);
         t += d;
         // Each segment on its own (with the init segment) must start with a keyframe.
@@ -245,6 +243,24 @@ fn rendition_from_playlist(
                 file.display()
             );
         }
+    }
+    // Peak bitrate per RFC 8216bis 4.4.6.2: any contiguous run of 0.5-1.5 target durations.
+    let mut peak: f64 = 0.0;
+    for i in 0..sizes.len() {
+        let (mut secs, mut b) = (0.0, 0u64);
+        for (d, size) in &sizes[i..] {
+            secs += d;
+            b += size;
+            if secs > 1.5 * target {
+                break;
+            }
+            if secs >= 0.5 * target {
+                peak = peak.max(b as f64 * 8.0 / secs);
+            }
+        }
+    }
+    if peak == 0.0 {
+        peak = bytes as f64 * 8.0 / t;
     }
     let joined = scratch.join(format!(
         "joined.{}",

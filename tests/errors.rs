@@ -154,7 +154,7 @@ fn existing_asset_is_kept_unless_forced() {
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("already exists (pass --force to replace it)"),
+        stderr.contains("already exists (pass --force to replace an asset folder)"),
         "{stderr}"
     );
     assert_eq!(util::tree(&asset), before);

@@ -72,10 +72,14 @@ impl AudioPipeline {
         );
 
         let layout_name = if plan.channels == 1 { "mono" } else { "stereo" };
-        let mut chain =
-            format!("aresample={rate},aformat=sample_fmts=fltp:channel_layouts={layout_name}");
+        // async=1 fills gaps with silence and drops overlaps (spliced TS, broken muxers),
+        // so the encoder always sees monotonic, contiguous audio from zero; the end is padded
+        // with silence and trimmed to the video's, as the video is the timeline.
+        let mut chain = format!(
+            "aresample={rate}:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts={layout_name}"
+        );
         if let Some(end) = end {
-            chain.push_str(&format!(",atrim=end={end:.6}"));
+            chain.push_str(&format!(",apad=whole_dur={end:.6},atrim=end={end:.6}"));
         }
         let graph = build_graph(&decoder, in_tb, &chain, encoder.frame_size())?;
         let offset = (start / f64::from(in_tb)).round() as i64;

@@ -17,9 +17,15 @@ pub fn mpd(
     videos: &[PackagedOutput],
     audio: Option<&PackagedOutput>,
     target: f64,
-    duration: f64,
     offset: f64,
 ) -> String {
+    // The presentation lasts until the last segment of the longest output ends.
+    let start = timeline_start(offset);
+    let duration = videos
+        .iter()
+        .chain(audio)
+        .map(|o| start + o.duration())
+        .fold(0.0, f64::max);
     let mut x = String::new();
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
@@ -110,9 +116,8 @@ fn template(x: &mut String, o: &PackagedOutput, offset: f64) {
         xml(&media)
     );
     let _ = writeln!(x, "          <SegmentTimeline>");
-    // Start times accumulate from exact durations so rounding never drifts; the first is
-    // rounded down so it never lies after the media's first frame.
-    let mut t = (offset * 1000.0).floor().max(0.0) / 1000.0;
+    // Start times accumulate from exact durations so rounding never drifts.
+    let mut t = timeline_start(offset);
     let mut runs: Vec<(u64, u64, u32)> = Vec::new();
     for s in &o.segments {
         let start = (t * 1000.0).round() as u64;
@@ -140,6 +145,12 @@ fn template(x: &mut String, o: &PackagedOutput, offset: f64) {
     let _ = writeln!(x, "        </SegmentTemplate>");
 }
 
+/// The first segment's start in whole milliseconds, rounded down so that it never lies
+/// after the media's first frame.
+fn timeline_start(offset: f64) -> f64 {
+    (offset * 1000.0).floor().max(0.0) / 1000.0
+}
+
 /// Turns `base_720p_000000001.cmfv` into `base_720p_$Number%09d$.cmfv`.
 fn number_template(first: &str) -> String {
     let encoded = crate::uri::encode(first).replace('$', "$$");
@@ -160,14 +171,26 @@ fn iso_duration(seconds: f64) -> String {
     format!("PT{h}H{m}M{}.{:03}S", rest / 1000, rest % 1000)
 }
 
+/// A frame rate as the MPD schema's FrameRateType wants it: `N` or `N/M`, never a decimal.
 fn frame_rate(fps: f64) -> String {
-    let milli = (fps * 1001.0).round();
     if (fps - fps.round()).abs() < 1e-3 {
-        format!("{}", fps.round() as u64)
-    } else if (milli / 1000.0 - (milli / 1000.0).round()).abs() < 1e-3 {
-        format!("{}/1001", (fps * 1001.0).round() as u64)
+        return format!("{}", fps.round() as u64);
+    }
+    if ((fps * 1001.0) - (fps * 1001.0).round()).abs() < 1e-2 {
+        return format!("{}/1001", (fps * 1001.0).round() as u64);
+    }
+    let (mut n, mut d) = ((fps * 1000.0).round() as u64, 1000_u64);
+    let g = gcd(n, d);
+    n /= g;
+    d /= g;
+    format!("{n}/{d}")
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a.max(1)
     } else {
-        format!("{:.3}", fps)
+        gcd(b, a % b)
     }
 }
 
@@ -191,5 +214,7 @@ mod tests {
         assert_eq!(iso_duration(3725.5), "PT1H2M5.500S");
         assert_eq!(frame_rate(25.0), "25");
         assert_eq!(frame_rate(30000.0 / 1001.0), "30000/1001");
+        assert_eq!(frame_rate(19.75), "79/4");
+        assert_eq!(frame_rate(12.5), "25/2");
     }
 }

@@ -108,7 +108,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The asset folder exists already and replacing it was not asked for.
-    #[error("output {}: already exists (pass --force to replace it)", path.display())]
+    #[error("output {}: already exists (pass --force to replace an asset folder)", path.display())]
     Exists {
         /// The asset folder.
         path: PathBuf,

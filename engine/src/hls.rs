@@ -59,19 +59,24 @@ impl PackagedOutput {
         }
     }
 
-    /// Peak segment bitrate, bits per second. A final segment under half the target
-    /// length is left out when there are others: its rate says more about rounding than
-    /// about the stream, and Apple's validator weighs it the same way.
+    /// Peak segment bitrate, bits per second, by the HLS spec's rule: the highest bitrate
+    /// of any run of contiguous segments lasting 0.5 to 1.5 times the target duration
+    /// (RFC 8216bis, 4.4.6.2). Never below the average.
     pub fn peak_bandwidth(&self, target: f64) -> u64 {
-        let n = self.segments.len();
-        let peak = self
-            .segments
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| !(n > 1 && *i == n - 1 && s.duration < target / 2.0))
-            .filter(|(_, s)| s.duration > 0.0)
-            .map(|(_, s)| s.bytes as f64 * 8.0 / s.duration)
-            .fold(0.0, f64::max);
+        let mut peak: f64 = 0.0;
+        for i in 0..self.segments.len() {
+            let (mut seconds, mut bytes) = (0.0, 0u64);
+            for s in &self.segments[i..] {
+                seconds += s.duration;
+                bytes += s.bytes;
+                if seconds > 1.5 * target {
+                    break;
+                }
+                if seconds >= 0.5 * target {
+                    peak = peak.max(bytes as f64 * 8.0 / seconds);
+                }
+            }
+        }
         (peak.ceil() as u64).max(self.average_bandwidth())
     }
 }

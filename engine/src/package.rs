@@ -66,7 +66,7 @@ impl Asset<'_> {
     }
 
     /// Writes every group's playlists and MPD; returns the (video, audio) segment counts.
-    pub fn write_manifests(&self, finished: &[Finished], end: f64) -> Result<(u32, u32), Error> {
+    pub fn write_manifests(&self, finished: &[Finished]) -> Result<(u32, u32), Error> {
         let plan = self.plan;
         let mut counts = (0, 0);
         for (group, dest) in self.groups() {
@@ -115,7 +115,6 @@ impl Asset<'_> {
                     &videos,
                     audio.as_ref(),
                     plan.segment_seconds,
-                    end,
                     // Half a frame of margin under the shift: the muxer and x264 round the
                     // first timestamps by a fraction of a millisecond, and a timeline that
                     // starts after the first keyframe would make players skip a whole GOP.

@@ -263,16 +263,6 @@ fn rotation(stream: &ff::format::stream::Stream) -> u32 {
         .unwrap_or(0)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn matroska_duration_tags_parse() {
-        assert_eq!(super::parse_clock("00:00:02.021000000"), Some(2.021));
-        assert_eq!(super::parse_clock("01:02:03.5"), Some(3723.5));
-        assert_eq!(super::parse_clock("garbage"), None);
-    }
-}
-
 fn normalize(deg: i64) -> u32 {
     let d = deg.rem_euclid(360);
     // Only quarter turns are meaningful for video; snap anything else.
@@ -293,4 +283,14 @@ fn reduce(a: u64, b: u64) -> [u32; 2] {
     }
     let g = gcd(a, b).max(1);
     [(a / g) as u32, (b / g).max(1) as u32]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn matroska_duration_tags_parse() {
+        assert_eq!(super::parse_clock("00:00:02.021000000"), Some(2.021));
+        assert_eq!(super::parse_clock("01:02:03.5"), Some(3723.5));
+        assert_eq!(super::parse_clock("garbage"), None);
+    }
 }

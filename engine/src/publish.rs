@@ -19,7 +19,9 @@ impl Staging {
     pub fn new(out: &Path, name: &str, force: bool) -> Result<Staging, Error> {
         std::fs::create_dir_all(out).map_err(Error::output(out))?;
         let target = out.join(name);
-        if target.exists() && !force {
+        if target.exists() && !(force && target.is_dir()) {
+            // --force replaces an earlier asset folder, never a file that happens to have
+            // the asset's name (the source itself, when it has no extension).
             return Err(Error::Exists { path: target });
         }
         remove_stale(out, name);

@@ -170,7 +170,7 @@ pub fn transcode(
         });
     }
 
-    let counts = asset.write_manifests(&finished, decoded.end)?;
+    let counts = asset.write_manifests(&finished)?;
     let files = asset.verify(counts)?;
     let asset_dir = staging.publish()?;
     Ok(TranscodeReport {
