@@ -265,9 +265,57 @@ fn unsupported_codec() {
 fn temp_folders_of_killed_runs_are_cleaned_up() {
     let out = util::work_dir("stale");
     // What a run killed with SIGKILL leaves: a hidden temp folder of a process that is gone.
-    let stale = out.join(".short.mpe-tmp-999999999-1");
+    let stale = out.join(".mpe-tmp-999999999-1");
     std::fs::create_dir_all(stale.join("cmaf")).expect("mkdir");
     std::fs::write(stale.join("cmaf/short.m3u8"), "#EXTM3U\n").expect("write");
     util::transcode(&util::fixture("short"), "default", &out);
     assert_eq!(util::entries(&out), ["short"]);
+}
+
+#[test]
+fn awkward_source_names_are_published_under_mediaconvert_names() {
+    // '%' is a printf pattern to FFmpeg's segmenter, a leading '#' a comment to a playlist
+    // reader, a leading space trimmed by one: none may leak into the output.
+    let dir = util::work_dir("names");
+    let src = dir.join(" #1 take 100%.mp4");
+    std::fs::copy(util::fixture("short"), &src).expect("copy");
+    let out = dir.join("out");
+    let asset = util::transcode(&src, "mobile", &out);
+    assert_eq!(
+        asset.file_name().and_then(|n| n.to_str()),
+        Some(" #1 take 100%")
+    );
+    let files = util::tree(&asset);
+    assert!(
+        files.contains(&"hls/ #1 take 100%_360p_00001.ts".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"dash/ #1 take 100%_audioinit.mp4".to_string()),
+        "{files:?}"
+    );
+    let playlist =
+        std::fs::read_to_string(asset.join("hls/ #1 take 100%_360p.m3u8")).expect("playlist");
+    assert!(
+        playlist.contains("\n%20%231%20take%20100%25_360p_00001.ts\n"),
+        "{playlist}"
+    );
+}
+
+#[test]
+fn output_path_with_percent_is_refused() {
+    let dir = util::work_dir("pct");
+    let out = dir.join("a%d");
+    let o = util::mpe(&[
+        "transcode",
+        util::fixture("short").to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the path contains '%'"), "{stderr}");
+    assert!(!out.exists());
 }

@@ -28,7 +28,7 @@ pub(crate) enum SegmentKind<'a> {
     /// `offset` seconds are added to every timestamp: the fragmented MP4 muxer shifts each
     /// track on its own so that its first dts is zero, which would move video (B-frame
     /// delay) and audio (AAC priming) by different amounts. Starting every track at the
-    /// same positive offset keeps them in sync; the MPD states it as presentationTimeOffset.
+    /// same positive offset keeps them in sync; the MPD timeline starts there.
     Fmp4 { init_name: &'a str, offset: f64 },
     /// MPEG-TS segments.
     Ts,

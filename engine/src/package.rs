@@ -13,6 +13,9 @@ use crate::mux::SegmentPaths;
 use crate::rung::Finished;
 use crate::transcode::OutputFile;
 
+/// The segmenters' private folder inside the temp asset folder (removed before publishing).
+const SCRATCH: &str = ".segmenter";
+
 /// One asset being written into its temp folder.
 pub(crate) struct Asset<'a> {
     pub root: &'a Path,
@@ -44,15 +47,33 @@ impl Asset<'_> {
         Ok(())
     }
 
-    /// Where the segmenter of output `name` in a group writes.
-    pub fn segment_paths(&self, group: Group, dest: &str, name: &str) -> SegmentPaths {
+    /// Where the segmenter of output `name` in a group writes: a private folder with fixed,
+    /// plain names. FFmpeg's segmenter takes its file names as printf patterns and its
+    /// playlist as text, so a base name with `%`, a leading `#` or a leading space would be
+    /// mangled there; the files get their published names by rename once they are done.
+    pub fn segment_paths(&self, group: Group, name: &str) -> SegmentPaths {
+        let dir = self.scratch(group, name);
+        let ext = group.segment_extension(name == AUDIO_NAME);
         SegmentPaths {
-            playlist: self.root.join(self.layout.child_playlist(dest, name)),
-            pattern: self
-                .root
-                .join(self.layout.segment_pattern(group, dest, name)),
-            init_name: group.has_init().then(|| self.init_name(group, dest, name)),
+            playlist: dir.join("list.m3u8"),
+            pattern: dir.join(format!("%09d.{ext}")),
+            init_name: group.has_init().then(|| format!("init.{ext}")),
         }
+    }
+
+    fn scratch(&self, group: Group, name: &str) -> PathBuf {
+        self.root.join(SCRATCH).join(format!("{group:?}-{name}"))
+    }
+
+    /// Creates the segmenters' private folders.
+    pub fn create_scratch(&self, names: &[&str]) -> Result<(), Error> {
+        for (group, _) in self.groups() {
+            for name in names {
+                let dir = self.scratch(group, name);
+                std::fs::create_dir_all(&dir).map_err(Error::output(dir))?;
+            }
+        }
+        Ok(())
     }
 
     /// Path of a progressive MP4 of the file group.
@@ -61,8 +82,7 @@ impl Asset<'_> {
     }
 
     fn init_name(&self, group: Group, dest: &str, name: &str) -> String {
-        let full = self.layout.init_segment(group, dest, name);
-        full[dest.len()..].to_string()
+        self.layout.init_segment(group, dest, name)[dest.len()..].to_string()
     }
 
     /// Writes every group's playlists and MPD; returns the (video, audio) segment counts.
@@ -94,14 +114,11 @@ impl Asset<'_> {
                 }
                 _ => None,
             };
-            for out in videos.iter().chain(audio.as_ref()) {
-                let path = self.root.join(dest).join(&out.playlist);
-                if group.writes_hls() {
+            if group.writes_hls() {
+                for out in videos.iter().chain(audio.as_ref()) {
+                    let path = self.root.join(dest).join(&out.playlist);
                     let text = hls::media_playlist(out, plan.segment_seconds)?;
                     std::fs::write(&path, text).map_err(Error::output(&path))?;
-                } else {
-                    // The DASH ISO group has no HLS playlists: the segmenter's is scaffolding.
-                    std::fs::remove_file(&path).map_err(Error::output(&path))?;
                 }
             }
             if group.writes_hls() {
@@ -128,6 +145,10 @@ impl Asset<'_> {
 
     /// Lists the asset and checks it is exactly what the profiles crate names for it.
     pub fn verify(&self, counts: (u32, u32)) -> Result<Vec<OutputFile>, Error> {
+        let scratch = self.root.join(SCRATCH);
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).map_err(Error::output(&scratch))?;
+        }
         let files = list_files(self.root)?;
         let written: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         let expected_list = self
@@ -154,20 +175,28 @@ impl Asset<'_> {
         video: Option<(u32, u32)>,
     ) -> Result<PackagedOutput, Error> {
         let plan = self.plan;
-        let playlist_path = self.root.join(self.layout.child_playlist(dest, name));
-        let text = std::fs::read(&playlist_path).map_err(Error::output(&playlist_path))?;
-        let listed = hls::read_muxer_playlist(&text, &playlist_path.display().to_string())?;
+        let scratch = self.scratch(group, name);
+        let list = scratch.join("list.m3u8");
+        let text = std::fs::read(&list).map_err(Error::output(&list))?;
+        let listed = hls::read_muxer_playlist(&text, &list.display().to_string())?;
         let mut segments = Vec::with_capacity(listed.len());
-        for (file, duration) in listed {
-            let path = self.root.join(dest).join(&file);
-            let bytes = std::fs::metadata(&path)
-                .map_err(Error::output(&path))?
-                .len();
+        for (n, (file, duration)) in (1..).zip(listed) {
+            let from = scratch.join(&file);
+            let published = self.layout.segment(group, dest, name, n);
+            let to = self.root.join(&published);
+            std::fs::rename(&from, &to).map_err(Error::output(&to))?;
+            let bytes = std::fs::metadata(&to).map_err(Error::output(&to))?.len();
             segments.push(Segment {
-                file,
+                file: published[dest.len()..].to_string(),
                 duration,
                 bytes,
             });
+        }
+        if group.has_init() {
+            let ext = group.segment_extension(name == AUDIO_NAME);
+            let to = self.root.join(self.layout.init_segment(group, dest, name));
+            std::fs::rename(scratch.join(format!("init.{ext}")), &to)
+                .map_err(Error::output(&to))?;
         }
         let with_audio = video.is_none() || (group == Group::Hls && plan.audio.is_some());
         let audio = plan.audio.as_ref().filter(|_| with_audio);
@@ -177,10 +206,7 @@ impl Asset<'_> {
             audio_channels: audio.map(|a| a.channels),
             audio_rate: audio.map(|a| a.sample_rate),
             codecs,
-            playlist: playlist_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            playlist: self.layout.child_playlist(dest, name)[dest.len()..].to_string(),
             init: group.has_init().then(|| self.init_name(group, dest, name)),
             segments,
         })

@@ -21,6 +21,16 @@ pub fn probe(path: &Path) -> Result<MediaInfo, Error> {
 /// Checks the file and opens it with libavformat, mapping failures to clear errors.
 pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input, Error> {
     crate::init();
+    if path.to_str().is_none() {
+        // ffmpeg-next would panic on it: FFmpeg takes paths as UTF-8 C strings.
+        return Err(Error::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path is not valid UTF-8",
+            ),
+        });
+    }
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::NotFound {
             path: path.to_path_buf(),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
+/// Temp asset folders are `.mpe-tmp-<pid>-<nanos>` in the output folder.
+const TMP_PREFIX: &str = ".mpe-tmp-";
+
 /// A temp folder that becomes the asset folder on [`Staging::publish`], and is removed
 /// when dropped unpublished.
 pub(crate) struct Staging {
@@ -17,6 +20,12 @@ pub(crate) struct Staging {
 impl Staging {
     /// Prepares `out/<name>`; fails when it exists and `force` is not set.
     pub fn new(out: &Path, name: &str, force: bool) -> Result<Staging, Error> {
+        match out.to_str() {
+            None => return Err(unusable(out, "the path is not valid UTF-8")),
+            // FFmpeg's segmenter reads the path as a printf pattern.
+            Some(p) if p.contains('%') => return Err(unusable(out, "the path contains '%'")),
+            Some(_) => {}
+        }
         std::fs::create_dir_all(out).map_err(Error::output(out))?;
         let target = out.join(name);
         if target.exists() && !(force && target.is_dir()) {
@@ -24,12 +33,14 @@ impl Staging {
             // the asset's name (the source itself, when it has no extension).
             return Err(Error::Exists { path: target });
         }
-        remove_stale(out, name);
+        remove_stale(out);
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let tmp = out.join(format!(".{name}.mpe-tmp-{}-{stamp}", std::process::id()));
+        // The temp name carries no part of the source name: FFmpeg's segmenter reads paths
+        // as printf patterns, so a '%' in it would be mangled.
+        let tmp = out.join(format!("{TMP_PREFIX}{}-{stamp}", std::process::id()));
         std::fs::create_dir(&tmp).map_err(Error::output(&tmp))?;
         Ok(Staging {
             tmp,
@@ -61,16 +72,22 @@ impl Staging {
     }
 }
 
-/// Removes temp folders of `name` left by runs that were killed (kill -9, power loss):
+fn unusable(path: &Path, why: &str) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+    }
+}
+
+/// Removes temp folders left by runs that were killed (kill -9, power loss):
 /// their process is gone, so nothing will ever publish them.
-fn remove_stale(out: &Path, name: &str) {
-    let prefix = format!(".{name}.mpe-tmp-");
+fn remove_stale(out: &Path) {
     let Ok(entries) = std::fs::read_dir(out) else {
         return;
     };
     for entry in entries.flatten() {
         let file = entry.file_name();
-        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(TMP_PREFIX)) else {
             continue;
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {

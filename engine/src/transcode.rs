@@ -86,6 +86,9 @@ pub fn transcode(
         fmp4_offset: fmp4_offset(&plan, fps),
     };
     asset.create_folders()?;
+    let mut outputs: Vec<&str> = plan.renditions.iter().map(|r| r.name.as_str()).collect();
+    outputs.push(AUDIO_NAME);
+    asset.create_scratch(&outputs)?;
 
     let ist = input
         .stream(plan.video_stream)
@@ -198,9 +201,9 @@ fn audio_muxers(asset: &Asset<'_>, spec: Option<&StreamSpec>) -> Result<Vec<Muxe
         return Ok(Vec::new());
     };
     let mut muxers = Vec::new();
-    for (group, dest) in asset.groups() {
+    for (group, _) in asset.groups() {
         if group.separate_audio() {
-            let p = asset.segment_paths(group, dest, AUDIO_NAME);
+            let p = asset.segment_paths(group, AUDIO_NAME);
             let init = p.init_name.clone().unwrap_or_default();
             muxers.push(Muxer::segmented(
                 &p.playlist,
@@ -235,8 +238,8 @@ fn rung_setups(
             let mut targets: Vec<Target> = asset
                 .groups()
                 .into_iter()
-                .map(|(group, dest)| Target::Segments {
-                    paths: asset.segment_paths(group, dest, &r.name),
+                .map(|(group, _)| Target::Segments {
+                    paths: asset.segment_paths(group, &r.name),
                     ts: group == Group::Hls,
                     with_audio: !group.separate_audio(),
                 })

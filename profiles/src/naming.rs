@@ -119,18 +119,6 @@ impl Layout {
         format!("{dest}{}_{name}_{number:0width$}.{ext}", self.base)
     }
 
-    /// The same name as a printf pattern for FFmpeg's segmenting muxers (`%` escaped).
-    pub fn segment_pattern(&self, group: Group, dest: &str, name: &str) -> String {
-        let ext = group.segment_extension(name == AUDIO_NAME);
-        format!(
-            "{}{}_{}_%0{}d.{ext}",
-            dest.replace('%', "%%"),
-            self.base.replace('%', "%%"),
-            name,
-            group.counter_digits()
-        )
-    }
-
     /// A progressive MP4 of the file group: `<dest><base>_<name>.mp4`.
     pub fn file_output(&self, dest: &str, name: &str) -> String {
         format!("{dest}{}_{name}.mp4", self.base)
@@ -236,14 +224,5 @@ mod tests {
             "hls/movie_360p_00003.ts"
         );
         assert_eq!(l.file_output("mp4/", "720p"), "mp4/movie_720p.mp4");
-    }
-
-    #[test]
-    fn patterns_escape_percent_signs() {
-        let l = Layout::for_source("100%.mp4");
-        assert_eq!(
-            l.segment_pattern(Group::Hls, "hls/", "360p"),
-            "hls/100%%_360p_%05d.ts"
-        );
     }
 }
