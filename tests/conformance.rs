@@ -814,3 +814,36 @@ fn capped_crf_stays_under_its_cap() {
     }
     assert!(bound >= 2, "the cap should bind at CRF 10: {measured:?}");
 }
+
+#[test]
+fn broken_audio_timelines_are_repaired_not_fatal() {
+    // Overlapping audio from a splice, a stereo -> mono switch mid-stream, and audio that
+    // covers only the middle of the video: the audio output always spans the video.
+    for name in ["spliced_ts", "layout_change_ts", "late_audio"] {
+        let src = util::fixture(name);
+        let out = util::work_dir(name);
+        let asset = util::transcode(&src, "default", &out);
+        let s = source(&src);
+        let mp4 = asset.join(format!("mp4/{name}_180p.mp4"));
+        let p = util::ffprobe(&mp4);
+        let v = num(&util::stream(&p, "video").expect("video")["duration"]);
+        let a = num(&util::stream(&p, "audio").expect("audio")["duration"]);
+        assert!(
+            (v - s.video_duration).abs() <= 1.0 / s.fps + 1e-3,
+            "{name}: video {v} vs {}",
+            s.video_duration
+        );
+        assert!((a - v).abs() <= 0.05, "{name}: audio {a} vs video {v}");
+        let text = std::fs::read_to_string(asset.join(format!("cmaf/{name}_audio.m3u8")))
+            .expect("audio playlist");
+        let listed: f64 = media(&asset.join(format!("cmaf/{name}_audio.m3u8")))
+            .segments
+            .iter()
+            .map(|s| f64::from(s.duration))
+            .sum();
+        assert!(
+            (listed - v).abs() <= 0.05,
+            "{name}: audio playlist {listed} s vs video {v}: {text}"
+        );
+    }
+}

@@ -14,6 +14,9 @@ use crate::mux::StreamSpec;
 pub(crate) struct AudioPipeline {
     decoder: decoder::Audio,
     graph: filter::Graph,
+    /// The filter chain for a rebuilt graph, and the input shape the graph was built for.
+    chain: String,
+    shape: Shape,
     encoder: encoder::audio::Encoder,
     /// Source start, in the decoder's packet time base, subtracted so that audio and video
     /// share zero.
@@ -22,6 +25,8 @@ pub(crate) struct AudioPipeline {
     out_tb: Rational,
     decoded: frame::Audio,
     filtered: frame::Audio,
+    /// The pts the next encoder input frame must not precede.
+    next_pts: i64,
 }
 
 impl AudioPipeline {
@@ -71,27 +76,22 @@ impl AudioPipeline {
                 .map_err(Error::ffmpeg("opening the AAC encoder"))?,
         );
 
-        let layout_name = if plan.channels == 1 { "mono" } else { "stereo" };
-        // async=1 fills gaps with silence and drops overlaps (spliced TS, broken muxers),
-        // so the encoder always sees monotonic, contiguous audio from zero; the end is padded
-        // with silence and trimmed to the video's, as the video is the timeline.
-        let mut chain = format!(
-            "aresample={rate}:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts={layout_name}"
-        );
-        if let Some(end) = end {
-            chain.push_str(&format!(",apad=whole_dur={end:.6},atrim=end={end:.6}"));
-        }
-        let graph = build_graph(&decoder, in_tb, &chain, encoder.frame_size())?;
+        let chain = chain(plan, end, true);
+        let shape = Shape::of_decoder(&decoder);
+        let graph = build_graph(&shape, in_tb, &chain, encoder.frame_size())?;
         let offset = (start / f64::from(in_tb)).round() as i64;
         Ok(AudioPipeline {
             decoder,
             graph,
+            chain: self::chain(plan, end, false),
+            shape,
             encoder,
             offset,
             in_tb,
             out_tb: Rational::new(1, rate),
             decoded: frame::Audio::empty(),
             filtered: frame::Audio::empty(),
+            next_pts: 0,
         })
     }
 
@@ -129,6 +129,16 @@ impl AudioPipeline {
                         continue;
                     }
                     self.decoded.set_pts(Some(shifted));
+                    let shape = Shape::of_frame(&self.decoded);
+                    if shape != self.shape {
+                        // Take what the old graph holds (no flush: that would pad the end),
+                        // then resample the new format with a graph of its own.
+                        self.drain_filter(out)?;
+                        self.graph =
+                            build_graph(&shape, self.in_tb, &self.chain, self.encoder.frame_size())
+                                .map_err(|_| ff::Error::InvalidData)?;
+                        self.shape = shape;
+                    }
                     self.graph
                         .get("in")
                         .ok_or(ff::Error::Bug)?
@@ -165,6 +175,15 @@ impl AudioPipeline {
                 .frame(&mut self.filtered);
             match got {
                 Ok(()) => {
+                    // A graph rebuilt mid-stream restarts its own clock: keep the encoder's
+                    // input contiguous (timestamps in samples of the output rate).
+                    let pts = self
+                        .filtered
+                        .pts()
+                        .unwrap_or(self.next_pts)
+                        .max(self.next_pts);
+                    self.filtered.set_pts(Some(pts));
+                    self.next_pts = pts + self.filtered.samples() as i64;
                     self.encoder.send_frame(&self.filtered)?;
                     self.drain_encoder(out)?;
                 }
@@ -198,17 +217,65 @@ impl AudioPipeline {
     }
 }
 
-fn build_graph(
-    decoder: &decoder::Audio,
-    tb: Rational,
-    chain: &str,
-    frame_size: u32,
-) -> Result<filter::Graph, Error> {
-    let stage = "setting up audio resampling";
-    // SAFETY: reads the decoder's channel layout; buf is NUL-terminated by FFmpeg.
-    let layout = unsafe {
-        let l = &(*decoder.as_ptr()).ch_layout;
-        let mut buf = [0 as c_char; 64];
+/// The resampling chain. async=1 fills gaps with silence and drops overlaps (spliced TS,
+/// broken muxers), so the encoder always sees monotonic, contiguous audio; the first graph
+/// also starts it at zero (`first_pts`), which a graph rebuilt mid-stream must not, or it
+/// would pad everything before it again. The end is padded with silence and trimmed to the
+/// video's, as the video is the timeline.
+fn chain(plan: &PlannedAudio, end: Option<f64>, first: bool) -> String {
+    let layout = if plan.channels == 1 { "mono" } else { "stereo" };
+    let start = if first { ":first_pts=0" } else { "" };
+    let mut chain = format!(
+        "aresample={}:async=1{start},aformat=sample_fmts=fltp:channel_layouts={layout}",
+        plan.sample_rate
+    );
+    if let Some(end) = end {
+        chain.push_str(&format!(",apad=whole_dur={end:.6},atrim=end={end:.6}"));
+    }
+    chain
+}
+
+/// What the resampling graph's source is set up for; a decoded frame that differs (a
+/// broadcast stream switching from stereo to 5.1, say) needs a new graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    rate: u32,
+    format: i32,
+    layout: String,
+}
+
+impl Shape {
+    fn of_decoder(d: &decoder::Audio) -> Shape {
+        let format: ff::ffi::AVSampleFormat = d.format().into();
+        // SAFETY: the decoder context's channel layout is valid while it is open.
+        let layout = unsafe { layout_arg(&(*d.as_ptr()).ch_layout) };
+        Shape {
+            rate: d.rate(),
+            format: format as i32,
+            layout,
+        }
+    }
+
+    fn of_frame(f: &frame::Audio) -> Shape {
+        let format: ff::ffi::AVSampleFormat = f.format().into();
+        // SAFETY: the frame's channel layout is valid while the frame is.
+        let layout = unsafe { layout_arg(&(*f.as_ptr()).ch_layout) };
+        Shape {
+            rate: f.rate(),
+            format: format as i32,
+            layout,
+        }
+    }
+}
+
+/// The abuffer argument for a channel layout: its name, or a bare channel count.
+///
+/// # Safety
+/// `l` must point to a valid AVChannelLayout.
+unsafe fn layout_arg(l: &ff::ffi::AVChannelLayout) -> String {
+    let mut buf = [0 as c_char; 64];
+    // SAFETY: buf is large enough and NUL-terminated by av_channel_layout_describe.
+    unsafe {
         if l.order != ff::ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC
             && ff::ffi::av_channel_layout_describe(l, buf.as_mut_ptr(), buf.len()) > 0
         {
@@ -219,14 +286,23 @@ fn build_graph(
         } else {
             format!("channels={}", l.nb_channels.max(1))
         }
-    };
-    let fmt: ff::ffi::AVSampleFormat = decoder.format().into();
+    }
+}
+
+fn build_graph(
+    shape: &Shape,
+    tb: Rational,
+    chain: &str,
+    frame_size: u32,
+) -> Result<filter::Graph, Error> {
+    let stage = "setting up audio resampling";
     let args = format!(
-        "time_base={}/{}:sample_rate={}:sample_fmt={}:{layout}",
+        "time_base={}/{}:sample_rate={}:sample_fmt={}:{}",
         tb.numerator(),
         tb.denominator(),
-        decoder.rate(),
-        fmt as i32,
+        shape.rate,
+        shape.format,
+        shape.layout,
     );
     let mut graph = crate::filters::graph(true, &args, chain).map_err(Error::ffmpeg(stage))?;
     if frame_size > 0 {

@@ -11,7 +11,7 @@ use crate::error::Error;
 /// in the stream's time base.
 pub(crate) struct VideoDecoder {
     decoder: decoder::Video,
-    filter: Option<filter::Graph>,
+    filter: Option<Filter>,
     time_base: Rational,
     decoded: frame::Video,
 }
@@ -64,10 +64,12 @@ impl VideoDecoder {
         let mut filter = if chain.is_empty() {
             None
         } else {
-            Some(build_graph(&decoder, time_base, &chain.join(","))?)
+            let aspect = decoder.aspect_ratio();
+            let input = (decoder.width(), decoder.height(), decoder.format());
+            Some(Filter::new(chain.join(","), input, aspect, time_base)?)
         };
         // Filters may change the time base (yadif halves it): frames come out in the sink's.
-        let out_tb = match filter.as_mut().and_then(|g| g.get("out")) {
+        let out_tb = match filter.as_mut().and_then(|f| f.graph.get("out")) {
             Some(mut sink) => sink.sink().time_base(),
             None => time_base,
         };
@@ -119,19 +121,95 @@ impl VideoDecoder {
         frame: Option<frame::Video>,
         sink: &mut dyn FnMut(frame::Video) -> Result<(), Error>,
     ) -> Result<(), Failure> {
-        let Some(graph) = self.filter.as_mut() else {
+        let Some(filter) = self.filter.as_mut() else {
             if let Some(f) = frame {
-                sink(f).map_err(Failure::Sink)?;
+                sink(f).map_err(Failure::Other)?;
             }
             return Ok(());
         };
-        match &frame {
-            Some(f) => graph.get("in").ok_or(ff::Error::Bug)?.source().add(f)?,
-            None => graph.get("in").ok_or(ff::Error::Bug)?.source().flush()?,
+        if let Some(f) = &frame {
+            let input = (f.width(), f.height(), f.format());
+            if input != filter.input {
+                // The source changed size or format mid-stream: a graph built for the old
+                // one would crop or misread the new frames. Drain it and build anew.
+                filter
+                    .graph
+                    .get("in")
+                    .ok_or(ff::Error::Bug)?
+                    .source()
+                    .flush()?;
+                filter.drain(sink)?;
+                let rebuilt =
+                    Filter::new(filter.chain.clone(), input, f.aspect_ratio(), filter.in_tb)
+                        .map_err(Failure::Other)?;
+                *filter = rebuilt;
+            }
         }
+        match &frame {
+            Some(f) => filter
+                .graph
+                .get("in")
+                .ok_or(ff::Error::Bug)?
+                .source()
+                .add(f)?,
+            None => filter
+                .graph
+                .get("in")
+                .ok_or(ff::Error::Bug)?
+                .source()
+                .flush()?,
+        }
+        filter.drain(sink)
+    }
+}
+
+/// The deinterlace/rotate graph and the frame shape it was built for.
+struct Filter {
+    graph: filter::Graph,
+    chain: String,
+    input: (u32, u32, ff::format::Pixel),
+    in_tb: Rational,
+}
+
+impl Filter {
+    fn new(
+        chain: String,
+        input: (u32, u32, ff::format::Pixel),
+        aspect: Rational,
+        in_tb: Rational,
+    ) -> Result<Filter, Error> {
+        let (sn, sd) = if aspect.numerator() > 0 && aspect.denominator() > 0 {
+            (aspect.numerator(), aspect.denominator())
+        } else {
+            (1, 1)
+        };
+        let pix: ff::ffi::AVPixelFormat = input.2.into();
+        let args = format!(
+            "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
+            input.0,
+            input.1,
+            pix as i32,
+            in_tb.numerator(),
+            in_tb.denominator()
+        );
+        let graph = crate::filters::graph(false, &args, &chain)
+            .map_err(Error::ffmpeg("setting up deinterlacing/rotation"))?;
+        Ok(Filter {
+            graph,
+            chain,
+            input,
+            in_tb,
+        })
+    }
+
+    fn drain(
+        &mut self,
+        sink: &mut dyn FnMut(frame::Video) -> Result<(), Error>,
+    ) -> Result<(), Failure> {
         let mut out = frame::Video::empty();
         loop {
-            match graph
+            match self
+                .graph
                 .get("out")
                 .ok_or(ff::Error::Bug)?
                 .sink()
@@ -139,14 +217,15 @@ impl VideoDecoder {
             {
                 Ok(()) => {
                     let f = std::mem::replace(&mut out, frame::Video::empty());
-                    sink(f).map_err(Failure::Sink)?;
+                    sink(f).map_err(Failure::Other)?;
                 }
-                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
-                Err(ff::Error::Eof) => break,
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(ff::Error::Eof) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
     }
 }
 
@@ -154,36 +233,13 @@ impl VideoDecoder {
 pub(crate) enum Failure {
     /// The decoder or filter failed.
     Decode(ff::Error),
-    /// The frame sink failed (a worker died, or the run was cancelled).
-    Sink(Error),
+    /// Something already described as an engine error: the frame sink failed (a worker
+    /// died, the run was cancelled) or a filter could not be rebuilt.
+    Other(Error),
 }
 
 impl From<ff::Error> for Failure {
     fn from(e: ff::Error) -> Self {
         Failure::Decode(e)
     }
-}
-
-fn build_graph(
-    decoder: &decoder::Video,
-    time_base: Rational,
-    spec: &str,
-) -> Result<filter::Graph, Error> {
-    let stage = "setting up deinterlacing/rotation";
-    let aspect = decoder.aspect_ratio();
-    let (sn, sd) = if aspect.numerator() > 0 && aspect.denominator() > 0 {
-        (aspect.numerator(), aspect.denominator())
-    } else {
-        (1, 1)
-    };
-    let pix: ff::ffi::AVPixelFormat = decoder.format().into();
-    let args = format!(
-        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
-        decoder.width(),
-        decoder.height(),
-        pix as i32,
-        time_base.numerator(),
-        time_base.denominator()
-    );
-    crate::filters::graph(false, &args, spec).map_err(Error::ffmpeg(stage))
 }

@@ -1,4 +1,7 @@
 //! Typed errors of the engine; each says what failed and where, in one line.
+//!
+//! The underlying cause (FFmpeg's or the OS's) is the error's `source()`, not part of its
+//! message, so that a chain printed with `{:#}` names it exactly once.
 
 use std::path::PathBuf;
 
@@ -27,7 +30,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// FFmpeg cannot recognise the source as media.
-    #[error("{}: not a media file FFmpeg can read ({source})", path.display())]
+    #[error("{}: not a media file FFmpeg can read", path.display())]
     NotMedia {
         /// The source.
         path: PathBuf,
@@ -35,7 +38,7 @@ pub enum Error {
         source: ffmpeg_next::Error,
     },
     /// The source cannot be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Read {
         /// The source.
         path: PathBuf,
@@ -66,7 +69,7 @@ pub enum Error {
         declared: f64,
     },
     /// Reading or decoding the source failed part way.
-    #[error("{}: {what} at {at:.2} s: {source}", path.display())]
+    #[error("{}: {what} at {at:.2} s", path.display())]
     Corrupt {
         /// The source.
         path: PathBuf,
@@ -84,7 +87,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// An FFmpeg call failed while encoding or packaging.
-    #[error("{stage}: {source}")]
+    #[error("{stage}")]
     Ffmpeg {
         /// What mpe was doing, e.g. `opening the 720p encoder`.
         stage: String,
@@ -100,7 +103,7 @@ pub enum Error {
         options: String,
     },
     /// The output location cannot be written.
-    #[error("output {}: {source}", path.display())]
+    #[error("output {}", path.display())]
     Output {
         /// The file or folder.
         path: PathBuf,

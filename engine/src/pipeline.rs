@@ -206,7 +206,7 @@ impl Pipeline<'_> {
             // Damaged packets are skipped, as players do.
             Ok(()) | Err(Failure::Decode(ff::Error::InvalidData | ff::Error::Eof)) => Ok(()),
             Err(Failure::Decode(e)) => Err(self.corrupt("decoding video", e)),
-            Err(Failure::Sink(e)) => Err(e),
+            Err(Failure::Other(e)) => Err(e),
         }
     }
 

@@ -68,7 +68,7 @@ pub fn decode(path: &Path, limit: usize) -> Result<Frames, Error> {
     };
     let fail = |e: Failure| match e {
         Failure::Decode(e) => Error::ffmpeg("decoding")(e),
-        Failure::Sink(e) => e,
+        Failure::Other(e) => e,
     };
     while packet.read(&mut input).is_ok() {
         if packet.stream() == index {
