@@ -109,6 +109,9 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
     if !(fps > 0.0 && fps.is_finite()) {
         return Err(bad("frame rate is unknown".into()));
     }
+    if video.frame_rate.iter().any(|v| *v > i32::MAX as u32) {
+        return Err(bad("frame rate is out of range".into()));
+    }
     let (dw, dh) = video.display_size();
     let landscape = dw >= dh;
     let (long, short) = if landscape { (dw, dh) } else { (dh, dw) };
@@ -175,7 +178,11 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             frame_step = (fps / max - 0.001).ceil() as u32;
             let g = gcd(num, frame_step);
             num /= g;
-            den *= frame_step / g;
+            // Containers reduce rates against i32::MAX; a huge denominator must not overflow.
+            den = den
+                .checked_mul(frame_step / g)
+                .filter(|d| *d <= i32::MAX as u32)
+                .ok_or_else(|| bad(format!("frame rate {num}/{den} is out of range")))?;
         }
     }
 
