@@ -847,3 +847,36 @@ fn broken_audio_timelines_are_repaired_not_fatal() {
         );
     }
 }
+
+#[test]
+fn colour_description_is_carried_to_every_rung() {
+    let src = util::fixture("bt709");
+    let out = util::work_dir("bt709");
+    let asset = util::transcode(&src, "default", &out);
+    let s = util::ffprobe(&src);
+    let sv = util::stream(&s, "video").expect("video");
+    assert_eq!(sv["color_primaries"], "bt709", "fixture is tagged");
+    for file in ["mp4/bt709_360p.mp4"] {
+        let p = util::ffprobe(&asset.join(file));
+        let v = util::stream(&p, "video").expect("video");
+        for key in [
+            "color_primaries",
+            "color_transfer",
+            "color_space",
+            "color_range",
+        ] {
+            assert_eq!(v[key], sv[key], "{file}: {key}");
+        }
+    }
+    let untagged = util::transcode(
+        &util::fixture("short"),
+        "default",
+        &util::work_dir("untagged"),
+    );
+    let p = util::ffprobe(&untagged.join("mp4/short_360p.mp4"));
+    let v = util::stream(&p, "video").expect("video");
+    assert!(
+        v.get("color_primaries").is_none(),
+        "an untagged source stays untagged: {v}"
+    );
+}

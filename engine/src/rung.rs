@@ -49,6 +49,27 @@ pub(crate) struct Setup {
     pub threads: usize,
     pub targets: Vec<Target>,
     pub audio: Option<StreamSpec>,
+    /// The source's colour description, carried to the output: scaling keeps the matrix
+    /// and primaries, so the encoded pixels mean what the source's meant.
+    pub color: Color,
+}
+
+/// Colour primaries, transfer and matrix of a video stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Color {
+    pub primaries: ff::color::Primaries,
+    pub transfer: ff::color::TransferCharacteristic,
+    pub space: ff::color::Space,
+}
+
+impl Default for Color {
+    fn default() -> Self {
+        Color {
+            primaries: ff::color::Primaries::Unspecified,
+            transfer: ff::color::TransferCharacteristic::Unspecified,
+            space: ff::color::Space::Unspecified,
+        }
+    }
 }
 
 /// What a finished rung reports.
@@ -194,6 +215,11 @@ impl Rung {
         enc.set_frame_rate(Some(s.frame_rate));
         enc.set_aspect_ratio(Rational::new(1, 1));
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        enc.set_color_primaries(s.color.primaries);
+        enc.set_color_transfer_characteristic(s.color.transfer);
+        enc.set_colorspace(s.color.space);
+        // The scaler writes limited-range yuv420p.
+        enc.set_color_range(ff::color::Range::MPEG);
         let mut opts = Dictionary::new();
         for (k, v) in x264_options(r, &s.video, s.gop_frames, s.threads) {
             opts.set(k, &v);

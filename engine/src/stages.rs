@@ -141,6 +141,7 @@ pub fn encode(
         threads,
         targets: Vec::new(),
         audio: None,
+        color: rung::Color::default(),
     };
     rung::run(setup, rx).map(|_| ())
 }

@@ -108,6 +108,15 @@ pub fn transcode(
         Some("tt" | "bb" | "tb" | "bt")
     );
     let decoder = VideoDecoder::open(source, &ist, plan.rotation, interlaced)?;
+    // SAFETY: reads plain enum fields of the stream's codec parameters.
+    let color = unsafe {
+        let par = &*ist.parameters().as_ptr();
+        rung::Color {
+            primaries: par.color_primaries.into(),
+            transfer: par.color_trc.into(),
+            space: par.color_space.into(),
+        }
+    };
     // Frames come out in the decoder's output time base, which filters may have changed.
     let frame_tb = decoder.time_base();
     let clock = Clock::new(
@@ -133,7 +142,7 @@ pub fn transcode(
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let setups = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores);
+    let setups = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores, color);
 
     let pipeline = Pipeline {
         source,
@@ -226,6 +235,7 @@ fn rung_setups(
     frame_tb: Rational,
     audio: Option<&StreamSpec>,
     cores: usize,
+    color: rung::Color,
 ) -> Vec<rung::Setup> {
     let plan = asset.plan;
     let profile = asset.profile;
@@ -263,6 +273,7 @@ fn rung_setups(
                 threads,
                 targets,
                 audio: audio.cloned(),
+                color,
             }
         })
         .collect()
