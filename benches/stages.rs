@@ -26,23 +26,12 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// The default profile's rungs for a 1920x1080 source.
-fn rungs() -> (Profile, Vec<PlannedRendition>) {
+/// The default profile and the rungs it plans for `src`.
+fn rungs(src: &std::path::Path) -> (Profile, Vec<PlannedRendition>) {
     let profile = Profile::load("default").expect("default profile");
-    let rungs = [(1920, 1080), (1280, 720), (854, 480), (640, 360)]
-        .iter()
-        .zip(&profile.renditions)
-        .map(|(&(width, height), r)| PlannedRendition {
-            name: r.name.clone(),
-            width,
-            height,
-            bitrate: r.bitrate,
-            max_bitrate: r.max_bitrate,
-            buffer_size: r.buffer_size,
-            source_size: false,
-        })
-        .collect();
-    (profile, rungs)
+    let media = engine::probe(src).expect("probe");
+    let plan = profiles::plan(&profile, &media).expect("plan");
+    (profile, plan.renditions)
 }
 
 /// Frames used by the scale and encode stages: two seconds of 1080p25.
@@ -60,7 +49,7 @@ fn stages(c: &mut Criterion) {
     });
 
     let frames = engine::stages::decode(&src, FRAMES).expect("decode");
-    let (profile, rungs) = rungs();
+    let (profile, rungs) = rungs(&src);
     g.throughput(Throughput::Elements(frames.len() as u64));
     for r in &rungs[1..] {
         g.bench_function(format!("scale 1080p->{}", r.name), |b| {
@@ -78,7 +67,7 @@ fn stages(c: &mut Criterion) {
 
 fn manifests(c: &mut Criterion) {
     use engine::hls::{PackagedOutput, Segment};
-    let (_, rungs) = rungs();
+    let (_, rungs) = rungs(&fixture("hd_16x9"));
     // A two-hour asset: 1200 six-second segments per output.
     let outputs: Vec<PackagedOutput> = rungs
         .iter()

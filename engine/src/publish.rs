@@ -14,6 +14,7 @@ const TMP_PREFIX: &str = ".mpe-tmp-";
 pub(crate) struct Staging {
     tmp: PathBuf,
     target: PathBuf,
+    force: bool,
     published: bool,
 }
 
@@ -45,6 +46,7 @@ impl Staging {
         Ok(Staging {
             tmp,
             target,
+            force,
             published: false,
         })
     }
@@ -57,6 +59,12 @@ impl Staging {
     /// Moves the temp folder into place (replacing an older asset) and returns the path.
     pub fn publish(mut self) -> Result<PathBuf, Error> {
         let mut old = None;
+        if self.target.exists() && !(self.force && self.target.is_dir()) {
+            // Another run published the same asset meanwhile: keep it, as without --force.
+            return Err(Error::Exists {
+                path: self.target.clone(),
+            });
+        }
         if self.target.exists() {
             let parked = self.tmp.with_extension("old");
             std::fs::rename(&self.target, &parked).map_err(Error::output(&self.target))?;
@@ -104,5 +112,58 @@ impl Drop for Staging {
         if !self.published {
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(label: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mpe-publish-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        dir
+    }
+
+    #[test]
+    fn a_second_run_never_replaces_an_asset_published_meanwhile() {
+        let out = scratch("race");
+        let first = Staging::new(&out, "clip", false).expect("first");
+        let second = Staging::new(&out, "clip", false).expect("second");
+        std::fs::write(first.path().join("a"), "first").expect("write");
+        std::fs::write(second.path().join("a"), "second").expect("write");
+        let published = first.publish().expect("publish");
+        assert!(matches!(second.publish(), Err(Error::Exists { .. })));
+        assert_eq!(
+            std::fs::read_to_string(published.join("a")).expect("read"),
+            "first"
+        );
+        // The loser's temp folder is gone; only the asset remains.
+        let names: Vec<_> = std::fs::read_dir(&out)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["clip"]);
+        let _ = std::fs::remove_dir_all(out);
+    }
+
+    #[test]
+    fn force_replaces_an_asset_folder_but_never_a_file() {
+        let out = scratch("force");
+        std::fs::write(out.join("clip"), "the source itself").expect("write");
+        assert!(matches!(
+            Staging::new(&out, "clip", true),
+            Err(Error::Exists { .. })
+        ));
+        std::fs::remove_file(out.join("clip")).expect("rm");
+        let s = Staging::new(&out, "clip", false).expect("stage");
+        std::fs::write(s.path().join("v"), "1").expect("write");
+        s.publish().expect("publish");
+        let s = Staging::new(&out, "clip", true).expect("stage again");
+        std::fs::write(s.path().join("v"), "2").expect("write");
+        let p = s.publish().expect("replace");
+        assert_eq!(std::fs::read_to_string(p.join("v")).expect("read"), "2");
+        let _ = std::fs::remove_dir_all(out);
     }
 }

@@ -184,6 +184,14 @@ pub fn transcode(
 
     let counts = asset.write_manifests(&finished)?;
     let files = asset.verify(counts)?;
+    // A Ctrl-C that came after the last frame was decoded still means "do not publish".
+    if opts
+        .cancel
+        .as_ref()
+        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        return Err(Error::Cancelled);
+    }
     let asset_dir = staging.publish()?;
     Ok(TranscodeReport {
         asset_dir,
