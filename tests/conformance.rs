@@ -626,6 +626,18 @@ fn check_asset(src: &Source, asset: &Path, profile_name: &str) -> Vec<(u32, u32,
     sizes
 }
 
+/// Writes a variant of a shipped profile into `dir` and returns its path.
+fn write_profile(dir: &Path, base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(util::repo().join(format!("profiles/{base}.json")))
+        .expect("shipped profile");
+    let mut p: serde_json::Value = serde_json::from_str(&text).expect("json");
+    p["name"] = format!("{base}-variant").into();
+    edit(&mut p);
+    let file = dir.join(format!("{base}-variant.json"));
+    std::fs::write(&file, p.to_string()).expect("write profile");
+    file
+}
+
 fn sizes_only(v: &[(u32, u32, f64)]) -> Vec<(u32, u32)> {
     v.iter().map(|x| (x.0, x.1)).collect()
 }
@@ -759,12 +771,9 @@ fn rotated_output_carries_no_rotation() {
 #[test]
 fn cbr_rungs_hit_their_bitrate() {
     let dir = util::work_dir("cbr");
-    let mut p: serde_json::Value =
-        serde_json::from_str(include_str!("../profiles/default.json")).expect("json");
-    p["name"] = "cbr".into();
-    p["video"]["rate_control"] = "cbr".into();
-    let file = dir.join("cbr.json");
-    std::fs::write(&file, p.to_string()).expect("write profile");
+    let file = write_profile(&dir, "default", |p| {
+        p["video"]["rate_control"] = "cbr".into()
+    });
     let src = util::fixture("sd_4x3");
     let out = dir.join("out");
     let asset = util::transcode(&src, file.to_str().expect("utf-8"), &out);
@@ -783,13 +792,10 @@ fn cbr_rungs_hit_their_bitrate() {
 #[test]
 fn capped_crf_stays_under_its_cap() {
     let dir = util::work_dir("crf");
-    let mut p: serde_json::Value =
-        serde_json::from_str(include_str!("../profiles/mobile.json")).expect("json");
-    p["name"] = "crf".into();
-    p["video"]["rate_control"] = "capped_crf".into();
-    p["video"]["crf"] = 10.into();
-    let file = dir.join("crf.json");
-    std::fs::write(&file, p.to_string()).expect("write profile");
+    let file = write_profile(&dir, "mobile", |p| {
+        p["video"]["rate_control"] = "capped_crf".into();
+        p["video"]["crf"] = 10.into();
+    });
     let path = file.to_str().expect("utf-8");
     let src = util::fixture("sd_4x3");
     let asset = util::transcode(&src, path, &dir.join("out"));
