@@ -209,12 +209,6 @@ impl AudioPipeline {
             }
         }
     }
-
-    /// Seconds of audio time base per tick, for progress and trimming.
-    #[allow(dead_code)]
-    pub fn in_time_base(&self) -> Rational {
-        self.in_tb
-    }
 }
 
 /// The resampling chain. async=1 fills gaps with silence and drops overlaps (spliced TS,
