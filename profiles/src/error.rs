@@ -80,3 +80,13 @@ pub enum PlanError {
         reason: String,
     },
 }
+
+/// A time position that cannot be read, with the value as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time {value:?}: {reason}")]
+pub struct TimeError {
+    /// The value as the user wrote it.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: String,
+}

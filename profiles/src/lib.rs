@@ -9,12 +9,19 @@
 pub mod error;
 pub mod media;
 pub mod naming;
+pub mod pictures;
 pub mod plan;
 pub mod profile;
+pub mod timespec;
 
-pub use error::{PlanError, ProfileError};
+pub use error::{PlanError, ProfileError, TimeError};
 pub use media::{AudioStream, MediaInfo, SubtitleStream, VideoStream};
-pub use plan::{plan, Plan, PlannedAudio, PlannedRendition};
+pub use pictures::{ImageFormat, PreviewSettings, ThumbnailSettings, TrickPlaySettings};
+pub use plan::{
+    plan, Plan, PlannedAudio, PlannedPreview, PlannedRendition, PlannedThumbnails,
+    PlannedTrickPlay,
+};
+pub use timespec::TimeSpec;
 pub use profile::{
     AudioSettings, H264Profile, OutputGroups, Profile, RateControl, Rendition, VideoSettings,
     X264Preset,

@@ -7,10 +7,20 @@
 //!
 //! Choices where MediaConvert leaves a name open, kept here and nowhere else:
 //! - every output's NameModifier is `_<rendition name>`, and the audio output's is `_audio`;
-//! - the HLS (TS) group muxes audio into every rung, so it has no audio-only output.
+//! - the HLS (TS) group muxes audio into every rung, so it has no audio-only output;
+//! - thumbnails are a frame-capture output with modifier `_thumb`:
+//!   `<dest><base>_thumb.0000000.jpg`, 0-based, in capture order (MediaConvert's rule);
+//! - the preview clip is a file output with modifier `_preview`;
+//! - trick-play sheets are mpe's own (MediaConvert's image-based trick play is not
+//!   modelled): `<dest><base>_trickplay_00001.jpg`, 1-based, and `<dest><base>_trickplay.vtt`;
+//! - the asset record is `metadata.json` at the asset root.
 
+use crate::pictures::ImageFormat;
 use crate::plan::Plan;
 use crate::profile::Profile;
+
+/// The asset record at the root of every asset, written last.
+pub const METADATA: &str = "metadata.json";
 
 /// Rendition name reserved for the audio output (modifier `_audio`).
 pub const AUDIO_NAME: &str = "audio";
@@ -124,6 +134,30 @@ impl Layout {
         format!("{dest}{}_{name}.mp4", self.base)
     }
 
+    /// Thumbnail `index` (0-based, capture order): `<dest><base>_thumb.<7 digits>.<ext>`.
+    pub fn thumbnail(&self, dest: &str, index: usize, format: ImageFormat) -> String {
+        format!(
+            "{dest}{}_thumb.{index:07}.{}",
+            self.base,
+            format.extension()
+        )
+    }
+
+    /// The preview clip: `<dest><base>_preview.mp4`.
+    pub fn preview(&self, dest: &str) -> String {
+        format!("{dest}{}_preview.mp4", self.base)
+    }
+
+    /// Trick-play sheet `number` (1-based): `<dest><base>_trickplay_<5 digits>.jpg`.
+    pub fn trickplay_sheet(&self, dest: &str, number: u32) -> String {
+        format!("{dest}{}_trickplay_{number:05}.jpg", self.base)
+    }
+
+    /// The trick-play WebVTT track: `<dest><base>_trickplay.vtt`.
+    pub fn trickplay_vtt(&self, dest: &str) -> String {
+        format!("{dest}{}_trickplay.vtt", self.base)
+    }
+
     /// Every file a job with this profile and plan writes, relative to the asset root,
     /// sorted. `video_segments`/`audio_segments` are the segment counts of the streaming
     /// outputs (see [`Plan::segment_count`]).
@@ -165,6 +199,17 @@ impl Layout {
                 files.push(self.file_output(&file.destination, name));
             }
         }
+        if let (Some(t), Some(pt)) = (&profile.thumbnails, &plan.thumbnails) {
+            files.extend((0..pt.times.len()).map(|i| self.thumbnail(&t.destination, i, pt.format)));
+        }
+        if let (Some(p), Some(_)) = (&profile.preview, &plan.preview) {
+            files.push(self.preview(&p.destination));
+        }
+        if let (Some(t), Some(pt)) = (&profile.trickplay, &plan.trickplay) {
+            files.extend((1..=pt.sheets()).map(|n| self.trickplay_sheet(&t.destination, n)));
+            files.push(self.trickplay_vtt(&t.destination));
+        }
+        files.push(METADATA.to_string());
         files.sort();
         files
     }
@@ -224,5 +269,13 @@ mod tests {
             "hls/movie_360p_00003.ts"
         );
         assert_eq!(l.file_output("mp4/", "720p"), "mp4/movie_720p.mp4");
+        assert_eq!(
+            l.thumbnail("thumbnails/", 0, ImageFormat::Jpeg),
+            "thumbnails/movie_thumb.0000000.jpg"
+        );
+        assert_eq!(
+            l.thumbnail("t/", 36, ImageFormat::Webp),
+            "t/movie_thumb.0000036.webp"
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
 use crate::media::MediaInfo;
+use crate::pictures::ImageFormat;
 use crate::profile::{Profile, Rendition};
 
 /// What will be made from one source with one profile.
@@ -38,6 +39,116 @@ pub struct Plan {
     pub audio: Option<PlannedAudio>,
     /// Names of the renditions written as progressive MP4s.
     pub file_renditions: Vec<String>,
+    /// The thumbnails, when the profile asks for them.
+    #[serde(default)]
+    pub thumbnails: Option<PlannedThumbnails>,
+    /// The preview clip, when the profile asks for one.
+    #[serde(default)]
+    pub preview: Option<PlannedPreview>,
+    /// The trick-play sheets, when the profile asks for them.
+    #[serde(default)]
+    pub trickplay: Option<PlannedTrickPlay>,
+}
+
+/// Thumbnails of one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedThumbnails {
+    /// Capture times in seconds, ascending; capture `i` is file number `i`.
+    pub times: Vec<f64>,
+    /// Image width.
+    pub width: u32,
+    /// Image height.
+    pub height: u32,
+    /// Image format.
+    pub format: ImageFormat,
+    /// Encoder quality, 1 to 100.
+    pub quality: u8,
+}
+
+/// The preview clip of one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedPreview {
+    /// Start in the source, seconds.
+    pub start: f64,
+    /// Length, seconds.
+    pub seconds: f64,
+    /// Picture width (even).
+    pub width: u32,
+    /// Picture height (even).
+    pub height: u32,
+    /// Average bitrate, bits per second.
+    pub bitrate: u32,
+    /// Peak bitrate, bits per second.
+    pub max_bitrate: u32,
+    /// VBV buffer, bits.
+    pub buffer_size: u32,
+    /// Whether the clip has audio (the profile asked and the source has it).
+    pub audio: bool,
+}
+
+/// The trick-play sheets of one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedTrickPlay {
+    /// Tile times in seconds, ascending; tile `i` covers `times[i]` to the next tile.
+    pub times: Vec<f64>,
+    /// Seconds between tiles.
+    pub interval: f64,
+    /// Tile width.
+    pub tile_width: u32,
+    /// Tile height.
+    pub tile_height: u32,
+    /// Tiles per row.
+    pub columns: u32,
+    /// Rows per sheet.
+    pub rows: u32,
+    /// JPEG quality.
+    pub quality: u8,
+}
+
+impl PlannedTrickPlay {
+    /// Tiles per sheet.
+    pub fn per_sheet(&self) -> u32 {
+        self.columns * self.rows
+    }
+
+    /// Number of sheets.
+    pub fn sheets(&self) -> u32 {
+        (self.times.len() as u32).div_ceil(self.per_sheet())
+    }
+}
+
+/// The size of a picture of a source displayed at `display` (width, height): `width`
+/// and/or `height` asked for (both: fit inside the box), aspect kept, never larger than
+/// the source, at least 1x1.
+pub fn picture_size(display: (f64, f64), width: Option<u32>, height: Option<u32>) -> (u32, u32) {
+    let (dw, dh) = (display.0.max(1.0), display.1.max(1.0));
+    let scale = match (width, height) {
+        (Some(w), Some(h)) => (f64::from(w) / dw).min(f64::from(h) / dh),
+        (Some(w), None) => f64::from(w) / dw,
+        (None, Some(h)) => f64::from(h) / dh,
+        (None, None) => 1.0,
+    }
+    .min(1.0);
+    let side = |v: f64| ((v * scale).round() as u32).max(1);
+    (side(dw), side(dh))
+}
+
+/// Times of interval captures on a stream of `duration` seconds: MediaConvert's frame
+/// capture cadence, the first frame then one every `interval`, while `k x interval <
+/// duration`, at most `max` of them.
+pub fn interval_times(interval: f64, duration: f64, max: Option<u32>) -> Vec<f64> {
+    let mut times = vec![0.0];
+    let mut k = 1u32;
+    while max.is_none_or(|m| k < m) {
+        let t = f64::from(k) * interval;
+        // A capture within a millisecond of the end has no frame of its own.
+        if t >= duration - 0.001 {
+            break;
+        }
+        times.push(t);
+        k += 1;
+    }
+    times
 }
 
 /// One rendition that applies to the source.
@@ -214,6 +325,73 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }
     };
 
+    let duration = video.duration.unwrap_or(media.duration);
+    let thumbnails = profile.thumbnails.as_ref().map(|t| {
+        let mut times = match t.interval_seconds {
+            Some(i) => interval_times(i, duration, t.max_captures),
+            None => Vec::new(),
+        };
+        times.extend(
+            t.times
+                .iter()
+                .map(|s| s.resolve(duration))
+                .filter(|x| *x >= 0.0 && *x <= duration),
+        );
+        times.sort_by(f64::total_cmp);
+        times.dedup_by(|a, b| (*a - *b).abs() < 0.001);
+        let (width, height) = picture_size((dw, dh), t.width, t.height);
+        PlannedThumbnails {
+            times,
+            width,
+            height,
+            format: t.format,
+            quality: t.quality,
+        }
+    });
+    let preview = profile.preview.as_ref().map(|p| {
+        let seconds = if duration > 0.0 {
+            p.seconds.min(duration)
+        } else {
+            p.seconds
+        };
+        let start = p
+            .start
+            .resolve(duration)
+            .min(duration - seconds)
+            .max(0.0);
+        let (width, height) = size_for(p.height.min(source_short));
+        let nearest = renditions
+            .iter()
+            .min_by_key(|r| r.height.min(r.width).abs_diff(p.height));
+        let (bitrate, max_bitrate, buffer_size) = match (p.bitrate, nearest) {
+            (Some(b), _) => (b, b + b / 2, b * 2),
+            (None, Some(r)) => (r.bitrate, r.max_bitrate, r.buffer_size),
+            (None, None) => (1_000_000, 1_500_000, 2_000_000),
+        };
+        PlannedPreview {
+            start,
+            seconds,
+            width,
+            height,
+            bitrate,
+            max_bitrate,
+            buffer_size,
+            audio: p.audio && audio.is_some(),
+        }
+    });
+    let trickplay = profile.trickplay.as_ref().map(|t| {
+        let (tile_width, tile_height) = picture_size((dw, dh), Some(t.width), None);
+        PlannedTrickPlay {
+            times: interval_times(t.interval_seconds, duration, None),
+            interval: t.interval_seconds,
+            tile_width,
+            tile_height,
+            columns: t.columns,
+            rows: t.rows,
+            quality: t.quality,
+        }
+    });
+
     Ok(Plan {
         video_stream: video.index,
         display_width: even_round(dw),
@@ -223,10 +401,13 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         frame_step,
         gop_seconds: profile.video.gop_seconds,
         segment_seconds: profile.video.segment_seconds,
-        duration: video.duration.unwrap_or(media.duration),
+        duration,
         renditions,
         audio,
         file_renditions,
+        thumbnails,
+        preview,
+        trickplay,
     })
 }
 

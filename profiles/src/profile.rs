@@ -8,6 +8,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProfileError;
+use crate::pictures::{
+    validate_preview, validate_thumbnails, validate_trickplay, PreviewSettings,
+    ThumbnailSettings, TrickPlaySettings,
+};
 
 /// The profiles shipped with mpe, by name, as JSON text.
 const SHIPPED: &[(&str, &str)] = &[
@@ -33,6 +37,15 @@ pub struct Profile {
     pub audio: Option<AudioSettings>,
     /// Which output groups to write.
     pub outputs: OutputGroups,
+    /// Still thumbnails (MediaConvert's frame capture), taken from the transcode's decode.
+    #[serde(default)]
+    pub thumbnails: Option<ThumbnailSettings>,
+    /// A short preview clip.
+    #[serde(default)]
+    pub preview: Option<PreviewSettings>,
+    /// Scrubbing thumbnails: sprite sheets and a WebVTT track.
+    #[serde(default)]
+    pub trickplay: Option<TrickPlaySettings>,
 }
 
 /// Video settings common to all renditions.
@@ -427,8 +440,22 @@ impl Profile {
                 o.file.as_ref().map(|g| &g.destination),
             ),
         ];
+        let extras = [
+            (
+                "thumbnails.destination",
+                self.thumbnails.as_ref().map(|g| &g.destination),
+            ),
+            (
+                "preview.destination",
+                self.preview.as_ref().map(|g| &g.destination),
+            ),
+            (
+                "trickplay.destination",
+                self.trickplay.as_ref().map(|g| &g.destination),
+            ),
+        ];
         let mut seen: Vec<&String> = Vec::new();
-        for (field, dest) in groups {
+        for (field, dest) in groups.into_iter().chain(extras) {
             let Some(dest) = dest else { continue };
             if !valid_destination(dest) {
                 return Err(bad(
@@ -440,6 +467,14 @@ impl Profile {
                 return Err(bad(field, format!("{dest:?} is used by another group")));
             }
             seen.push(dest);
+        }
+        let sections = [
+            self.thumbnails.as_ref().map(validate_thumbnails),
+            self.preview.as_ref().map(validate_preview),
+            self.trickplay.as_ref().map(validate_trickplay),
+        ];
+        for (field, reason) in sections.into_iter().flatten().filter_map(Result::err) {
+            return Err(bad(&field, reason));
         }
         if let Some(file) = &o.file {
             if file.renditions.is_empty() {

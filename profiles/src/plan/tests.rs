@@ -181,3 +181,51 @@ fn expected_files_cover_every_group() {
         "{files:?}"
     );
 }
+
+#[test]
+fn interval_captures_follow_mediaconvert_cadence() {
+    // The UG example: 185 s at one capture every 5 s ends with file .0000036 (37 captures).
+    assert_eq!(interval_times(5.0, 185.0, None).len(), 37);
+    assert_eq!(interval_times(5.0, 185.0, Some(10)).len(), 10);
+    assert_eq!(interval_times(2.0, 10.0, None), [0.0, 2.0, 4.0, 6.0, 8.0]);
+}
+
+#[test]
+fn pictures_keep_aspect_and_never_upscale() {
+    assert_eq!(picture_size((1920.0, 1080.0), Some(320), None), (320, 180));
+    assert_eq!(picture_size((1080.0, 1920.0), None, Some(320)), (180, 320));
+    assert_eq!(picture_size((1920.0, 1080.0), Some(320), Some(320)), (320, 180));
+    assert_eq!(picture_size((320.0, 240.0), Some(640), None), (320, 240));
+}
+
+#[test]
+fn thumbnails_preview_and_trickplay_are_planned_from_the_profile() {
+    let mut p = default();
+    p.thumbnails = Some(
+        serde_json::from_str(
+            r#"{"destination":"t/","interval_seconds":4,"times":["25%","end","30"],"width":320}"#,
+        )
+        .expect("thumbnails"),
+    );
+    p.preview = Some(
+        serde_json::from_str(r#"{"destination":"p/","start":"50%","seconds":8,"height":240}"#)
+            .expect("preview"),
+    );
+    p.trickplay = Some(
+        serde_json::from_str(r#"{"destination":"s/","interval_seconds":1,"columns":2,"rows":2}"#)
+            .expect("trickplay"),
+    );
+    p.validate("test").expect("valid");
+    let plan = plan(&p, &media(1280, 720, [25, 1], 0, true)).expect("plan");
+    let t = plan.thumbnails.expect("thumbnails");
+    // 0, 4, 8 by interval, 2.5 (25%) and 10 (end); 30 lies past the end of 10 s.
+    assert_eq!(t.times, [0.0, 2.5, 4.0, 8.0, 10.0]);
+    assert_eq!((t.width, t.height), (320, 180));
+    let pv = plan.preview.expect("preview");
+    // 50% of 10 s is 5 s, but an 8 s clip must start by 2 s to fit.
+    assert_eq!((pv.start, pv.seconds, pv.width, pv.height), (2.0, 8.0, 426, 240));
+    assert!(pv.audio);
+    let tp = plan.trickplay.expect("trickplay");
+    assert_eq!(tp.times.len(), 10);
+    assert_eq!((tp.tile_width, tp.tile_height, tp.sheets()), (160, 90, 3));
+}
