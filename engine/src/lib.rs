@@ -8,22 +8,27 @@ pub mod codecs;
 pub mod dash;
 pub mod error;
 pub mod hls;
+pub mod metadata;
 pub mod probe;
 pub mod progress;
 pub mod stages;
 pub mod transcode;
+pub mod trickplay;
 
 mod audio;
+mod capture;
 mod clock;
 mod decode;
 mod filters;
 mod mux;
 mod package;
+mod picture;
 mod pipeline;
 mod publish;
 mod rung;
 mod uri;
 
+pub use capture::Thumbnail;
 pub use error::Error;
 pub use probe::probe;
 pub use progress::Progress;

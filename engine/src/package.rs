@@ -1,14 +1,15 @@
 //! Packaging after encoding: HLS and DASH manifests from what the segmenters actually
 //! wrote, and the check that the asset holds exactly the files the profile names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME};
+use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME, METADATA};
 use profiles::{Plan, Profile};
 
 use crate::error::Error;
 use crate::hls::{self, PackagedOutput, Segment};
+use crate::metadata::Facts;
 use crate::mux::SegmentPaths;
 use crate::rung::Finished;
 use crate::transcode::OutputFile;
@@ -40,6 +41,10 @@ impl Asset<'_> {
         if let Some(f) = &self.profile.outputs.file {
             dests.push(&f.destination);
         }
+        let p = self.profile;
+        dests.extend(p.thumbnails.as_ref().map(|t| t.destination.as_str()));
+        dests.extend(p.preview.as_ref().map(|t| t.destination.as_str()));
+        dests.extend(p.trickplay.as_ref().map(|t| t.destination.as_str()));
         for d in dests {
             let path = self.root.join(d);
             std::fs::create_dir_all(&path).map_err(Error::output(path))?;
@@ -86,7 +91,12 @@ impl Asset<'_> {
     }
 
     /// Writes every group's playlists and MPD; returns the (video, audio) segment counts.
-    pub fn write_manifests(&self, finished: &[Finished]) -> Result<(u32, u32), Error> {
+    /// What is known of each file it names goes into `facts`.
+    pub fn write_manifests(
+        &self,
+        finished: &[Finished],
+        facts: &mut BTreeMap<String, Facts>,
+    ) -> Result<(u32, u32), Error> {
         let plan = self.plan;
         let mut counts = (0, 0);
         for (group, dest) in self.groups() {
@@ -114,6 +124,25 @@ impl Asset<'_> {
                 }
                 _ => None,
             };
+            for out in videos.iter().chain(audio.as_ref()) {
+                let size = out.video.map(|(w, h, _)| (w, h));
+                for seg in &out.segments {
+                    let facts_of = Facts {
+                        kind: "segment",
+                        duration: Some(seg.duration),
+                        size,
+                    };
+                    facts.insert(format!("{dest}{}", seg.file), facts_of);
+                }
+                if let Some(init) = &out.init {
+                    let f = Facts {
+                        kind: "init",
+                        duration: None,
+                        size,
+                    };
+                    facts.insert(format!("{dest}{init}"), f);
+                }
+            }
             if group.writes_hls() {
                 for out in videos.iter().chain(audio.as_ref()) {
                     let path = self.root.join(dest).join(&out.playlist);
@@ -150,7 +179,12 @@ impl Asset<'_> {
             std::fs::remove_dir_all(&scratch).map_err(Error::output(&scratch))?;
         }
         let files = list_files(self.root)?;
-        let written: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        // The record is written after this check, from what it finds.
+        let written: BTreeSet<&str> = files
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain([METADATA])
+            .collect();
         let expected_list = self
             .layout
             .expected_files(self.profile, self.plan, counts.0, counts.1);

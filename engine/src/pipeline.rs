@@ -9,6 +9,7 @@ use ff::{format, frame, Packet};
 use ffmpeg_next as ff;
 
 use crate::audio::AudioPipeline;
+use crate::capture::{self, Picker, Thumbnail, WriterSetup};
 use crate::clock::Clock;
 use crate::decode::{Failure, VideoDecoder};
 use crate::error::Error;
@@ -42,30 +43,100 @@ pub(crate) struct Pipeline<'a> {
     /// Source duration, for progress.
     pub duration: f64,
     pub cancel: Option<&'a AtomicBool>,
+    /// Picks thumbnail and trick-play frames while decoding (set up by [`Pipeline::run`]).
+    pub picker: Option<Picker>,
+}
+
+/// A time window of the source that one consumer gets, re-timed to start at zero (the
+/// preview clip).
+pub(crate) struct Window {
+    /// Start and end in seconds of the shared clock.
+    pub start: f64,
+    pub end: f64,
+    /// Seconds per tick of video frames and of audio packets.
+    pub video_tick: f64,
+    pub audio_tick: f64,
+}
+
+struct WindowState {
+    w: Window,
+    /// Video pts of the first frame in the window: it becomes zero.
+    shift: Option<i64>,
+    /// Audio that came before the first frame of the window (its shift is not known yet).
+    held: Vec<Packet>,
+}
+
+struct Sink {
+    tx: SyncSender<Msg>,
+    wants_audio: bool,
+    window: Option<WindowState>,
 }
 
 struct Fanout {
-    senders: Vec<(SyncSender<Msg>, bool)>,
+    sinks: Vec<Sink>,
+}
+
+fn stopped<T>(_: T) -> Error {
+    Error::Internal("an encoder stopped early".into())
 }
 
 impl Fanout {
-    fn video(&self, f: &frame::Video) -> Result<(), Error> {
-        for (tx, _) in &self.senders {
-            tx.send(Msg::Video(share(f)?))
-                .map_err(|_| Error::Internal("an encoder stopped early".into()))?;
+    fn video(&mut self, f: &frame::Video) -> Result<(), Error> {
+        for sink in &mut self.sinks {
+            let Some(ws) = sink.window.as_mut() else {
+                sink.tx.send(Msg::Video(share(f)?)).map_err(stopped)?;
+                continue;
+            };
+            let pts = f.pts().unwrap_or(0);
+            let t = pts as f64 * ws.w.video_tick;
+            if t < ws.w.start - 1e-6 || t >= ws.w.end - 1e-6 {
+                continue;
+            }
+            let shift = *ws.shift.get_or_insert(pts);
+            let audio_shift = (shift as f64 * ws.w.video_tick / ws.w.audio_tick).round() as i64;
+            for mut p in ws.held.drain(..) {
+                retime(&mut p, audio_shift);
+                sink.tx.send(Msg::Audio(p)).map_err(stopped)?;
+            }
+            let mut out = share(f)?;
+            out.set_pts(Some(pts - shift));
+            sink.tx.send(Msg::Video(out)).map_err(stopped)?;
         }
         Ok(())
     }
 
-    fn audio(&self, p: &Packet) -> Result<(), Error> {
-        for (tx, wants) in &self.senders {
-            if *wants {
-                tx.send(Msg::Audio(p.clone()))
-                    .map_err(|_| Error::Internal("an encoder stopped early".into()))?;
+    fn audio(&mut self, p: &Packet) -> Result<(), Error> {
+        for sink in &mut self.sinks {
+            if !sink.wants_audio {
+                continue;
+            }
+            let Some(ws) = sink.window.as_mut() else {
+                sink.tx.send(Msg::Audio(p.clone())).map_err(stopped)?;
+                continue;
+            };
+            let t = p.pts().unwrap_or(0) as f64 * ws.w.audio_tick;
+            if t < ws.w.start - 1e-6 || t >= ws.w.end - 1e-6 {
+                continue;
+            }
+            match ws.shift {
+                None => ws.held.push(p.clone()),
+                Some(shift) => {
+                    let mut q = p.clone();
+                    retime(
+                        &mut q,
+                        (shift as f64 * ws.w.video_tick / ws.w.audio_tick).round() as i64,
+                    );
+                    sink.tx.send(Msg::Audio(q)).map_err(stopped)?;
+                }
             }
         }
         Ok(())
     }
+}
+
+fn retime(p: &mut Packet, shift: i64) {
+    p.set_pts(p.pts().map(|v| v - shift));
+    p.set_dts(p.dts().map(|v| v - shift));
 }
 
 /// A new reference to the same picture buffers: the fan-out copies no pixels.
@@ -82,34 +153,77 @@ pub(crate) fn share(f: &frame::Video) -> Result<frame::Video, Error> {
 
 impl Pipeline<'_> {
     /// Starts one thread per rung, pumps the source through them, and waits for all.
+    /// `setups` with a window get only that part of the source (the preview); `writer`
+    /// receives the thumbnail and trick-play frames.
     pub fn run(
         mut self,
-        setups: Vec<rung::Setup>,
+        setups: Vec<(rung::Setup, Option<Window>)>,
+        writer: Option<WriterSetup<'_>>,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Vec<rung::Finished>, Decoded), Error> {
-        let (finished, decoded) = std::thread::scope(|scope| -> Result<_, Error> {
+    ) -> Result<(Vec<rung::Finished>, Decoded, Vec<Thumbnail>), Error> {
+        let (finished, decoded, thumbs) = std::thread::scope(|scope| -> Result<_, Error> {
             let mut handles = Vec::new();
-            let mut senders = Vec::new();
-            for setup in setups {
+            let mut sinks = Vec::new();
+            let mut pictures = None;
+            if let Some(w) = writer {
+                let (tx, rx) = sync_channel(QUEUE);
+                self.picker = Some(Picker::new(
+                    w.thumbs.map(|(_, t)| t),
+                    w.tiles.map(|(_, t)| t),
+                    tx,
+                ));
+                let handle = std::thread::Builder::new()
+                    .name("pictures".into())
+                    .spawn_scoped(scope, move || capture::write(w, rx))
+                    .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;
+                pictures = Some(handle);
+            }
+            for (setup, window) in setups {
                 let wants_audio = setup.targets.iter().any(|t| match t {
                     Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
                         *with_audio
                     }
                 });
                 let (tx, rx) = sync_channel(QUEUE);
-                senders.push((tx, wants_audio));
+                sinks.push(Sink {
+                    tx,
+                    wants_audio,
+                    window: window.map(|w| WindowState {
+                        w,
+                        shift: None,
+                        held: Vec::new(),
+                    }),
+                });
                 let handle = std::thread::Builder::new()
                     .name(format!("rung-{}", setup.rendition.name))
                     .spawn_scoped(scope, move || rung::run(setup, rx))
                     .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;
                 handles.push(handle);
             }
-            let fanout = Fanout { senders };
-            let result = self.pump(&fanout, progress);
+            let mut fanout = Fanout { sinks };
+            let mut result = self.pump(&mut fanout, progress);
+            if let Some(picker) = self.picker.take() {
+                if let (Err(e), Ok(_)) = (picker.finish(), &result) {
+                    result = Err(e);
+                }
+            }
             // Hanging up lets every rung flush; their own errors explain a failed send best.
             drop(fanout);
             let mut finished = Vec::new();
             let mut worker_error = None;
+            let mut thumbs = Vec::new();
+            if let Some(h) = pictures {
+                match h.join() {
+                    Ok(Ok(t)) => thumbs = t,
+                    Ok(Err(e)) => {
+                        worker_error.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        worker_error
+                            .get_or_insert(Error::Internal("the picture thread panicked".into()));
+                    }
+                }
+            }
             for h in handles {
                 match h.join() {
                     Ok(Ok(f)) => finished.push(f),
@@ -126,13 +240,13 @@ impl Pipeline<'_> {
                 (Err(Error::Cancelled), _) => Err(Error::Cancelled),
                 (_, Some(e)) => Err(e),
                 (Err(e), None) => Err(e),
-                (Ok(d), None) => Ok((finished, d)),
+                (Ok(d), None) => Ok((finished, d, thumbs)),
             }
         })?;
         for m in self.audio_muxers {
             m.finish()?;
         }
-        Ok((finished, decoded))
+        Ok((finished, decoded, thumbs))
     }
 
     fn corrupt(&self, what: &'static str, source: ff::Error) -> Error {
@@ -146,7 +260,7 @@ impl Pipeline<'_> {
 
     fn pump(
         &mut self,
-        fanout: &Fanout,
+        fanout: &mut Fanout,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Decoded, Error> {
         let mut packet = Packet::empty();
@@ -186,12 +300,15 @@ impl Pipeline<'_> {
     fn video(
         &mut self,
         packet: Option<&Packet>,
-        fanout: &Fanout,
+        fanout: &mut Fanout,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), Error> {
-        let (clock, duration) = (&mut self.clock, self.duration);
+        let (clock, duration, picker) = (&mut self.clock, self.duration, &mut self.picker);
         let mut sink = |f: frame::Video| -> Result<(), Error> {
             if let Some(f) = clock.stamp(f) {
+                if let Some(p) = picker.as_mut() {
+                    p.frame(clock.position(), &f)?;
+                }
                 fanout.video(&f)?;
                 progress(Progress {
                     position: clock.position(),
@@ -212,7 +329,7 @@ impl Pipeline<'_> {
 
     /// Decodes and encodes an audio packet (`None`: flush) and hands the AAC packets to
     /// the audio-only outputs and to the rungs that mux audio.
-    fn audio(&mut self, packet: Option<&Packet>, fanout: &Fanout) -> Result<(), Error> {
+    fn audio(&mut self, packet: Option<&Packet>, fanout: &mut Fanout) -> Result<(), Error> {
         let Some(audio) = self.audio.as_mut() else {
             return Ok(());
         };

@@ -1,6 +1,7 @@
 //! `mpe transcode`: demux and decode once, fan frames out to every rung, encode audio once,
 //! package every output group, write the manifests, and publish by rename.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -8,17 +9,19 @@ use std::time::{Duration, Instant};
 
 use ff::Rational;
 use ffmpeg_next as ff;
-use profiles::naming::{Group, Layout, AUDIO_NAME};
-use profiles::{MediaInfo, Plan, Profile};
+use profiles::naming::{Group, Layout, AUDIO_NAME, METADATA};
+use profiles::{MediaInfo, Plan, PlannedRendition, Profile};
 use serde::Serialize;
 
 use crate::audio::AudioPipeline;
+use crate::capture::{Thumbnail, WriterSetup};
 use crate::clock::Clock;
 use crate::decode::VideoDecoder;
 use crate::error::Error;
+use crate::metadata::{AssetRecord, Facts, PreviewRecord, Timings, TrickPlayRecord};
 use crate::mux::{Muxer, SegmentKind, StreamSpec};
 use crate::package::Asset;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Window};
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::rung::{self, Target};
@@ -62,6 +65,8 @@ pub struct TranscodeReport {
     pub files: Vec<OutputFile>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
+    /// The asset record, as written to `metadata.json`.
+    pub record: AssetRecord,
 }
 
 /// Runs the whole job. `progress` is called from this thread for every decoded frame.
@@ -70,6 +75,7 @@ pub fn transcode(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TranscodeReport, Error> {
     let started = Instant::now();
+    let mut timings = Timings::default();
     let source = &opts.source;
     let input = crate::probe::open_input(source)?;
     let media = crate::probe::describe(source, &input);
@@ -142,7 +148,30 @@ pub fn transcode(
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let setups = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores, color);
+    let mut setups: Vec<_> = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores, color)
+        .into_iter()
+        .map(|s| (s, None))
+        .collect();
+    if let Some(p) = preview_setup(&asset, frame_tb, audio_spec.as_ref(), color) {
+        setups.push(p);
+    }
+    let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
+        let p = &opts.profile;
+        WriterSetup {
+            root: staging.path(),
+            layout: &layout,
+            thumbs: p
+                .thumbnails
+                .as_ref()
+                .zip(plan.thumbnails.as_ref())
+                .map(|(s, t)| (s.destination.as_str(), t)),
+            tiles: p
+                .trickplay
+                .as_ref()
+                .zip(plan.trickplay.as_ref())
+                .map(|(s, t)| (s.destination.as_str(), t)),
+        }
+    });
 
     let pipeline = Pipeline {
         source,
@@ -155,8 +184,11 @@ pub fn transcode(
         audio_stream: plan.audio.as_ref().map(|a| a.source_stream),
         duration: plan.duration,
         cancel: opts.cancel.as_deref(),
+        picker: None,
     };
-    let (finished, decoded) = pipeline.run(setups, progress)?;
+    timings.probe = started.elapsed().as_secs_f64();
+    let (finished, decoded, thumbnails) = pipeline.run(setups, writer, progress)?;
+    timings.encode = started.elapsed().as_secs_f64() - timings.probe;
     for f in &finished {
         tracing::info!(rung = %f.name, frames = f.frames, codec = %f.codec, "encoded");
     }
@@ -182,8 +214,34 @@ pub fn transcode(
         });
     }
 
-    let counts = asset.write_manifests(&finished)?;
+    let package_start = Instant::now();
+    let mut facts = BTreeMap::new();
+    let counts = asset.write_manifests(&finished, &mut facts)?;
+    let (preview, trickplay) = extras(&asset, &decoded, &thumbnails, &mut facts)?;
     let files = asset.verify(counts)?;
+    timings.package = package_start.elapsed().as_secs_f64();
+    let checksum_start = Instant::now();
+    let records = crate::metadata::file_records(staging.path(), &files, &facts)?;
+    timings.checksum = checksum_start.elapsed().as_secs_f64();
+    timings.total = started.elapsed().as_secs_f64();
+    let record = AssetRecord {
+        schema: crate::metadata::SCHEMA,
+        mpe_version: env!("CARGO_PKG_VERSION"),
+        created: crate::metadata::now_rfc3339(),
+        source: source.display().to_string(),
+        profile: opts.profile.name.clone(),
+        media: media.clone(),
+        plan: plan.clone(),
+        files: records,
+        thumbnails,
+        preview,
+        trickplay,
+        timings,
+    };
+    let record_path = staging.path().join(METADATA);
+    let text = serde_json::to_string_pretty(&record)
+        .map_err(|e| Error::Internal(format!("serialising the asset record: {e}")))?;
+    std::fs::write(&record_path, text).map_err(Error::output(&record_path))?;
     // A Ctrl-C that came after the last frame was decoded still means "do not publish".
     if opts
         .cancel
@@ -199,7 +257,140 @@ pub fn transcode(
         plan,
         files,
         elapsed: started.elapsed(),
+        record,
     })
+}
+
+/// Writes the trick-play track, and describes the MP4s, the preview and the pictures.
+fn extras(
+    asset: &Asset<'_>,
+    decoded: &crate::pipeline::Decoded,
+    thumbnails: &[Thumbnail],
+    facts: &mut BTreeMap<String, Facts>,
+) -> Result<(Option<PreviewRecord>, Option<TrickPlayRecord>), Error> {
+    let (plan, profile, layout) = (asset.plan, asset.profile, asset.layout);
+    if let Some(f) = &profile.outputs.file {
+        for r in plan
+            .renditions
+            .iter()
+            .filter(|r| plan.file_renditions.contains(&r.name))
+        {
+            let facts_of = Facts {
+                kind: "video",
+                duration: Some(decoded.end),
+                size: Some((r.width, r.height)),
+            };
+            facts.insert(layout.file_output(&f.destination, &r.name), facts_of);
+        }
+    }
+    for t in thumbnails {
+        let f = Facts {
+            kind: "thumbnail",
+            duration: None,
+            size: Some((t.width, t.height)),
+        };
+        facts.insert(t.path.clone(), f);
+    }
+    let preview = match (&profile.preview, &plan.preview) {
+        (Some(s), Some(p)) => {
+            let path = layout.preview(&s.destination);
+            let seconds = p.seconds.min(decoded.end - p.start).max(0.0);
+            let f = Facts {
+                kind: "preview",
+                duration: Some(seconds),
+                size: Some((p.width, p.height)),
+            };
+            facts.insert(path.clone(), f);
+            Some(PreviewRecord {
+                path,
+                start: p.start,
+                seconds,
+            })
+        }
+        _ => None,
+    };
+    let trickplay = match (&profile.trickplay, &plan.trickplay) {
+        (Some(s), Some(t)) => {
+            let vtt = layout.trickplay_vtt(&s.destination);
+            let path = asset.root.join(&vtt);
+            let text = crate::trickplay::vtt(t, layout, decoded.end);
+            std::fs::write(&path, text).map_err(Error::output(&path))?;
+            let sheets: Vec<String> = (1..=t.sheets())
+                .map(|n| layout.trickplay_sheet(&s.destination, n))
+                .collect();
+            for sheet in &sheets {
+                let f = Facts {
+                    kind: "sprite",
+                    duration: None,
+                    size: Some((t.columns * t.tile_width, t.rows * t.tile_height)),
+                };
+                facts.insert(sheet.clone(), f);
+            }
+            facts.insert(
+                vtt.clone(),
+                Facts {
+                    kind: "vtt",
+                    ..Facts::default()
+                },
+            );
+            Some(TrickPlayRecord {
+                vtt,
+                sheets,
+                interval: t.interval,
+                tile_width: t.tile_width,
+                tile_height: t.tile_height,
+                columns: t.columns,
+                rows: t.rows,
+            })
+        }
+        _ => None,
+    };
+    Ok((preview, trickplay))
+}
+
+/// The preview clip: a rung of its own that gets only its window of the source.
+fn preview_setup(
+    asset: &Asset<'_>,
+    frame_tb: Rational,
+    audio: Option<&StreamSpec>,
+    color: rung::Color,
+) -> Option<(rung::Setup, Option<Window>)> {
+    let (plan, profile) = (asset.plan, asset.profile);
+    let (settings, p) = profile.preview.as_ref().zip(plan.preview.as_ref())?;
+    let audio = audio.filter(|_| p.audio);
+    let rendition = PlannedRendition {
+        name: "preview".into(),
+        width: p.width,
+        height: p.height,
+        bitrate: p.bitrate,
+        max_bitrate: p.max_bitrate,
+        buffer_size: p.buffer_size,
+        source_size: false,
+    };
+    let window = Window {
+        start: p.start,
+        end: p.start + p.seconds,
+        video_tick: f64::from(frame_tb),
+        audio_tick: audio.map_or(1.0, |a| f64::from(a.time_base)),
+    };
+    let setup = rung::Setup {
+        rendition,
+        video: profile.video.clone(),
+        time_base: frame_tb,
+        frame_rate: Rational::new(plan.frame_rate[0] as i32, plan.frame_rate[1] as i32),
+        gop_frames: (plan.gop_seconds * asset.fps).round().max(1.0) as u32,
+        segment_seconds: plan.segment_seconds,
+        fmp4_offset: asset.fmp4_offset,
+        // A few seconds at a small size: one thread keeps it off the ladder's cores.
+        threads: 1,
+        targets: vec![Target::File {
+            path: asset.root.join(asset.layout.preview(&settings.destination)),
+            with_audio: audio.is_some(),
+        }],
+        audio: audio.cloned(),
+        color,
+    };
+    Some((setup, Some(window)))
 }
 
 /// The shift of every fMP4 timestamp: a whole number of frames covering x264's B-frame

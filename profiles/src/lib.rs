@@ -18,11 +18,10 @@ pub use error::{PlanError, ProfileError, TimeError};
 pub use media::{AudioStream, MediaInfo, SubtitleStream, VideoStream};
 pub use pictures::{ImageFormat, PreviewSettings, ThumbnailSettings, TrickPlaySettings};
 pub use plan::{
-    plan, Plan, PlannedAudio, PlannedPreview, PlannedRendition, PlannedThumbnails,
-    PlannedTrickPlay,
+    plan, Plan, PlannedAudio, PlannedPreview, PlannedRendition, PlannedThumbnails, PlannedTrickPlay,
 };
-pub use timespec::TimeSpec;
 pub use profile::{
     AudioSettings, H264Profile, OutputGroups, Profile, RateControl, Rendition, VideoSettings,
     X264Preset,
 };
+pub use timespec::TimeSpec;

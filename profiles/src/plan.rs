@@ -354,11 +354,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         } else {
             p.seconds
         };
-        let start = p
-            .start
-            .resolve(duration)
-            .min(duration - seconds)
-            .max(0.0);
+        let start = p.start.resolve(duration).min(duration - seconds).max(0.0);
         let (width, height) = size_for(p.height.min(source_short));
         let nearest = renditions
             .iter()

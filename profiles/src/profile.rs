@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProfileError;
 use crate::pictures::{
-    validate_preview, validate_thumbnails, validate_trickplay, PreviewSettings,
-    ThumbnailSettings, TrickPlaySettings,
+    validate_preview, validate_thumbnails, validate_trickplay, PreviewSettings, ThumbnailSettings,
+    TrickPlaySettings,
 };
 
 /// The profiles shipped with mpe, by name, as JSON text.

@@ -211,8 +211,7 @@ mod tests {
     #[test]
     fn bad_values_are_named_in_the_error() {
         for bad in [
-            "", "-1", "abc", "5x", "1:2:3:4", "00:75", "150%", "end+2", "end-", "inf", "1e3",
-            "nan",
+            "", "-1", "abc", "5x", "1:2:3:4", "00:75", "150%", "end+2", "end-", "inf", "1e3", "nan",
         ] {
             let e = bad.parse::<TimeSpec>().expect_err(bad);
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
@@ -226,6 +225,9 @@ mod tests {
         assert_eq!(v[1].resolve(10.0), 2.5);
         assert_eq!(v[2].resolve(10.0), 9.0);
         assert!(serde_json::from_str::<Vec<TimeSpec>>(r#"["soon"]"#).is_err());
-        assert_eq!(serde_json::to_string(&v).expect("json"), r#"["3","25%","end-1s"]"#);
+        assert_eq!(
+            serde_json::to_string(&v).expect("json"),
+            r#"["3","25%","end-1s"]"#
+        );
     }
 }

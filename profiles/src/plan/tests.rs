@@ -194,7 +194,10 @@ fn interval_captures_follow_mediaconvert_cadence() {
 fn pictures_keep_aspect_and_never_upscale() {
     assert_eq!(picture_size((1920.0, 1080.0), Some(320), None), (320, 180));
     assert_eq!(picture_size((1080.0, 1920.0), None, Some(320)), (180, 320));
-    assert_eq!(picture_size((1920.0, 1080.0), Some(320), Some(320)), (320, 180));
+    assert_eq!(
+        picture_size((1920.0, 1080.0), Some(320), Some(320)),
+        (320, 180)
+    );
     assert_eq!(picture_size((320.0, 240.0), Some(640), None), (320, 240));
 }
 
@@ -223,7 +226,10 @@ fn thumbnails_preview_and_trickplay_are_planned_from_the_profile() {
     assert_eq!((t.width, t.height), (320, 180));
     let pv = plan.preview.expect("preview");
     // 50% of 10 s is 5 s, but an 8 s clip must start by 2 s to fit.
-    assert_eq!((pv.start, pv.seconds, pv.width, pv.height), (2.0, 8.0, 426, 240));
+    assert_eq!(
+        (pv.start, pv.seconds, pv.width, pv.height),
+        (2.0, 8.0, 426, 240)
+    );
     assert!(pv.audio);
     let tp = plan.trickplay.expect("trickplay");
     assert_eq!(tp.times.len(), 10);
