@@ -17,20 +17,23 @@ pub(crate) struct VideoDecoder {
 }
 
 impl VideoDecoder {
-    /// Opens the decoder of stream `index`; `rotation` is clockwise degrees to undo.
+    /// Opens the decoder of stream `index`; `rotation` is clockwise degrees to undo;
+    /// `threads` 0 lets FFmpeg pick.
     pub fn open(
         path: &Path,
         stream: &ff::format::stream::Stream,
         rotation: u32,
         interlaced: bool,
+        threads: usize,
     ) -> Result<Self, Error> {
         let time_base = stream.time_base();
         let mut ctx = codec::Context::from_parameters(stream.parameters())
             .map_err(Error::ffmpeg("reading the video stream parameters"))?;
-        // Frame threads with an automatic count: decoding is the serial head of the pipeline.
+        // Frame threads (automatic count for a transcode): decoding is the serial head of
+        // the pipeline.
         ctx.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
-            count: 0,
+            count: threads,
             ..Default::default()
         });
         let id = stream.parameters().id();
@@ -79,6 +82,16 @@ impl VideoDecoder {
             time_base: out_tb,
             decoded: frame::Video::empty(),
         })
+    }
+
+    /// Forgets every buffered frame and packet, as after a seek.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.decoder.flush();
+        if let Some(f) = self.filter.as_mut() {
+            // Filters keep frames of their own (yadif looks one ahead): start them afresh.
+            *f = Filter::new(f.chain.clone(), f.input, f.aspect, f.in_tb)?;
+        }
+        Ok(())
     }
 
     /// The time base of the frames this decoder yields.
@@ -168,6 +181,7 @@ struct Filter {
     graph: filter::Graph,
     chain: String,
     input: (u32, u32, ff::format::Pixel),
+    aspect: Rational,
     in_tb: Rational,
 }
 
@@ -198,6 +212,7 @@ impl Filter {
             graph,
             chain,
             input,
+            aspect,
             in_tb,
         })
     }

@@ -116,6 +116,16 @@ pub enum Error {
         /// The asset folder.
         path: PathBuf,
     },
+    /// A time asked for cannot be used with this source.
+    #[error("{}: time {value:?}: {reason}", path.display())]
+    Time {
+        /// The source.
+        path: PathBuf,
+        /// The time as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The run was cancelled (Ctrl-C); nothing was published.
     #[error("cancelled; nothing was published")]
     Cancelled,

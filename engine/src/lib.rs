@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod probe;
 pub mod progress;
 pub mod stages;
+pub mod thumbs;
 pub mod transcode;
 pub mod trickplay;
 
@@ -32,6 +33,7 @@ pub use capture::Thumbnail;
 pub use error::Error;
 pub use probe::probe;
 pub use progress::Progress;
+pub use thumbs::{thumbs, ThumbsOptions, ThumbsReport};
 pub use transcode::{transcode, OutputFile, TranscodeOptions, TranscodeReport};
 
 /// Initialises FFmpeg once and quiets its own logging (mpe reports errors itself).

@@ -113,7 +113,7 @@ pub fn transcode(
         video_info.field_order.as_deref(),
         Some("tt" | "bb" | "tb" | "bt")
     );
-    let decoder = VideoDecoder::open(source, &ist, plan.rotation, interlaced)?;
+    let decoder = VideoDecoder::open(source, &ist, plan.rotation, interlaced, 0)?;
     // SAFETY: reads plain enum fields of the stream's codec parameters.
     let color = unsafe {
         let par = &*ist.parameters().as_ptr();

@@ -1,6 +1,7 @@
 //! Subcommands: one module each, with its own clap arguments and `run`.
 
 pub mod probe;
+pub mod thumbs;
 pub mod transcode;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ enum Command {
     Probe(probe::Args),
     /// Make the HLS + DASH + MP4 ladder of a source, as the profile says.
     Transcode(transcode::Args),
+    /// Still thumbnails at chosen times (exact frames, by parallel seeking).
+    Thumbs(thumbs::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -29,5 +32,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Probe(a) => probe::run(a),
         Command::Transcode(a) => transcode::run(a),
+        Command::Thumbs(a) => thumbs::run(a),
     }
 }
