@@ -626,18 +626,6 @@ fn check_asset(src: &Source, asset: &Path, profile_name: &str) -> Vec<(u32, u32,
     sizes
 }
 
-/// Writes a variant of a shipped profile into `dir` and returns its path.
-fn write_profile(dir: &Path, base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
-    let text = std::fs::read_to_string(util::repo().join(format!("profiles/{base}.json")))
-        .expect("shipped profile");
-    let mut p: serde_json::Value = serde_json::from_str(&text).expect("json");
-    p["name"] = format!("{base}-variant").into();
-    edit(&mut p);
-    let file = dir.join(format!("{base}-variant.json"));
-    std::fs::write(&file, p.to_string()).expect("write profile");
-    file
-}
-
 fn sizes_only(v: &[(u32, u32, f64)]) -> Vec<(u32, u32)> {
     v.iter().map(|x| (x.0, x.1)).collect()
 }
@@ -771,7 +759,7 @@ fn rotated_output_carries_no_rotation() {
 #[test]
 fn cbr_rungs_hit_their_bitrate() {
     let dir = util::work_dir("cbr");
-    let file = write_profile(&dir, "default", |p| {
+    let file = util::write_profile(&dir, "default", |p| {
         p["video"]["rate_control"] = "cbr".into()
     });
     let src = util::fixture("sd_4x3");
@@ -792,7 +780,7 @@ fn cbr_rungs_hit_their_bitrate() {
 #[test]
 fn capped_crf_stays_under_its_cap() {
     let dir = util::work_dir("crf");
-    let file = write_profile(&dir, "mobile", |p| {
+    let file = util::write_profile(&dir, "mobile", |p| {
         p["video"]["rate_control"] = "capped_crf".into();
         p["video"]["crf"] = 10.into();
     });

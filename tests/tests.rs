@@ -9,3 +9,4 @@ mod conformance;
 mod errors;
 mod player;
 mod probe;
+mod thumbs;

@@ -197,3 +197,78 @@ pub fn entries(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Writes a variant of a shipped profile into `dir` and returns its path.
+pub fn write_profile(dir: &Path, base: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join(format!("profiles/{base}.json")))
+        .expect("shipped profile");
+    let mut p: serde_json::Value = serde_json::from_str(&text).expect("json");
+    p["name"] = format!("{base}-variant").into();
+    edit(&mut p);
+    let file = dir.join(format!("{base}-variant.json"));
+    std::fs::write(&file, p.to_string()).expect("write profile");
+    file
+}
+
+/// PSNR (average over planes) of two pictures by FFmpeg's psnr filter; infinite when equal.
+pub fn psnr(a: &Path, b: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(a)
+        .arg("-i")
+        .arg(b)
+        .args(["-lavfi", "psnr", "-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg psnr");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let avg = text
+        .split("average:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no PSNR for {} vs {}: {text}", a.display(), b.display()));
+    if avg == "inf" {
+        f64::INFINITY
+    } else {
+        avg.parse().expect("PSNR number")
+    }
+}
+
+/// The frame FFmpeg shows at `t` (accurate seek), as a PNG at its own size, converted to RGB
+/// with the scaler flags mpe uses for pictures (bicubic, accurate rounding, full chroma
+/// interpolation), so that only a different frame can make the two differ.
+pub fn ffmpeg_frame(src: &Path, t: f64, out: &Path) {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-ss"])
+        .arg(format!("{t}"))
+        .arg("-i")
+        .arg(src)
+        .args([
+            "-frames:v",
+            "1",
+            "-sws_flags",
+            "bicubic+accurate_rnd+full_chroma_int",
+        ])
+        .arg(out)
+        .output()
+        .expect("run ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Width and height of a picture or video, by ffprobe.
+pub fn dimensions(path: &Path) -> (u32, u32) {
+    let v = ffprobe_args(path, &["-show_entries", "stream=width,height"]);
+    let s = &v["streams"][0];
+    (num(&s["width"]) as u32, num(&s["height"]) as u32)
+}
+
+/// The RGB value of the pixel at (x, y), decoded by FFmpeg.
+pub fn pixel(path: &Path, x: u32, y: u32) -> [u8; 3] {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("crop=1:1:{x}:{y}"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    [o.stdout[0], o.stdout[1], o.stdout[2]]
+}
