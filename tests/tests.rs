@@ -7,6 +7,7 @@ mod util;
 
 mod conformance;
 mod errors;
+mod pictures;
 mod player;
 mod probe;
 mod thumbs;

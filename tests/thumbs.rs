@@ -35,13 +35,20 @@ fn thumbs(src: &Path, out: &Path, args: &[&str]) -> Value {
             let bytes = std::fs::metadata(out.join(&file)).expect("image").len();
             assert_eq!(t["bytes"].as_u64(), Some(bytes), "{file}");
             let (w, h) = util::dimensions(&out.join(&file));
-            assert_eq!((t["width"].as_u64(), t["height"].as_u64()), (Some(w.into()), Some(h.into())));
+            assert_eq!(
+                (t["width"].as_u64(), t["height"].as_u64()),
+                (Some(w.into()), Some(h.into()))
+            );
             file
         })
         .collect();
     files.push(format!("{stem}_thumbs.json"));
     files.sort();
-    assert_eq!(util::entries(out), files, "images and index only, no temp files");
+    assert_eq!(
+        util::entries(out),
+        files,
+        "images and index only, no temp files"
+    );
     index
 }
 
@@ -64,7 +71,11 @@ fn each_thumbnail_is_the_frame_ffmpeg_shows_at_that_time() {
     let out = util::work_dir("thumbs-exact");
     // 25 fps, keyframes every 2 s, B-frames. 1.24 s is mid-GOP, 7.96 s the last frame;
     // 2.01 s falls inside the frame that starts at 2.00 s, and `end` shows the last frame.
-    let index = thumbs(&src, &out, &["--at", "0,1.24,2.01,5.52,7.96,end", "--format", "png"]);
+    let index = thumbs(
+        &src,
+        &out,
+        &["--at", "0,1.24,2.01,5.52,7.96,end", "--format", "png"],
+    );
     let frame_times = list(&index, "frame_time");
     assert_eq!(list(&index, "time"), [0.0, 1.24, 2.01, 5.52, 7.96, 8.0]);
     let expected = [0.0, 1.24, 2.0, 5.52, 7.96, 7.96];
@@ -73,20 +84,30 @@ fn each_thumbnail_is_the_frame_ffmpeg_shows_at_that_time() {
         let reference = out.join(format!("ref-{i}.png"));
         util::ffmpeg_frame(&src, *t, &reference);
         let db = util::psnr(&image(&out, &index, i), &reference);
-        assert!(db > 35.0, "thumbnail at {t} s: PSNR {db:.1} dB against ffmpeg");
+        assert!(
+            db > 35.0,
+            "thumbnail at {t} s: PSNR {db:.1} dB against ffmpeg"
+        );
     }
     // The comparison can fail: the frame next to the right one is far off.
     let neighbour = out.join("neighbour.png");
     util::ffmpeg_frame(&src, 1.28, &neighbour);
     let db = util::psnr(&image(&out, &index, 1), &neighbour);
-    assert!(db < 30.0, "adjacent frames too alike for this test: {db:.1} dB");
+    assert!(
+        db < 30.0,
+        "adjacent frames too alike for this test: {db:.1} dB"
+    );
 }
 
 #[test]
 fn fast_mode_takes_the_keyframe_before_each_time() {
     let src = util::fixture("counter");
     let out = util::work_dir("thumbs-fast");
-    let index = thumbs(&src, &out, &["--at", "1.5,3.9,6.2", "--fast", "--format", "png"]);
+    let index = thumbs(
+        &src,
+        &out,
+        &["--at", "1.5,3.9,6.2", "--fast", "--format", "png"],
+    );
     assert_eq!(list(&index, "frame_time"), [0.0, 2.0, 6.0]);
     assert_eq!(index["fast"], Value::Bool(true));
     let reference = out.join("ref.png");
@@ -98,9 +119,17 @@ fn fast_mode_takes_the_keyframe_before_each_time() {
 fn every_count_and_at_give_the_times_asked_for() {
     let src = util::fixture("counter");
     let out = util::work_dir("thumbs-every");
-    let every = thumbs(&src, &out.join("every"), &["--every", "2s", "--width", "160"]);
+    let every = thumbs(
+        &src,
+        &out.join("every"),
+        &["--every", "2s", "--width", "160"],
+    );
     assert_eq!(list(&every, "time"), [0.0, 2.0, 4.0, 6.0]);
-    let count = thumbs(&src, &out.join("count"), &["--count", "4", "--height", "60"]);
+    let count = thumbs(
+        &src,
+        &out.join("count"),
+        &["--count", "4", "--height", "60"],
+    );
     assert_eq!(list(&count, "time"), [1.0, 3.0, 5.0, 7.0]);
     let at = thumbs(
         &src,
@@ -109,10 +138,22 @@ fn every_count_and_at_give_the_times_asked_for() {
     );
     // Sorted, repeats dropped, numbered in time order as MediaConvert numbers captures.
     assert_eq!(list(&at, "time"), [2.0, 3.0, 7.0]);
-    for (index, size, ext) in [(&every, (160, 120), "jpg"), (&count, (80, 60), "jpg"), (&at, (320, 240), "webp")] {
-        for (i, t) in index["thumbnails"].as_array().expect("list").iter().enumerate() {
+    for (index, size, ext) in [
+        (&every, (160, 120), "jpg"),
+        (&count, (80, 60), "jpg"),
+        (&at, (320, 240), "webp"),
+    ] {
+        for (i, t) in index["thumbnails"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .enumerate()
+        {
             assert_eq!(t["file"], format!("counter_thumb.{i:07}.{ext}"));
-            assert_eq!((t["width"].as_u64(), t["height"].as_u64()), (Some(size.0), Some(size.1)));
+            assert_eq!(
+                (t["width"].as_u64(), t["height"].as_u64()),
+                (Some(size.0), Some(size.1))
+            );
         }
     }
 }
@@ -120,11 +161,25 @@ fn every_count_and_at_give_the_times_asked_for() {
 #[test]
 fn portrait_and_rotated_sources_give_portrait_thumbnails() {
     let out = util::work_dir("thumbs-portrait");
-    let portrait = thumbs(&util::fixture("portrait"), &out.join("p"), &["--at", "1", "--width", "180"]);
-    assert_eq!(util::dimensions(&image(&out.join("p"), &portrait, 0)), (180, 320));
+    let portrait = thumbs(
+        &util::fixture("portrait"),
+        &out.join("p"),
+        &["--at", "1", "--width", "180"],
+    );
+    assert_eq!(
+        util::dimensions(&image(&out.join("p"), &portrait, 0)),
+        (180, 320)
+    );
     // Coded 640x360 with a 90 degree display matrix: shown 360x640.
-    let rotated = thumbs(&util::fixture("rotated"), &out.join("r"), &["--at", "1", "--height", "320"]);
-    assert_eq!(util::dimensions(&image(&out.join("r"), &rotated, 0)), (180, 320));
+    let rotated = thumbs(
+        &util::fixture("rotated"),
+        &out.join("r"),
+        &["--at", "1", "--height", "320"],
+    );
+    assert_eq!(
+        util::dimensions(&image(&out.join("r"), &rotated, 0)),
+        (180, 320)
+    );
 }
 
 #[test]
@@ -133,10 +188,17 @@ fn colours_come_back_for_bt709_limited_and_bt601_full_range_sources() {
     // matrix or range is off by more than 10 in some channel.
     for name in ["color_bt709", "color_bt601_full"] {
         let out = util::work_dir(name);
-        let index = thumbs(&util::fixture(name), &out, &["--at", "0.5", "--format", "png"]);
+        let index = thumbs(
+            &util::fixture(name),
+            &out,
+            &["--at", "0.5", "--format", "png"],
+        );
         let px = util::pixel(&image(&out, &index, 0), 160, 120);
         for (got, want) in px.iter().zip([192u8, 48, 32]) {
-            assert!(got.abs_diff(want) <= 4, "{name}: {px:?} is not (192, 48, 32)");
+            assert!(
+                got.abs_diff(want) <= 4,
+                "{name}: {px:?} is not (192, 48, 32)"
+            );
         }
     }
 }
@@ -159,7 +221,11 @@ fn refused(src: &Path, args: &[&str], needle: &str) {
 #[test]
 fn bad_times_are_named_in_the_error() {
     let src = util::fixture("counter");
-    refused(&src, &["--at", "9"], r#"time "9": past the end (duration 8.000 s)"#);
+    refused(
+        &src,
+        &["--at", "9"],
+        r#"time "9": past the end (duration 8.000 s)"#,
+    );
     refused(&src, &["--at", "3,end-20s"], r#"time "end-20s""#);
     refused(&src, &["--at", "5x"], r#"time "5x""#);
     refused(&src, &["--at", "-1"], r#"time "-1""#);
@@ -174,6 +240,14 @@ fn bad_sources_are_named_in_the_error() {
     let missing = util::repo().join("target/no-such-file.mp4");
     refused(&missing, &["--at", "1"], "no such file");
     refused(&util::fixture("empty"), &["--at", "1"], "file is empty");
-    refused(&util::fixture("not_video"), &["--at", "1"], "not a media file");
-    refused(&util::fixture("audio_only"), &["--at", "1"], "no video stream");
+    refused(
+        &util::fixture("not_video"),
+        &["--at", "1"],
+        "not a media file",
+    );
+    refused(
+        &util::fixture("audio_only"),
+        &["--at", "1"],
+        "no video stream",
+    );
 }

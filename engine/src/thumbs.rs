@@ -103,7 +103,10 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
     let duration = video.duration.unwrap_or(media.duration);
     let times = resolve_times(opts, path, duration)?;
     let (width, height) = picture_size(video.display_size(), opts.width, opts.height);
-    let interlaced = matches!(video.field_order.as_deref(), Some("tt" | "bb" | "tb" | "bt"));
+    let interlaced = matches!(
+        video.field_order.as_deref(),
+        Some("tt" | "bb" | "tb" | "bt")
+    );
 
     let cores = opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -215,7 +218,10 @@ fn resolve_times(
             return Err(bad(&every.to_string(), "--every must be above zero".into()));
         }
         if !known {
-            return Err(bad(&format!("every {every}"), "the source's duration is unknown".into()));
+            return Err(bad(
+                &format!("every {every}"),
+                "the source's duration is unknown".into(),
+            ));
         }
         times.extend(
             interval_times(every, duration, None)
@@ -228,13 +234,19 @@ fn resolve_times(
             return Err(bad("0", "--count must be at least 1".into()));
         }
         if !known {
-            return Err(bad(&format!("count {count}"), "the source's duration is unknown".into()));
+            return Err(bad(
+                &format!("count {count}"),
+                "the source's duration is unknown".into(),
+            ));
         }
         let step = duration / f64::from(count);
         times.extend((0..count).map(|i| ((f64::from(i) + 0.5) * step, format!("count {count}"))));
     }
     if times.is_empty() {
-        return Err(bad("", "no times asked for: give --at, --every or --count".into()));
+        return Err(bad(
+            "",
+            "no times asked for: give --at, --every or --count".into(),
+        ));
     }
     times.sort_by(|a, b| a.0.total_cmp(&b.0));
     times.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-3);
@@ -242,7 +254,10 @@ fn resolve_times(
 }
 
 fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(Error::output(&tmp))?;
     std::fs::rename(&tmp, path).map_err(Error::output(path))
@@ -348,8 +363,7 @@ impl<'a> Seeker<'a> {
                     }
                 }
                 Some((ft, f)) => {
-                    if self.prev.is_none() && !forward && t > 0.0 && margin < 64.0 && ft > t + EPS
-                    {
+                    if self.prev.is_none() && !forward && t > 0.0 && margin < 64.0 && ft > t + EPS {
                         // The seek landed after `t` (a keyframe index that lies, or an
                         // edit list): go back further.
                         margin = if margin == 0.0 { 1.0 } else { margin * 4.0 };

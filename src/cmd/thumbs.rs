@@ -12,7 +12,12 @@ pub struct Args {
     pub source: PathBuf,
     /// Times, comma separated: seconds (5, 2.5s), [HH:]MM:SS[.fff], a percentage (25%),
     /// or from the end (end, end-2s).
-    #[arg(long, value_delimiter = ',', value_name = "TIMES", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "TIMES",
+        allow_hyphen_values = true
+    )]
     pub at: Vec<TimeSpec>,
     /// One thumbnail every DURATION (10, 10s, 00:01:00), from the first frame.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -238,7 +238,14 @@ pub fn psnr(a: &Path, b: &Path) -> f64 {
 /// interpolation), so that only a different frame can make the two differ.
 pub fn ffmpeg_frame(src: &Path, t: f64, out: &Path) {
     let o = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-ss"])
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-ss",
+        ])
         .arg(format!("{t}"))
         .arg("-i")
         .arg(src)
@@ -266,7 +273,15 @@ pub fn pixel(path: &Path, x: u32, y: u32) -> [u8; 3] {
     let o = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
         .arg(path)
-        .args(["-vf", &format!("crop=1:1:{x}:{y}"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .args([
+            "-vf",
+            &format!("crop=1:1:{x}:{y}"),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
         .output()
         .expect("run ffmpeg");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
