@@ -42,7 +42,7 @@ impl Clock {
     /// marks GOP boundaries as I; `None` when the frame is decimated away.
     pub fn stamp(&mut self, mut f: frame::Video) -> Option<frame::Video> {
         self.seen += 1;
-        if (self.seen - 1) % u64::from(self.step) != 0 {
+        if !(self.seen - 1).is_multiple_of(u64::from(self.step)) {
             return None;
         }
         let tick = 1.0 / f64::from(self.tb);

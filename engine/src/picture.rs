@@ -69,7 +69,7 @@ impl Converter {
             // libswscale's static tables (an unknown space gives the default table).
             unsafe {
                 let src = ff::ffi::sws_getCoefficients(key.3);
-                let dst = ff::ffi::sws_getCoefficients(ff::ffi::SWS_CS_DEFAULT as i32);
+                let dst = ff::ffi::sws_getCoefficients(ff::ffi::SWS_CS_DEFAULT);
                 // Fails only for formats without a YUV matrix (RGB sources), where it does
                 // not matter.
                 ff::ffi::sws_setColorspaceDetails(

@@ -399,7 +399,7 @@ impl<'a> Seeker<'a> {
             let e = ff::ffi::avformat_index_get_entry_from_timestamp(
                 st,
                 ts,
-                ff::ffi::AVSEEK_FLAG_BACKWARD as i32,
+                ff::ffi::AVSEEK_FLAG_BACKWARD,
             );
             (!e.is_null()).then(|| (*e).timestamp as f64 * self.stream_tick - self.start)
         }

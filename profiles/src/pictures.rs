@@ -185,7 +185,7 @@ pub(crate) fn validate_preview(p: &PreviewSettings) -> Result<(), (String, Strin
     if !(1.0..=600.0).contains(&p.seconds) {
         return bad("seconds", format!("{} is outside [1, 600]", p.seconds));
     }
-    if !(64..=4320).contains(&p.height) || p.height % 2 != 0 {
+    if !(64..=4320).contains(&p.height) || !p.height.is_multiple_of(2) {
         return bad(
             "height",
             format!("{} must be even and within [64, 4320]", p.height),

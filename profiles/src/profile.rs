@@ -473,7 +473,7 @@ impl Profile {
             self.preview.as_ref().map(validate_preview),
             self.trickplay.as_ref().map(validate_trickplay),
         ];
-        for (field, reason) in sections.into_iter().flatten().filter_map(Result::err) {
+        if let Some((field, reason)) = sections.into_iter().flatten().find_map(Result::err) {
             return Err(bad(&field, reason));
         }
         if let Some(file) = &o.file {
