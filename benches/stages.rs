@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use profiles::{PlannedRendition, Profile};
+use profiles::{ImageFormat, PlannedRendition, Profile};
 
 fn fixture(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -123,5 +123,42 @@ fn ladder(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(out);
 }
 
-criterion_group!(benches, stages, manifests, ladder);
+fn pictures(c: &mut Criterion) {
+    engine::init();
+    let src = fixture("hd_16x9");
+    let frames = engine::stages::decode(&src, 1).expect("decode");
+    let mut g = c.benchmark_group("pictures");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1));
+    for (format, w, h) in [
+        (ImageFormat::Jpeg, 640, 360),
+        (ImageFormat::Jpeg, 1920, 1080),
+        (ImageFormat::Png, 640, 360),
+        (ImageFormat::Webp, 640, 360),
+    ] {
+        g.bench_function(format!("1080p frame -> {w}x{h} {format:?}"), |b| {
+            b.iter(|| engine::stages::picture(&frames, 0, w, h, format, 80).expect("picture"))
+        });
+    }
+    let out = std::env::temp_dir().join(format!("mpe-bench-thumbs-{}", std::process::id()));
+    let opts = engine::ThumbsOptions {
+        source: src,
+        output: out.clone(),
+        at: Vec::new(),
+        every: None,
+        count: Some(5),
+        width: Some(640),
+        height: None,
+        format: ImageFormat::Jpeg,
+        quality: 80,
+        fast: false,
+        threads: None,
+    };
+    g.bench_function("mpe thumbs --count 5, 1080p 10s", |b| {
+        b.iter(|| engine::thumbs(&opts).expect("thumbs"))
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(out);
+}
+
+criterion_group!(benches, stages, manifests, ladder, pictures);
 criterion_main!(benches);

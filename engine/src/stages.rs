@@ -145,3 +145,21 @@ pub fn encode(
     };
     rung::run(setup, rx).map(|_| ())
 }
+
+/// Converts frame `index` to an RGB picture of `width`x`height` and encodes it, as
+/// thumbnails are made; returns the encoded size.
+pub fn picture(
+    frames: &Frames,
+    index: usize,
+    width: u32,
+    height: u32,
+    format: profiles::ImageFormat,
+    quality: u8,
+) -> Result<usize, Error> {
+    let f = frames
+        .frames
+        .get(index)
+        .ok_or_else(|| Error::Internal("no such frame".into()))?;
+    let img = crate::picture::Converter::new(width, height).rgb(f)?;
+    Ok(crate::picture::encode(&img, format, quality)?.len())
+}

@@ -124,6 +124,8 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
                 .collect()
         })
         .collect();
+    std::fs::create_dir_all(&opts.output).map_err(Error::output(&opts.output))?;
+    let layout = Layout::for_source(&path.to_string_lossy());
     let job = Job {
         path,
         stream: video.index,
@@ -134,30 +136,34 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
         format: opts.format,
         quality: opts.quality,
         fast: opts.fast,
+        out: &opts.output,
+        layout: &layout,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start workers: {e}")))?;
-    let results: Vec<Vec<(usize, f64, Vec<u8>)>> = pool.install(|| {
-        chunks
-            .par_iter()
-            .map(|c| job.run(c))
-            .collect::<Result<_, Error>>()
-    })?;
-
-    std::fs::create_dir_all(&opts.output).map_err(Error::output(&opts.output))?;
-    let layout = Layout::for_source(&path.to_string_lossy());
+    let results: Result<Vec<Vec<(usize, f64, u64)>>, Error> =
+        pool.install(|| chunks.par_iter().map(|c| job.run(c)).collect());
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            // Images of a failed run are not left behind without their index.
+            for i in 0..n {
+                let _ =
+                    std::fs::remove_file(opts.output.join(layout.thumbnail("", i, opts.format)));
+            }
+            return Err(e);
+        }
+    };
     let mut entries = Vec::with_capacity(n);
     for (i, frame_time, bytes) in results.into_iter().flatten() {
-        let file = layout.thumbnail("", i, opts.format);
-        write_by_rename(&opts.output.join(&file), &bytes)?;
         entries.push(ThumbEntry {
             time: times[i].0,
             requested: times[i].1.clone(),
             frame_time,
-            file,
-            bytes: bytes.len() as u64,
+            file: layout.thumbnail("", i, opts.format),
+            bytes,
             width,
             height,
         });
@@ -274,12 +280,14 @@ struct Job<'a> {
     format: ImageFormat,
     quality: u8,
     fast: bool,
+    out: &'a Path,
+    layout: &'a Layout,
 }
 
 impl Job<'_> {
-    /// Extracts `targets` (ascending) with a demuxer and decoder of its own; returns the
-    /// encoded images with the times of their frames.
-    fn run(&self, targets: &[(usize, f64)]) -> Result<Vec<(usize, f64, Vec<u8>)>, Error> {
+    /// Extracts `targets` (ascending) with a demuxer and decoder of its own and writes
+    /// each image as soon as it is made; returns their numbers, frame times and sizes.
+    fn run(&self, targets: &[(usize, f64)]) -> Result<Vec<(usize, f64, u64)>, Error> {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
@@ -289,7 +297,10 @@ impl Job<'_> {
         for &(i, t) in targets {
             let (ft, frame) = s.frame_at(t, self.fast)?;
             let img = conv.rgb(&frame)?;
-            out.push((i, ft, picture::encode(&img, self.format, self.quality)?));
+            let bytes = picture::encode(&img, self.format, self.quality)?;
+            let file = self.out.join(self.layout.thumbnail("", i, self.format));
+            write_by_rename(&file, &bytes)?;
+            out.push((i, ft, bytes.len() as u64));
         }
         Ok(out)
     }
