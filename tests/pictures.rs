@@ -15,7 +15,10 @@ fn pictures_profile(dir: &Path) -> std::path::PathBuf {
             "destination": "thumbnails/", "interval_seconds": 2, "times": ["1.24", "end"],
             "format": "png"
         });
-        p["preview"] = json!({ "destination": "preview/", "start": "25%", "seconds": 3 });
+        p["preview"] = json!({
+            "destination": "preview/", "start": "25%", "seconds": 3,
+            "animated_webp": { "width": 160, "fps": 8 }
+        });
         p["trickplay"] = json!({
             "destination": "trickplay/", "interval_seconds": 1, "columns": 3, "rows": 2,
             "width": 80
@@ -97,6 +100,33 @@ fn preview_clip_has_its_length_size_and_start() {
         near > 28.0 && near > far + 3.0,
         "start: {near:.1} dB at 2.0 s, {far:.1} dB at 2.2 s"
     );
+}
+
+#[test]
+fn animated_webp_preview_loops_over_the_clip() {
+    let src = util::fixture("counter");
+    let out = util::work_dir("pictures-webp");
+    let asset = util::transcode(
+        &src,
+        pictures_profile(&out).to_str().expect("utf-8"),
+        &out.join("o"),
+    );
+    let file = std::fs::File::open(asset.join("preview/counter_preview.webp")).expect("webp");
+    let d = image_webp::WebPDecoder::new(std::io::BufReader::new(file)).expect("a WebP file");
+    assert!(d.is_animated());
+    assert_eq!(d.dimensions(), (160, 120));
+    // 3 s at 8 frames a second.
+    assert!(
+        (23..=25).contains(&d.num_frames()),
+        "{} frames",
+        d.num_frames()
+    );
+    assert!(
+        d.loop_duration().abs_diff(3000) <= 150,
+        "{} ms",
+        d.loop_duration()
+    );
+    assert!(matches!(d.loop_count(), image_webp::LoopCount::Forever));
 }
 
 #[test]
@@ -233,6 +263,10 @@ fn metadata_lists_exactly_the_files_on_disk_with_sizes_and_checksums() {
         assert!(util::num(&r["timings"][key]) >= 0.0, "timings.{key}");
     }
     assert_eq!(r["preview"]["path"], "preview/counter_preview.mp4");
+    assert_eq!(
+        r["preview"]["animated_webp"],
+        "preview/counter_preview.webp"
+    );
     assert_eq!(r["trickplay"]["vtt"], "trickplay/counter_trickplay.vtt");
     assert_eq!(r["media"]["path"], src.to_str().expect("utf-8"));
 }

@@ -16,6 +16,7 @@ pub mod thumbs;
 pub mod transcode;
 pub mod trickplay;
 
+mod animation;
 mod audio;
 mod capture;
 mod clock;

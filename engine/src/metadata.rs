@@ -90,6 +90,8 @@ pub struct PreviewRecord {
     pub start: f64,
     /// Length, seconds.
     pub seconds: f64,
+    /// The animated WebP version, relative to the asset root.
+    pub animated_webp: Option<String>,
 }
 
 /// The trick-play track.

@@ -88,6 +88,13 @@ impl Muxer {
         Self::open(path, "mp4", opts, streams)
     }
 
+    /// An animated WebP file, looping forever.
+    pub fn webp(path: &Path, streams: &[StreamSpec]) -> Result<Muxer, Error> {
+        let mut opts = Dictionary::new();
+        opts.set("loop", "0");
+        Self::open(path, "webp", opts, streams)
+    }
+
     fn open(
         path: &Path,
         format_name: &str,

@@ -47,6 +47,14 @@ pub(crate) struct Pipeline<'a> {
     pub picker: Option<Picker>,
 }
 
+/// A consumer of the decoded frames, on a thread of its own.
+pub(crate) enum Worker {
+    /// A rung of the ladder (or the preview clip): scale, x264, mux.
+    Rung(rung::Setup),
+    /// The animated WebP preview.
+    Animation(crate::animation::Setup),
+}
+
 /// A time window of the source that one consumer gets, re-timed to start at zero (the
 /// preview clip).
 pub(crate) struct Window {
@@ -157,7 +165,7 @@ impl Pipeline<'_> {
     /// receives the thumbnail and trick-play frames.
     pub fn run(
         mut self,
-        setups: Vec<(rung::Setup, Option<Window>)>,
+        setups: Vec<(Worker, Option<Window>)>,
         writer: Option<WriterSetup<'_>>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Vec<rung::Finished>, Decoded, Vec<Thumbnail>), Error> {
@@ -178,12 +186,19 @@ impl Pipeline<'_> {
                     .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;
                 pictures = Some(handle);
             }
-            for (setup, window) in setups {
-                let wants_audio = setup.targets.iter().any(|t| match t {
-                    Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
-                        *with_audio
-                    }
-                });
+            for (worker, window) in setups {
+                let wants_audio = match &worker {
+                    Worker::Rung(setup) => setup.targets.iter().any(|t| match t {
+                        Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
+                            *with_audio
+                        }
+                    }),
+                    Worker::Animation(_) => false,
+                };
+                let name = match &worker {
+                    Worker::Rung(setup) => format!("rung-{}", setup.rendition.name),
+                    Worker::Animation(_) => "animation".to_string(),
+                };
                 let (tx, rx) = sync_channel(QUEUE);
                 sinks.push(Sink {
                     tx,
@@ -195,8 +210,11 @@ impl Pipeline<'_> {
                     }),
                 });
                 let handle = std::thread::Builder::new()
-                    .name(format!("rung-{}", setup.rendition.name))
-                    .spawn_scoped(scope, move || rung::run(setup, rx))
+                    .name(name)
+                    .spawn_scoped(scope, move || match worker {
+                        Worker::Rung(setup) => rung::run(setup, rx),
+                        Worker::Animation(setup) => crate::animation::run(setup, rx),
+                    })
                     .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;
                 handles.push(handle);
             }

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ff::{frame, Packet};
@@ -117,13 +118,7 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
     // Each worker decodes with the cores left over; one thread apiece once they are shared.
     let decoder_threads = (cores / workers).max(1);
     let n = times.len();
-    let chunks: Vec<Vec<(usize, f64)>> = (0..workers)
-        .map(|w| {
-            (w * n / workers..(w + 1) * n / workers)
-                .map(|i| (i, times[i].0))
-                .collect()
-        })
-        .collect();
+    let targets: Vec<f64> = times.iter().map(|t| t.0).collect();
     std::fs::create_dir_all(&opts.output).map_err(Error::output(&opts.output))?;
     let layout = Layout::for_source(&path.to_string_lossy());
     let job = Job {
@@ -138,13 +133,16 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
         fast: opts.fast,
         out: &opts.output,
         layout: &layout,
+        targets: &targets,
+        next: AtomicUsize::new(0),
+        failed: AtomicBool::new(false),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start workers: {e}")))?;
     let results: Result<Vec<Vec<(usize, f64, u64)>>, Error> =
-        pool.install(|| chunks.par_iter().map(|c| job.run(c)).collect());
+        pool.install(|| (0..workers).into_par_iter().map(|_| job.run()).collect());
     let results = match results {
         Ok(r) => r,
         Err(e) => {
@@ -282,20 +280,34 @@ struct Job<'a> {
     fast: bool,
     out: &'a Path,
     layout: &'a Layout,
+    /// Every time wanted, ascending.
+    targets: &'a [f64],
+    /// The next target to take: workers take them in order as they become free, so none
+    /// idles while another has a queue, and close times still go to a worker whose
+    /// decoder is already near.
+    next: AtomicUsize,
+    /// Set by a worker that failed, so that the others stop.
+    failed: AtomicBool,
 }
 
 impl Job<'_> {
-    /// Extracts `targets` (ascending) with a demuxer and decoder of its own and writes
+    /// Takes targets until none is left, with a demuxer and decoder of its own, and writes
     /// each image as soon as it is made; returns their numbers, frame times and sizes.
-    fn run(&self, targets: &[(usize, f64)]) -> Result<Vec<(usize, f64, u64)>, Error> {
-        if targets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut s = Seeker::open(self)?;
+    fn run(&self) -> Result<Vec<(usize, f64, u64)>, Error> {
+        let mut seeker: Option<Seeker<'_>> = None;
         let mut conv = Converter::new(self.size.0, self.size.1);
-        let mut out = Vec::with_capacity(targets.len());
-        for &(i, t) in targets {
-            let (ft, frame) = s.frame_at(t, self.fast)?;
+        let mut out = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&t) = self.targets.get(i) else { break };
+            if self.failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let s = match seeker.as_mut() {
+                Some(s) => s,
+                None => seeker.insert(Seeker::open(self).inspect_err(|_| self.fail())?),
+            };
+            let (ft, frame) = s.frame_at(t, self.fast).inspect_err(|_| self.fail())?;
             let img = conv.rgb(&frame)?;
             let bytes = picture::encode(&img, self.format, self.quality)?;
             let file = self.out.join(self.layout.thumbnail("", i, self.format));
@@ -303,6 +315,10 @@ impl Job<'_> {
             out.push((i, ft, bytes.len() as u64));
         }
         Ok(out)
+    }
+
+    fn fail(&self) {
+        self.failed.store(true, Ordering::Relaxed);
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::metadata::{AssetRecord, Facts, PreviewRecord, Timings, TrickPlayRecord};
 use crate::mux::{Muxer, SegmentKind, StreamSpec};
 use crate::package::Asset;
-use crate::pipeline::{Pipeline, Window};
+use crate::pipeline::{Pipeline, Window, Worker};
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::rung::{self, Target};
@@ -150,11 +150,9 @@ pub fn transcode(
     });
     let mut setups: Vec<_> = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores, color)
         .into_iter()
-        .map(|s| (s, None))
+        .map(|s| (Worker::Rung(s), None))
         .collect();
-    if let Some(p) = preview_setup(&asset, frame_tb, audio_spec.as_ref(), color) {
-        setups.push(p);
-    }
+    setups.extend(preview_setup(&asset, frame_tb, audio_spec.as_ref(), color));
     let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
         let p = &opts.profile;
         WriterSetup {
@@ -301,10 +299,21 @@ fn extras(
                 size: Some((p.width, p.height)),
             };
             facts.insert(path.clone(), f);
+            let webp = p.animated_webp.as_ref().map(|a| {
+                let webp = layout.preview_webp(&s.destination);
+                let f = Facts {
+                    kind: "preview",
+                    duration: Some(seconds),
+                    size: Some((a.width, a.height)),
+                };
+                facts.insert(webp.clone(), f);
+                webp
+            });
             Some(PreviewRecord {
                 path,
                 start: p.start,
                 seconds,
+                animated_webp: webp,
             })
         }
         _ => None,
@@ -348,15 +357,18 @@ fn extras(
     Ok((preview, trickplay))
 }
 
-/// The preview clip: a rung of its own that gets only its window of the source.
+/// The preview clip: a rung of its own that gets only its window of the source, and its
+/// animated WebP version when asked for.
 fn preview_setup(
     asset: &Asset<'_>,
     frame_tb: Rational,
     audio: Option<&StreamSpec>,
     color: rung::Color,
-) -> Option<(rung::Setup, Option<Window>)> {
+) -> Vec<(Worker, Option<Window>)> {
     let (plan, profile) = (asset.plan, asset.profile);
-    let (settings, p) = profile.preview.as_ref().zip(plan.preview.as_ref())?;
+    let Some((settings, p)) = profile.preview.as_ref().zip(plan.preview.as_ref()) else {
+        return Vec::new();
+    };
     let audio = audio.filter(|_| p.audio);
     let rendition = PlannedRendition {
         name: "preview".into(),
@@ -367,7 +379,7 @@ fn preview_setup(
         buffer_size: p.buffer_size,
         source_size: false,
     };
-    let window = Window {
+    let window = || Window {
         start: p.start,
         end: p.start + p.seconds,
         video_tick: f64::from(frame_tb),
@@ -390,7 +402,21 @@ fn preview_setup(
         audio: audio.cloned(),
         color,
     };
-    Some((setup, Some(window)))
+    let mut workers = vec![(Worker::Rung(setup), Some(window()))];
+    if let Some(a) = &p.animated_webp {
+        let anim = crate::animation::Setup {
+            path: asset
+                .root
+                .join(asset.layout.preview_webp(&settings.destination)),
+            width: a.width,
+            height: a.height,
+            fps: a.fps,
+            quality: a.quality,
+            time_base: frame_tb,
+        };
+        workers.push((Worker::Animation(anim), Some(window())));
+    }
+    workers
 }
 
 /// The shift of every fMP4 timestamp: a whole number of frames covering x264's B-frame

@@ -16,9 +16,12 @@ pub mod timespec;
 
 pub use error::{PlanError, ProfileError, TimeError};
 pub use media::{AudioStream, MediaInfo, SubtitleStream, VideoStream};
-pub use pictures::{ImageFormat, PreviewSettings, ThumbnailSettings, TrickPlaySettings};
+pub use pictures::{
+    AnimatedWebpSettings, ImageFormat, PreviewSettings, ThumbnailSettings, TrickPlaySettings,
+};
 pub use plan::{
-    plan, Plan, PlannedAudio, PlannedPreview, PlannedRendition, PlannedThumbnails, PlannedTrickPlay,
+    plan, Plan, PlannedAnimation, PlannedAudio, PlannedPreview, PlannedRendition,
+    PlannedThumbnails, PlannedTrickPlay,
 };
 pub use profile::{
     AudioSettings, H264Profile, OutputGroups, Profile, RateControl, Rendition, VideoSettings,

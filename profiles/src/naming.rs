@@ -10,7 +10,8 @@
 //! - the HLS (TS) group muxes audio into every rung, so it has no audio-only output;
 //! - thumbnails are a frame-capture output with modifier `_thumb`:
 //!   `<dest><base>_thumb.0000000.jpg`, 0-based, in capture order (MediaConvert's rule);
-//! - the preview clip is a file output with modifier `_preview`;
+//! - the preview clip is a file output with modifier `_preview` (`.mp4`, and `.webp` for
+//!   its animated WebP version);
 //! - trick-play sheets are mpe's own (MediaConvert's image-based trick play is not
 //!   modelled): `<dest><base>_trickplay_00001.jpg`, 1-based, and `<dest><base>_trickplay.vtt`;
 //! - the asset record is `metadata.json` at the asset root.
@@ -148,6 +149,11 @@ impl Layout {
         format!("{dest}{}_preview.mp4", self.base)
     }
 
+    /// The animated WebP preview: `<dest><base>_preview.webp`.
+    pub fn preview_webp(&self, dest: &str) -> String {
+        format!("{dest}{}_preview.webp", self.base)
+    }
+
     /// Trick-play sheet `number` (1-based): `<dest><base>_trickplay_<5 digits>.jpg`.
     pub fn trickplay_sheet(&self, dest: &str, number: u32) -> String {
         format!("{dest}{}_trickplay_{number:05}.jpg", self.base)
@@ -202,8 +208,11 @@ impl Layout {
         if let (Some(t), Some(pt)) = (&profile.thumbnails, &plan.thumbnails) {
             files.extend((0..pt.times.len()).map(|i| self.thumbnail(&t.destination, i, pt.format)));
         }
-        if let (Some(p), Some(_)) = (&profile.preview, &plan.preview) {
+        if let (Some(p), Some(pp)) = (&profile.preview, &plan.preview) {
             files.push(self.preview(&p.destination));
+            if pp.animated_webp.is_some() {
+                files.push(self.preview_webp(&p.destination));
+            }
         }
         if let (Some(t), Some(pt)) = (&profile.trickplay, &plan.trickplay) {
             files.extend((1..=pt.sheets()).map(|n| self.trickplay_sheet(&t.destination, n)));

@@ -58,6 +58,25 @@ pub struct PreviewSettings {
     /// Whether the clip carries the source's audio.
     #[serde(default = "default_true")]
     pub audio: bool,
+    /// Also write the clip as an animated WebP (`<dest><base>_preview.webp`), small and at
+    /// a low frame rate, for hover previews in a catalogue.
+    #[serde(default)]
+    pub animated_webp: Option<AnimatedWebpSettings>,
+}
+
+/// The animated WebP version of the preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnimatedWebpSettings {
+    /// Width in pixels (the height follows the aspect ratio; never larger than the clip).
+    #[serde(default = "default_webp_width")]
+    pub width: u32,
+    /// Frames per second (never more than the clip's).
+    #[serde(default = "default_webp_fps")]
+    pub fps: f64,
+    /// libwebp quality, 1 to 100 (lossy).
+    #[serde(default = "default_webp_quality")]
+    pub quality: u8,
 }
 
 /// Scrubbing thumbnails: tiles on sprite sheets, indexed by a WebVTT track whose cues
@@ -135,6 +154,15 @@ fn default_preview_seconds() -> f64 {
 fn default_preview_height() -> u32 {
     360
 }
+fn default_webp_width() -> u32 {
+    320
+}
+fn default_webp_fps() -> f64 {
+    10.0
+}
+fn default_webp_quality() -> u8 {
+    70
+}
 fn default_true() -> bool {
     true
 }
@@ -194,6 +222,23 @@ pub(crate) fn validate_preview(p: &PreviewSettings) -> Result<(), (String, Strin
     if let Some(b) = p.bitrate {
         if b < 50_000 {
             return bad("bitrate", format!("{b} b/s is below 50000"));
+        }
+    }
+    if let Some(w) = &p.animated_webp {
+        if !(16..=1920).contains(&w.width) {
+            return bad(
+                "animated_webp.width",
+                format!("{} is outside [16, 1920]", w.width),
+            );
+        }
+        if !(1.0..=30.0).contains(&w.fps) {
+            return bad("animated_webp.fps", format!("{} is outside [1, 30]", w.fps));
+        }
+        if !(1..=100).contains(&w.quality) {
+            return bad(
+                "animated_webp.quality",
+                format!("{} is outside [1, 100]", w.quality),
+            );
         }
     }
     if p.start.needs_duration() && p.start.resolve(100.0) > 100.0 {

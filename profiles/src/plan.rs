@@ -84,6 +84,22 @@ pub struct PlannedPreview {
     pub buffer_size: u32,
     /// Whether the clip has audio (the profile asked and the source has it).
     pub audio: bool,
+    /// The animated WebP version, when asked for.
+    #[serde(default)]
+    pub animated_webp: Option<PlannedAnimation>,
+}
+
+/// The animated WebP version of the preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedAnimation {
+    /// Width (even).
+    pub width: u32,
+    /// Height (even).
+    pub height: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// libwebp quality.
+    pub quality: u8,
 }
 
 /// The trick-play sheets of one source.
@@ -373,6 +389,15 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             max_bitrate,
             buffer_size,
             audio: p.audio && audio.is_some(),
+            animated_webp: p.animated_webp.as_ref().map(|a| {
+                let w = a.width.min(width);
+                PlannedAnimation {
+                    width: even_round(f64::from(w)),
+                    height: even_round(f64::from(w) * f64::from(height) / f64::from(width.max(1))),
+                    fps: a.fps.min(video.fps()),
+                    quality: a.quality,
+                }
+            }),
         }
     });
     let trickplay = profile.trickplay.as_ref().map(|t| {

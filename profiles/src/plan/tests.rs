@@ -211,7 +211,7 @@ fn thumbnails_preview_and_trickplay_are_planned_from_the_profile() {
         .expect("thumbnails"),
     );
     p.preview = Some(
-        serde_json::from_str(r#"{"destination":"p/","start":"50%","seconds":8,"height":240}"#)
+        serde_json::from_str(r#"{"destination":"p/","start":"50%","seconds":8,"height":240,"animated_webp":{"width":200}}"#)
             .expect("preview"),
     );
     p.trickplay = Some(
@@ -231,6 +231,8 @@ fn thumbnails_preview_and_trickplay_are_planned_from_the_profile() {
         (2.0, 8.0, 426, 240)
     );
     assert!(pv.audio);
+    let a = pv.animated_webp.expect("animated webp");
+    assert_eq!((a.width, a.height, a.fps, a.quality), (200, 112, 10.0, 70));
     let tp = plan.trickplay.expect("trickplay");
     assert_eq!(tp.times.len(), 10);
     assert_eq!((tp.tile_width, tp.tile_height, tp.sheets()), (160, 90, 3));
