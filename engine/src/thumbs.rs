@@ -141,7 +141,7 @@ pub fn thumbs(opts: &ThumbsOptions) -> Result<ThumbsReport, Error> {
         .num_threads(workers)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start workers: {e}")))?;
-    let results: Result<Vec<Vec<(usize, f64, u64)>>, Error> =
+    let results: Result<Vec<Vec<Made>>, Error> =
         pool.install(|| (0..workers).into_par_iter().map(|_| job.run()).collect());
     let results = match results {
         Ok(r) => r,
@@ -267,6 +267,9 @@ fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(Error::output(path))
 }
 
+/// An image a worker made: its number, the time of its frame, its size in bytes.
+type Made = (usize, f64, u64);
+
 /// What every worker shares.
 struct Job<'a> {
     path: &'a Path,
@@ -293,7 +296,7 @@ struct Job<'a> {
 impl Job<'_> {
     /// Takes targets until none is left, with a demuxer and decoder of its own, and writes
     /// each image as soon as it is made; returns their numbers, frame times and sizes.
-    fn run(&self) -> Result<Vec<(usize, f64, u64)>, Error> {
+    fn run(&self) -> Result<Vec<Made>, Error> {
         let mut seeker: Option<Seeker<'_>> = None;
         let mut conv = Converter::new(self.size.0, self.size.1);
         let mut out = Vec::new();
