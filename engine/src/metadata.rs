@@ -190,7 +190,7 @@ pub fn sha256_file(path: &Path) -> Result<String, Error> {
 }
 
 /// The current time as RFC 3339 UTC, to the second.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

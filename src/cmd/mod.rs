@@ -1,8 +1,10 @@
 //! Subcommands: one module each, with its own clap arguments and `run`.
 
+pub mod jobs;
 pub mod probe;
 pub mod thumbs;
 pub mod transcode;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +27,10 @@ enum Command {
     Transcode(transcode::Args),
     /// Still thumbnails at chosen times (exact frames, by parallel seeking).
     Thumbs(thumbs::Args),
+    /// Watch a folder: every finished source becomes a job (records, retries, failures).
+    Watch(watch::Args),
+    /// The jobs of a watch folder: list, show, retry, cancel.
+    Jobs(jobs::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -33,5 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Probe(a) => probe::run(a),
         Command::Transcode(a) => transcode::run(a),
         Command::Thumbs(a) => thumbs::run(a),
+        Command::Watch(a) => watch::run(a),
+        Command::Jobs(a) => jobs::run(a),
     }
 }

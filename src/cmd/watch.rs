@@ -1,0 +1,84 @@
+//! `mpe watch`: the whole pipeline on one machine, from a watch folder.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// Arguments of `mpe watch`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The watch folder. Its own state lives in IN/.mpe; sources end in IN/done or
+    /// IN/failed.
+    pub input: PathBuf,
+    /// Where assets are published, as OUT/<job id>/<name>/.
+    #[arg(short, long, default_value = "out")]
+    pub output: PathBuf,
+    /// Profile for sources whose sidecar NAME.json names none.
+    #[arg(short, long, default_value = "default")]
+    pub profile: String,
+    /// Jobs run at once; their encoders share the machine's cores.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// POST every event (JSON) to this URL too, with retries.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Seconds a file must hold still, closed by every writer, before it is taken.
+    #[arg(long, default_value_t = 1.0)]
+    pub settle: f64,
+    /// Accepted extensions, comma separated (default: the video types MediaConvert takes).
+    #[arg(long, value_delimiter = ',')]
+    pub extensions: Vec<String>,
+    /// Attempts before a transiently failing job is given up.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubled each time, with jitter.
+    #[arg(long, default_value_t = 5.0)]
+    pub retry_base: f64,
+    /// CPU cores all jobs together may use (default: all).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Watches until Ctrl-C or SIGTERM: the first stops taking new work and lets running jobs
+/// finish; a second abandons them (they go back to the queue).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.settle >= 0.0 && args.retry_base >= 0.0) {
+        anyhow::bail!("--settle and --retry-base must not be negative");
+    }
+    let extensions = if args.extensions.is_empty() {
+        watch::DEFAULT_EXTENSIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.extensions
+            .iter()
+            .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+            .collect()
+    };
+    let opts = watch::WatchOptions {
+        input: args.input,
+        output: args.output,
+        profile: args.profile,
+        jobs: args.jobs.max(1),
+        settle: Duration::from_secs_f64(args.settle),
+        extensions,
+        max_attempts: args.max_attempts.max(1),
+        retry_base: Duration::from_secs_f64(args.retry_base),
+        webhook: args.webhook,
+        cores: args.threads,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let abort = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, abort) = (stop.clone(), abort.clone());
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::Relaxed) {
+                abort.store(true, Ordering::Relaxed);
+            }
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    watch::watch(&opts, &stop, &abort)?;
+    Ok(())
+}

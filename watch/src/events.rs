@@ -1,0 +1,180 @@
+//! Job state changes as MediaConvert's EventBridge "MediaConvert Job State Change" events
+//! (shared/MEDIACONVERT.md section 5): appended to a JSON-lines log and optionally POSTed
+//! to a webhook, so the same consumer code reads local and cloud events.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::error::WatchError;
+
+/// One output group of a COMPLETE event.
+#[derive(Debug, Clone)]
+pub struct GroupDetail {
+    /// `CMAF_GROUP`, `HLS_GROUP`, `DASH_ISO_GROUP` or `FILE_GROUP`.
+    pub kind: &'static str,
+    /// Per output: file paths (empty where MediaConvert returns none), duration in ms,
+    /// and the picture size.
+    pub outputs: Vec<(Vec<String>, u64, Option<(u32, u32)>)>,
+    /// The group's playlists (`.mpd` first, then `.m3u8`, as MediaConvert lists them).
+    pub playlists: Vec<String>,
+}
+
+/// What an event says.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    /// The job id.
+    pub job_id: &'a str,
+    /// MediaConvert's status: `SUBMITTED`, `PROGRESSING`, `COMPLETE` or `ERROR`.
+    pub status: &'static str,
+    /// The job's user metadata (profile, source, attempt).
+    pub user_metadata: Value,
+    /// For COMPLETE.
+    pub groups: &'a [GroupDetail],
+    /// For ERROR.
+    pub error: Option<(&'a str, i64)>,
+}
+
+/// The event log and the webhook sender.
+pub struct Events {
+    path: PathBuf,
+    log: Mutex<std::fs::File>,
+    webhook: Option<Mutex<Sender<String>>>,
+}
+
+impl Events {
+    /// Appends to `path`; POSTs each event to `webhook` as well, on a thread of its own
+    /// with retries, so a slow endpoint never holds a job up.
+    pub fn open(path: &Path, webhook: Option<String>) -> Result<Events, WatchError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(WatchError::io(path))?;
+        let webhook = webhook.map(|url| {
+            let (tx, rx) = channel::<String>();
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(10))
+                    .build();
+                for body in rx {
+                    post(&agent, &url, &body);
+                }
+            });
+            Mutex::new(tx)
+        });
+        Ok(Events {
+            path: path.to_path_buf(),
+            log: Mutex::new(log),
+            webhook,
+        })
+    }
+
+    /// Writes one event (one line) and hands it to the webhook.
+    pub fn emit(&self, change: &Change<'_>) -> Result<(), WatchError> {
+        let line = event(change).to_string();
+        {
+            let mut log = self
+                .log
+                .lock()
+                .map_err(|_| WatchError::Internal("event log lock poisoned".into()))?;
+            // One write per line: O_APPEND keeps lines whole even with other writers.
+            log.write_all(format!("{line}\n").as_bytes())
+                .and_then(|_| log.flush())
+                .map_err(WatchError::io(&self.path))?;
+        }
+        if let Some(tx) = &self.webhook {
+            if let Ok(tx) = tx.lock() {
+                // The sender thread only ends with the process.
+                let _ = tx.send(line);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// POSTs with up to five attempts, backing off 0.5, 1, 2, 4 s; failures are logged.
+fn post(agent: &ureq::Agent, url: &str, body: &str) {
+    let mut wait = Duration::from_millis(500);
+    for attempt in 1..=5 {
+        match agent
+            .post(url)
+            .set("Content-Type", "application/json")
+            .send_string(body)
+        {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(%url, attempt, error = %e, "webhook POST failed");
+                if attempt < 5 {
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                }
+            }
+        }
+    }
+    tracing::error!(%url, "webhook gave up on an event after 5 attempts");
+}
+
+/// The EventBridge envelope and MediaConvert detail of a change.
+pub fn event(c: &Change<'_>) -> Value {
+    let now = engine::metadata::now_rfc3339();
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut detail = json!({
+        "timestamp": millis,
+        "accountId": "local",
+        "queue": "mpe:queues/local",
+        "jobId": c.job_id,
+        "status": c.status,
+        "userMetadata": c.user_metadata,
+    });
+    if c.status == "COMPLETE" {
+        let groups: Vec<Value> = c
+            .groups
+            .iter()
+            .map(|g| {
+                let outputs: Vec<Value> = g
+                    .outputs
+                    .iter()
+                    .map(|(files, ms, size)| {
+                        let mut o = json!({ "durationInMs": ms });
+                        if !files.is_empty() {
+                            o["outputFilePaths"] = json!(files);
+                        }
+                        if let Some((w, h)) = size {
+                            o["videoDetails"] = json!({ "widthInPx": w, "heightInPx": h });
+                        }
+                        o
+                    })
+                    .collect();
+                let mut v = json!({ "outputDetails": outputs, "type": g.kind });
+                if !g.playlists.is_empty() {
+                    v["playlistFilePaths"] = json!(g.playlists);
+                }
+                v
+            })
+            .collect();
+        detail["outputGroupDetails"] = json!(groups);
+    }
+    if let Some((message, code)) = c.error {
+        detail["errorMessage"] = json!(message);
+        detail["errorCode"] = json!(code);
+    }
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "MediaConvert Job State Change",
+        "source": "mpe.watch",
+        "account": "local",
+        "time": now,
+        "region": "local",
+        "resources": [format!("mpe:jobs/{}", c.job_id)],
+        "detail": detail,
+    })
+}

@@ -1,0 +1,762 @@
+//! The watcher: takes finished sources from the watch folder into jobs, runs up to N at
+//! once through the engine, retries transient failures with backoff and jitter, moves
+//! sources to `done/` or `failed/`, and reports every state change.
+//!
+//! Folder layout (all inside the watch folder `IN`, which is watched non-recursively):
+//! `.mpe/jobs.db` (the store), `.mpe/events.jsonl` (the event log), `.mpe/jobs/<id>/`
+//! (a taken source while its job lives), `done/`, `failed/` (with `<name>.error.json`).
+//! Assets are published to `OUT/<id>/<base name>/`, so two sources with the same name
+//! never overwrite each other.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::metadata::now_rfc3339;
+use notify::{EventKind, RecursiveMode, Watcher};
+use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME};
+use profiles::Profile;
+use serde_json::{json, Value};
+
+use crate::error::WatchError;
+use crate::events::{Change, Events, GroupDetail};
+use crate::ingest::Candidates;
+use crate::store::{Job, Status, Store};
+
+/// How the watcher runs.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// The watch folder.
+    pub input: PathBuf,
+    /// Where assets are published (`OUT/<job id>/<name>/`).
+    pub output: PathBuf,
+    /// The profile for sources without a sidecar that names one.
+    pub profile: String,
+    /// Jobs run at once.
+    pub jobs: usize,
+    /// How long a file must hold still (and be closed) before it is taken.
+    pub settle: Duration,
+    /// Accepted extensions, lower case, without the dot.
+    pub extensions: Vec<String>,
+    /// Attempts before a transiently failing job is given up.
+    pub max_attempts: u32,
+    /// First retry delay; doubled at each attempt, with up to 50% jitter.
+    pub retry_base: Duration,
+    /// Events are POSTed here too.
+    pub webhook: Option<String>,
+    /// Cores shared by all jobs' encoders (default: all available).
+    pub cores: Option<usize>,
+}
+
+/// The watch folder's own paths.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `IN/.mpe`.
+    pub state: PathBuf,
+    /// `IN/.mpe/jobs.db`.
+    pub db: PathBuf,
+    /// `IN/.mpe/events.jsonl`.
+    pub events: PathBuf,
+    /// `IN/.mpe/jobs`.
+    pub jobs: PathBuf,
+    /// `IN/done`.
+    pub done: PathBuf,
+    /// `IN/failed`.
+    pub failed: PathBuf,
+}
+
+impl Paths {
+    /// The paths of watch folder `input`.
+    pub fn new(input: &Path) -> Paths {
+        let state = input.join(".mpe");
+        Paths {
+            db: state.join("jobs.db"),
+            events: state.join("events.jsonl"),
+            jobs: state.join("jobs"),
+            done: input.join("done"),
+            failed: input.join("failed"),
+            state,
+        }
+    }
+
+    /// Creates the folders.
+    pub fn create(&self) -> Result<(), WatchError> {
+        for d in [&self.state, &self.jobs, &self.done, &self.failed] {
+            std::fs::create_dir_all(d).map_err(WatchError::io(d))?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs until `stop` is set: then no new job starts and running ones finish. Setting
+/// `abort` as well stops running jobs at once; they go back to the queue.
+pub fn watch(
+    opts: &WatchOptions,
+    stop: &AtomicBool,
+    abort: &Arc<AtomicBool>,
+) -> Result<(), WatchError> {
+    // A bad default profile is the user's mistake, said once at start, not per job.
+    Profile::load(&opts.profile).map_err(|e| WatchError::WrongState {
+        id: "-".into(),
+        reason: e.to_string(),
+    })?;
+    let paths = Paths::new(&opts.input);
+    // OUT is created by each job (an unwritable OUT is a transient failure of the jobs,
+    // retried, not a reason to stop watching).
+    paths.create()?;
+    let store = Store::open(&paths.db)?;
+    let events = Events::open(&paths.events, opts.webhook.clone())?;
+    let ctx = Context {
+        opts,
+        paths: &paths,
+        store: &store,
+        events: &events,
+        abort,
+    };
+    for id in store.recover(&now_rfc3339())? {
+        tracing::info!(job = %id, "interrupted job goes back to the queue");
+    }
+    ctx.adopt_orphans()?;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).map_err(|e| WatchError::Notify {
+        path: opts.input.clone(),
+        source: e,
+    })?;
+    watcher
+        .watch(&opts.input, RecursiveMode::NonRecursive)
+        .map_err(|e| WatchError::Notify {
+            path: opts.input.clone(),
+            source: e,
+        })?;
+    let mut candidates = Candidates::new(opts.settle, opts.extensions.clone());
+    candidates
+        .scan(&opts.input)
+        .map_err(WatchError::io(&opts.input))?;
+    tracing::info!(input = %opts.input.display(), output = %opts.output.display(), jobs = opts.jobs, "watching");
+
+    std::thread::scope(|scope| -> Result<(), WatchError> {
+        let ctx = &ctx;
+        let mut workers = Vec::new();
+        for n in 0..opts.jobs.max(1) {
+            let h = std::thread::Builder::new()
+                .name(format!("job-worker-{n}"))
+                .spawn_scoped(scope, move || ctx.work(stop))
+                .map_err(|e| WatchError::Internal(format!("cannot start a worker: {e}")))?;
+            workers.push(h);
+        }
+        while !stop.load(Ordering::Relaxed) {
+            let mut closed = Vec::new();
+            if let Ok(first) = rx.recv_timeout(Duration::from_millis(100)) {
+                for res in std::iter::once(first).chain(rx.try_iter()) {
+                    let Ok(ev) = res else { continue };
+                    let is_close = matches!(
+                        ev.kind,
+                        EventKind::Access(notify::event::AccessKind::Close(
+                            notify::event::AccessMode::Write
+                        ))
+                    );
+                    for p in &ev.paths {
+                        candidates.note(p);
+                        if is_close {
+                            closed.push(p.clone());
+                        }
+                    }
+                }
+            }
+            for path in candidates.ready(&closed) {
+                if let Err(e) = ctx.take(&path) {
+                    tracing::error!(source = %path.display(), error = %e, "cannot take the source");
+                }
+            }
+        }
+        tracing::info!("stopping: no new jobs; waiting for running ones");
+        for w in workers {
+            if let Ok(Err(e)) = w.join() {
+                tracing::error!(error = %e, "worker failed");
+            }
+        }
+        Ok(())
+    })
+}
+
+struct Context<'a> {
+    opts: &'a WatchOptions,
+    paths: &'a Paths,
+    store: &'a Store,
+    events: &'a Events,
+    abort: &'a Arc<AtomicBool>,
+}
+
+/// A sidecar `NAME.json` beside a source: per-asset overrides.
+fn sidecar_of(source: &Path) -> Option<PathBuf> {
+    let stem = source.file_stem()?;
+    let side = source.with_file_name(format!("{}.json", stem.to_string_lossy()));
+    side.is_file().then_some(side)
+}
+
+impl Context<'_> {
+    /// Turns a complete source into a job: moves it (and its sidecar) into
+    /// `.mpe/jobs/<id>/`, then records it. A crash in between is repaired at start by
+    /// [`Context::adopt_orphans`].
+    fn take(&self, path: &Path) -> Result<(), WatchError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .ok_or_else(|| WatchError::Internal("source without a name".into()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let dir = self.paths.jobs.join(&id);
+        std::fs::create_dir_all(&dir).map_err(WatchError::io(&dir))?;
+        let side = sidecar_of(path);
+        let staged = dir.join(&name);
+        std::fs::rename(path, &staged).map_err(WatchError::io(path))?;
+        if let Some(side) = &side {
+            let to = dir.join("sidecar.json");
+            std::fs::rename(side, &to).map_err(WatchError::io(side))?;
+        }
+        std::fs::write(dir.join("origin"), path.to_string_lossy().as_bytes())
+            .map_err(WatchError::io(&dir))?;
+        self.record(&id, &path.to_string_lossy(), &staged)
+    }
+
+    fn record(&self, id: &str, source: &str, staged: &Path) -> Result<(), WatchError> {
+        let checksum = engine::metadata::sha256_file(staged)
+            .map_err(|e| WatchError::Internal(format!("checksum of {}: {e}", staged.display())))?;
+        let settings = staged
+            .parent()
+            .map(|d| d.join("sidecar.json"))
+            .filter(|p| p.is_file())
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        let profile = settings
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .and_then(|v| v["profile"].as_str().map(str::to_string))
+            .unwrap_or_else(|| self.opts.profile.clone());
+        let now = now_rfc3339();
+        let job = Job {
+            id: id.to_string(),
+            source: source.to_string(),
+            source_now: staged.to_string_lossy().to_string(),
+            checksum,
+            profile,
+            settings,
+            status: Status::Ingest,
+            attempts: 0,
+            progress: 0.0,
+            created_at: now.clone(),
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+            not_before: 0.0,
+            asset_dir: None,
+            outputs: Vec::new(),
+            error: None,
+            permanent: false,
+            cancel_requested: false,
+        };
+        self.store.insert(&job)?;
+        tracing::info!(job = %id, source = %source, "Ingest");
+        self.emit(&job, "SUBMITTED", &[], None)
+    }
+
+    /// Sources moved into `.mpe/jobs/<id>/` by a run that died before recording them.
+    fn adopt_orphans(&self) -> Result<(), WatchError> {
+        let dirs = std::fs::read_dir(&self.paths.jobs).map_err(WatchError::io(&self.paths.jobs))?;
+        for d in dirs.flatten() {
+            let id = d.file_name().to_string_lossy().to_string();
+            if self.store.get(&id)?.is_some_and(|j| j.id == id) {
+                continue;
+            }
+            let origin = std::fs::read_to_string(d.path().join("origin")).ok();
+            let source = std::fs::read_dir(d.path())
+                .map_err(WatchError::io(d.path()))?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n != "origin" && n != "sidecar.json")
+                });
+            if let Some(staged) = source {
+                let origin = origin.unwrap_or_else(|| staged.to_string_lossy().to_string());
+                tracing::info!(job = %id, "adopting a source taken before a crash");
+                self.record(&id, &origin, &staged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A worker: runs due jobs until `stop`.
+    fn work(&self, stop: &AtomicBool) -> Result<(), WatchError> {
+        while !stop.load(Ordering::Relaxed) {
+            match self.store.claim(&now_rfc3339())? {
+                Some(job) => self.run(job)?,
+                None => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&self, job: Job) -> Result<(), WatchError> {
+        tracing::info!(job = %job.id, attempt = job.attempts, "Processing");
+        self.emit(&job, "PROGRESSING", &[], None)?;
+        let staged = PathBuf::from(&job.source_now);
+        let out = self.opts.output.join(&job.id);
+        let layout = Layout::for_source(&staged.to_string_lossy());
+        let asset = out.join(layout.base());
+        let profile = match self.profile_of(&job) {
+            Ok(p) => p,
+            Err(e) => return self.give_up(&job, &e, true),
+        };
+        if asset.join(profiles::naming::METADATA).is_file() {
+            // Published by an attempt that died before recording it: a published asset is
+            // complete by construction (written last, moved in by one rename).
+            tracing::info!(job = %job.id, "asset already published; recording it");
+            return self.finish(&job, &profile, &asset, None);
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        let cores = self.opts.cores.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        let topts = engine::TranscodeOptions {
+            source: staged.clone(),
+            output: out,
+            profile: profile.clone(),
+            force: false,
+            // All jobs' encoders together stay within the machine's cores.
+            threads: Some((cores / self.opts.jobs.max(1)).max(1)),
+            cancel: Some(cancel.clone()),
+        };
+        let mut last = Instant::now();
+        let result = engine::transcode(&topts, &mut |p| {
+            if self.abort.load(Ordering::Relaxed) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            if last.elapsed() >= Duration::from_millis(500) {
+                last = Instant::now();
+                if let Ok(true) = self.store.progress(&job.id, p.fraction()) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        match result {
+            Ok(report) => self.finish(&job, &profile, &report.asset_dir, Some(&report)),
+            Err(engine::Error::Cancelled) if self.abort.load(Ordering::Relaxed) => {
+                tracing::info!(job = %job.id, "abandoned at shutdown; back to the queue");
+                self.store.retry_later(&job.id, &now_rfc3339(), "interrupted by shutdown", 0.0)?;
+                Ok(())
+            }
+            Err(engine::Error::Cancelled) => {
+                self.give_up(&job, "cancelled by `mpe jobs cancel`", true)
+            }
+            Err(e) => {
+                let permanent = is_permanent(&e);
+                // Name the source where the user put it, not where the job keeps it.
+                let message = error_line(&e).replace(&job.source_now, &job.source);
+                if permanent || job.attempts >= self.opts.max_attempts {
+                    self.give_up(&job, &message, permanent)
+                } else {
+                    let delay = backoff(self.opts.retry_base, job.attempts);
+                    tracing::warn!(job = %job.id, attempt = job.attempts, error = %message, retry_in = ?delay, "transient failure");
+                    let not_before = unix_now() + delay.as_secs_f64();
+                    self.store
+                        .retry_later(&job.id, &now_rfc3339(), &message, not_before)?;
+                    self.emit(&job, "SUBMITTED", &[], Some((&message, 1999)))
+                }
+            }
+        }
+    }
+
+    /// The job's profile: its own (sidecar `profile`) or the default, with the sidecar's
+    /// other top-level sections (thumbnails, preview, outputs...) laid over it.
+    fn profile_of(&self, job: &Job) -> Result<Profile, String> {
+        let base = Profile::load(&job.profile).map_err(|e| e.to_string())?;
+        let Some(text) = &job.settings else {
+            return Ok(base);
+        };
+        let origin = format!("{} (with sidecar)", job.profile);
+        let side: Value = serde_json::from_str(text)
+            .map_err(|e| format!("sidecar of {}: {e}", job.source))?;
+        let Value::Object(side) = side else {
+            return Err(format!("sidecar of {}: not a JSON object", job.source));
+        };
+        let mut merged = serde_json::to_value(&base).map_err(|e| e.to_string())?;
+        for (k, v) in side {
+            if k != "profile" && k != "user_metadata" {
+                merged[k] = v;
+            }
+        }
+        Profile::from_json(&merged.to_string(), &origin).map_err(|e| e.to_string())
+    }
+
+    fn finish(
+        &self,
+        job: &Job,
+        profile: &Profile,
+        asset: &Path,
+        report: Option<&engine::TranscodeReport>,
+    ) -> Result<(), WatchError> {
+        let files = list_relative(asset)?;
+        let source_now = self.park(job, &self.paths.done)?;
+        self.store.complete(
+            &job.id,
+            &now_rfc3339(),
+            &asset.to_string_lossy(),
+            &files,
+            &source_now.to_string_lossy(),
+        )?;
+        tracing::info!(job = %job.id, asset = %asset.display(), "Complete");
+        let groups = report
+            .map(|r| group_details(profile, asset, r))
+            .unwrap_or_default();
+        self.emit(job, "COMPLETE", &groups, None)
+    }
+
+    /// Ends a job in `Error`: the source goes to `failed/` with an error JSON beside it.
+    fn give_up(&self, job: &Job, message: &str, permanent: bool) -> Result<(), WatchError> {
+        let parked = self.park(job, &self.paths.failed)?;
+        let note = parked.with_file_name(format!(
+            "{}.error.json",
+            parked.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let body = json!({
+            "jobId": job.id,
+            "source": job.source,
+            "checksum": job.checksum,
+            "profile": job.profile,
+            "attempts": job.attempts,
+            "permanent": permanent,
+            "errorMessage": message,
+            "time": now_rfc3339(),
+        });
+        std::fs::write(&note, format!("{body:#}\n")).map_err(WatchError::io(&note))?;
+        self.store.fail(
+            &job.id,
+            &now_rfc3339(),
+            message,
+            permanent,
+            &parked.to_string_lossy(),
+        )?;
+        tracing::warn!(job = %job.id, error = %message, permanent, "Error");
+        self.emit(job, "ERROR", &[], Some((message, if permanent { 1010 } else { 1999 })))
+    }
+
+    /// Moves a job's source from `.mpe/jobs/<id>/` into `dir` (never over another file),
+    /// with its sidecar; returns where it went.
+    fn park(&self, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {
+        let staged = PathBuf::from(&job.source_now);
+        let name = staged
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| job.id.clone());
+        let mut to = dir.join(&name);
+        if to.exists() {
+            to = dir.join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
+        }
+        if staged.exists() {
+            std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
+        }
+        let side = staged.with_file_name("sidecar.json");
+        if side.exists() {
+            let stem = to.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let side_to = to.with_file_name(format!("{stem}.json"));
+            std::fs::rename(&side, &side_to).map_err(WatchError::io(&side))?;
+        }
+        // The job's folder held only the source, its sidecar and a note of where it came
+        // from (kept in the record): once they have moved on, it goes.
+        if let Some(dir) = staged.parent().filter(|d| d.starts_with(&self.paths.jobs)) {
+            let _ = std::fs::remove_file(dir.join("origin"));
+            let _ = std::fs::remove_dir(dir);
+        }
+        Ok(to)
+    }
+
+    fn emit(
+        &self,
+        job: &Job,
+        status: &'static str,
+        groups: &[GroupDetail],
+        error: Option<(&str, i64)>,
+    ) -> Result<(), WatchError> {
+        let mut meta = json!({
+            "source": job.source,
+            "profile": job.profile,
+            "attempt": job.attempts.to_string(),
+            "checksum": job.checksum,
+        });
+        if let Some(extra) = job
+            .settings
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .and_then(|v| v.get("user_metadata").cloned())
+            .and_then(|v| v.as_object().cloned())
+        {
+            for (k, v) in extra {
+                meta[k] = v;
+            }
+        }
+        self.events.emit(&Change {
+            job_id: &job.id,
+            status,
+            user_metadata: meta,
+            groups,
+            error,
+        })
+    }
+}
+
+/// Bad input and bad profiles fail the same way every time: retrying cannot help.
+fn is_permanent(e: &engine::Error) -> bool {
+    use engine::Error as E;
+    matches!(
+        e,
+        E::NotFound { .. }
+            | E::NotAFile { .. }
+            | E::Empty { .. }
+            | E::NotMedia { .. }
+            | E::Plan(_)
+            | E::UnsupportedCodec { .. }
+            | E::Truncated { .. }
+            | E::Corrupt { .. }
+            | E::NoFrames { .. }
+            | E::Time { .. }
+            | E::EncoderOptions { .. }
+    )
+}
+
+/// The error with its causes, on one line.
+fn error_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// `base x 2^(attempt-1)`, plus up to half of it again at random, so that jobs failing
+/// together do not retry together.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let d = base.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let r = uuid::Uuid::new_v4().as_u128() as u64 as f64 / u64::MAX as f64;
+    d.mul_f64(1.0 + 0.5 * r)
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Files under `root`, relative, sorted.
+fn list_relative(root: &Path) -> Result<Vec<String>, WatchError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(WatchError::io(&dir))?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The COMPLETE event's outputGroupDetails, as MediaConvert fills them per group type.
+fn group_details(
+    profile: &Profile,
+    asset: &Path,
+    report: &engine::TranscodeReport,
+) -> Vec<GroupDetail> {
+    let plan = &report.plan;
+    let layout = Layout::for_source(&report.media.path);
+    let abs = |rel: String| asset.join(rel).to_string_lossy().to_string();
+    let ms = (plan.duration * 1000.0).round() as u64;
+    let mut groups = Vec::new();
+    for (group, dest) in streaming_groups(profile) {
+        let mut outputs: Vec<(Vec<String>, u64, Option<(u32, u32)>)> = plan
+            .renditions
+            .iter()
+            .map(|r| {
+                let files = if group == Group::Hls {
+                    vec![abs(layout.child_playlist(dest, &r.name))]
+                } else {
+                    Vec::new()
+                };
+                (files, ms, Some((r.width, r.height)))
+            })
+            .collect();
+        if plan.audio.is_some() && group.separate_audio() {
+            outputs.push((Vec::new(), ms, None));
+        }
+        let _ = AUDIO_NAME;
+        let (kind, playlists) = match group {
+            Group::Cmaf => ("CMAF_GROUP", vec![abs(layout.mpd(dest)), abs(layout.master_playlist(dest))]),
+            Group::Hls => ("HLS_GROUP", vec![abs(layout.master_playlist(dest))]),
+            Group::Dash => ("DASH_ISO_GROUP", vec![abs(layout.mpd(dest))]),
+        };
+        groups.push(GroupDetail {
+            kind,
+            outputs,
+            playlists,
+        });
+    }
+    if let Some(f) = &profile.outputs.file {
+        let outputs = plan
+            .renditions
+            .iter()
+            .filter(|r| plan.file_renditions.contains(&r.name))
+            .map(|r| {
+                (
+                    vec![abs(layout.file_output(&f.destination, &r.name))],
+                    ms,
+                    Some((r.width, r.height)),
+                )
+            })
+            .collect();
+        groups.push(GroupDetail {
+            kind: "FILE_GROUP",
+            outputs,
+            playlists: Vec::new(),
+        });
+    }
+    if let (Some(t), Some(pt)) = (&profile.thumbnails, &plan.thumbnails) {
+        // Frame capture: MediaConvert reports the last image only.
+        if let Some(last) = pt.times.len().checked_sub(1) {
+            groups.push(GroupDetail {
+                kind: "FILE_GROUP",
+                outputs: vec![(
+                    vec![abs(layout.thumbnail(&t.destination, last, pt.format))],
+                    ms,
+                    Some((pt.width, pt.height)),
+                )],
+                playlists: Vec::new(),
+            });
+        }
+    }
+    groups
+}
+
+/// Lists, retries and cancels jobs of a watch folder (what `mpe jobs` does).
+pub struct Jobs {
+    paths: Paths,
+    store: Store,
+}
+
+impl Jobs {
+    /// Opens the job store of watch folder `input`.
+    pub fn open(input: &Path) -> Result<Jobs, WatchError> {
+        let paths = Paths::new(input);
+        if !paths.db.is_file() {
+            return Err(WatchError::Io {
+                path: paths.db.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no job store here (is this the folder `mpe watch` watches?)",
+                ),
+            });
+        }
+        let store = Store::open(&paths.db)?;
+        Ok(Jobs { paths, store })
+    }
+
+    /// Every job, or those in `status`.
+    pub fn list(&self, status: Option<Status>) -> Result<Vec<Job>, WatchError> {
+        self.store.list(status)
+    }
+
+    /// One job.
+    pub fn show(&self, id: &str) -> Result<Job, WatchError> {
+        self.store
+            .get(id)?
+            .ok_or_else(|| WatchError::NoSuchJob { id: id.to_string() })
+    }
+
+    /// Brings a job in `Error` back: its source returns from `failed/` to the job's folder
+    /// and the job is queued with a fresh attempt count.
+    pub fn retry(&self, id: &str) -> Result<Job, WatchError> {
+        let job = self.show(id)?;
+        if job.status != Status::Error {
+            return Err(WatchError::WrongState {
+                id: job.id,
+                reason: format!("is {}, only jobs in Error can be retried", job.status.as_str()),
+            });
+        }
+        let dir = self.paths.jobs.join(&job.id);
+        std::fs::create_dir_all(&dir).map_err(WatchError::io(&dir))?;
+        let parked = PathBuf::from(&job.source_now);
+        let name = Path::new(&job.source)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "source".into());
+        let staged = dir.join(name);
+        if parked.exists() && parked != staged {
+            std::fs::rename(&parked, &staged).map_err(WatchError::io(&parked))?;
+            // The error note goes with it, as history (nothing is deleted).
+            let note = PathBuf::from(format!("{}.error.json", parked.display()));
+            if note.exists() {
+                let _ = std::fs::rename(&note, dir.join("previous.error.json"));
+            }
+        }
+        self.store
+            .requeue(&job.id, &now_rfc3339(), &staged.to_string_lossy())?;
+        self.show(&job.id)
+    }
+
+    /// Retries every job in `Error`; returns their ids.
+    pub fn retry_failed(&self) -> Result<Vec<String>, WatchError> {
+        let mut ids = Vec::new();
+        for j in self.store.list(Some(Status::Error))? {
+            self.retry(&j.id)?;
+            ids.push(j.id);
+        }
+        Ok(ids)
+    }
+
+    /// Cancels a job: a waiting one ends in `Error` at once (its source to `failed/`), a
+    /// running one is stopped by its worker.
+    pub fn cancel(&self, id: &str) -> Result<Job, WatchError> {
+        let job = self.show(id)?;
+        match job.status {
+            Status::Processing => {
+                self.store.request_cancel(&job.id)?;
+            }
+            Status::Ingest => {
+                let staged = PathBuf::from(&job.source_now);
+                let name = staged.file_name().unwrap_or_default().to_string_lossy().to_string();
+                let mut to = self.paths.failed.join(&name);
+                if to.exists() {
+                    to = self.paths.failed.join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
+                }
+                std::fs::create_dir_all(&self.paths.failed)
+                    .map_err(WatchError::io(&self.paths.failed))?;
+                if staged.exists() {
+                    std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
+                }
+                self.store.fail(
+                    &job.id,
+                    &now_rfc3339(),
+                    "cancelled by `mpe jobs cancel`",
+                    true,
+                    &to.to_string_lossy(),
+                )?;
+            }
+            Status::Complete | Status::Error => {
+                return Err(WatchError::WrongState {
+                    id: job.id,
+                    reason: format!("is {}, nothing to cancel", job.status.as_str()),
+                })
+            }
+        }
+        self.show(&job.id)
+    }
+}
