@@ -115,7 +115,8 @@ impl Reporter {
 /// Sets up tracing on stderr; `RUST_LOG` overrides the verbosity flag.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        // The watcher's one line per job state change is its normal output.
+        0 => "warn,mpe_watch=info",
         1 => "info",
         _ => "debug",
     };

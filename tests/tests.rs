@@ -11,3 +11,4 @@ mod pictures;
 mod player;
 mod probe;
 mod thumbs;
+mod watch;

@@ -49,7 +49,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--settle and --retry-base must not be negative");
     }
     let extensions = if args.extensions.is_empty() {
-        watch::DEFAULT_EXTENSIONS.iter().map(|s| s.to_string()).collect()
+        watch::DEFAULT_EXTENSIONS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         args.extensions
             .iter()

@@ -17,11 +17,21 @@ use crate::error::WatchError;
 pub struct GroupDetail {
     /// `CMAF_GROUP`, `HLS_GROUP`, `DASH_ISO_GROUP` or `FILE_GROUP`.
     pub kind: &'static str,
-    /// Per output: file paths (empty where MediaConvert returns none), duration in ms,
-    /// and the picture size.
-    pub outputs: Vec<(Vec<String>, u64, Option<(u32, u32)>)>,
+    /// One entry per output.
+    pub outputs: Vec<OutputDetail>,
     /// The group's playlists (`.mpd` first, then `.m3u8`, as MediaConvert lists them).
     pub playlists: Vec<String>,
+}
+
+/// One output of a group.
+#[derive(Debug, Clone)]
+pub struct OutputDetail {
+    /// File paths (empty where MediaConvert returns none for the group type).
+    pub files: Vec<String>,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Picture size, for video outputs.
+    pub size: Option<(u32, u32)>,
 }
 
 /// What an event says.
@@ -142,12 +152,12 @@ pub fn event(c: &Change<'_>) -> Value {
                 let outputs: Vec<Value> = g
                     .outputs
                     .iter()
-                    .map(|(files, ms, size)| {
-                        let mut o = json!({ "durationInMs": ms });
-                        if !files.is_empty() {
-                            o["outputFilePaths"] = json!(files);
+                    .map(|d| {
+                        let mut o = json!({ "durationInMs": d.duration_ms });
+                        if !d.files.is_empty() {
+                            o["outputFilePaths"] = json!(d.files);
                         }
-                        if let Some((w, h)) = size {
+                        if let Some((w, h)) = d.size {
                             o["videoDetails"] = json!({ "widthInPx": w, "heightInPx": h });
                         }
                         o

@@ -8,12 +8,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The extensions taken by default: the video containers MediaConvert accepts as input.
 pub const DEFAULT_EXTENSIONS: &[&str] = &[
-    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mxf", "ts", "m2ts", "mts", "mpg", "mpeg",
-    "m2v", "flv", "3gp", "3g2", "wmv", "asf", "ogv", "y4m", "ivf", "gxf",
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mxf", "ts", "m2ts", "mts", "mpg", "mpeg", "m2v",
+    "flv", "3gp", "3g2", "wmv", "asf", "ogv", "y4m", "ivf", "gxf",
 ];
 
 /// Suffixes of files still being written by browsers and copy tools.
-const PARTIAL: &[&str] = &[".part", ".partial", ".tmp", ".crdownload", ".download", ".filepart"];
+const PARTIAL: &[&str] = &[
+    ".part",
+    ".partial",
+    ".tmp",
+    ".crdownload",
+    ".download",
+    ".filepart",
+];
 
 /// Whether a file name is a source to take (not hidden, not partial, accepted extension).
 pub fn accepts(name: &str, extensions: &[String]) -> bool {
@@ -174,7 +181,13 @@ mod tests {
             assert!(accepts(ok, &exts), "{ok}");
         }
         for no in [
-            ".a.mp4", "a.mp4.part", "a.mp4.crdownload", "a.tmp", "a.json", "a.txt", "mp4",
+            ".a.mp4",
+            "a.mp4.part",
+            "a.mp4.crdownload",
+            "a.tmp",
+            "a.json",
+            "a.txt",
+            "mp4",
             "~a.mp4",
         ] {
             assert!(!accepts(no, &exts), "{no}");

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use engine::metadata::now_rfc3339;
 use notify::{EventKind, RecursiveMode, Watcher};
-use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME};
+use profiles::naming::{streaming_groups, Group, Layout};
 use profiles::Profile;
 use serde_json::{json, Value};
 
 use crate::error::WatchError;
-use crate::events::{Change, Events, GroupDetail};
+use crate::events::{Change, Events, GroupDetail, OutputDetail};
 use crate::ingest::Candidates;
 use crate::store::{Job, Status, Store};
 
@@ -345,7 +345,8 @@ impl Context<'_> {
             Ok(report) => self.finish(&job, &profile, &report.asset_dir, Some(&report)),
             Err(engine::Error::Cancelled) if self.abort.load(Ordering::Relaxed) => {
                 tracing::info!(job = %job.id, "abandoned at shutdown; back to the queue");
-                self.store.retry_later(&job.id, &now_rfc3339(), "interrupted by shutdown", 0.0)?;
+                self.store
+                    .retry_later(&job.id, &now_rfc3339(), "interrupted by shutdown", 0.0)?;
                 Ok(())
             }
             Err(engine::Error::Cancelled) => {
@@ -377,8 +378,8 @@ impl Context<'_> {
             return Ok(base);
         };
         let origin = format!("{} (with sidecar)", job.profile);
-        let side: Value = serde_json::from_str(text)
-            .map_err(|e| format!("sidecar of {}: {e}", job.source))?;
+        let side: Value =
+            serde_json::from_str(text).map_err(|e| format!("sidecar of {}: {e}", job.source))?;
         let Value::Object(side) = side else {
             return Err(format!("sidecar of {}: not a JSON object", job.source));
         };
@@ -440,7 +441,12 @@ impl Context<'_> {
             &parked.to_string_lossy(),
         )?;
         tracing::warn!(job = %job.id, error = %message, permanent, "Error");
-        self.emit(job, "ERROR", &[], Some((message, if permanent { 1010 } else { 1999 })))
+        self.emit(
+            job,
+            "ERROR",
+            &[],
+            Some((message, if permanent { 1010 } else { 1999 })),
+        )
     }
 
     /// Moves a job's source from `.mpe/jobs/<id>/` into `dir` (never over another file),
@@ -460,7 +466,11 @@ impl Context<'_> {
         }
         let side = staged.with_file_name("sidecar.json");
         if side.exists() {
-            let stem = to.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let stem = to
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             let side_to = to.with_file_name(format!("{stem}.json"));
             std::fs::rename(&side, &side_to).map_err(WatchError::io(&side))?;
         }
@@ -558,7 +568,10 @@ fn list_relative(root: &Path) -> Result<Vec<String>, WatchError> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).map_err(WatchError::io(&dir))?.flatten() {
+        for e in std::fs::read_dir(&dir)
+            .map_err(WatchError::io(&dir))?
+            .flatten()
+        {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -583,24 +596,32 @@ fn group_details(
     let ms = (plan.duration * 1000.0).round() as u64;
     let mut groups = Vec::new();
     for (group, dest) in streaming_groups(profile) {
-        let mut outputs: Vec<(Vec<String>, u64, Option<(u32, u32)>)> = plan
+        let mut outputs: Vec<OutputDetail> = plan
             .renditions
             .iter()
-            .map(|r| {
-                let files = if group == Group::Hls {
+            .map(|r| OutputDetail {
+                // Only the HLS group reports its outputs' files (their variant playlists).
+                files: if group == Group::Hls {
                     vec![abs(layout.child_playlist(dest, &r.name))]
                 } else {
                     Vec::new()
-                };
-                (files, ms, Some((r.width, r.height)))
+                },
+                duration_ms: ms,
+                size: Some((r.width, r.height)),
             })
             .collect();
         if plan.audio.is_some() && group.separate_audio() {
-            outputs.push((Vec::new(), ms, None));
+            outputs.push(OutputDetail {
+                files: Vec::new(),
+                duration_ms: ms,
+                size: None,
+            });
         }
-        let _ = AUDIO_NAME;
         let (kind, playlists) = match group {
-            Group::Cmaf => ("CMAF_GROUP", vec![abs(layout.mpd(dest)), abs(layout.master_playlist(dest))]),
+            Group::Cmaf => (
+                "CMAF_GROUP",
+                vec![abs(layout.mpd(dest)), abs(layout.master_playlist(dest))],
+            ),
             Group::Hls => ("HLS_GROUP", vec![abs(layout.master_playlist(dest))]),
             Group::Dash => ("DASH_ISO_GROUP", vec![abs(layout.mpd(dest))]),
         };
@@ -615,12 +636,10 @@ fn group_details(
             .renditions
             .iter()
             .filter(|r| plan.file_renditions.contains(&r.name))
-            .map(|r| {
-                (
-                    vec![abs(layout.file_output(&f.destination, &r.name))],
-                    ms,
-                    Some((r.width, r.height)),
-                )
+            .map(|r| OutputDetail {
+                files: vec![abs(layout.file_output(&f.destination, &r.name))],
+                duration_ms: ms,
+                size: Some((r.width, r.height)),
             })
             .collect();
         groups.push(GroupDetail {
@@ -634,11 +653,11 @@ fn group_details(
         if let Some(last) = pt.times.len().checked_sub(1) {
             groups.push(GroupDetail {
                 kind: "FILE_GROUP",
-                outputs: vec![(
-                    vec![abs(layout.thumbnail(&t.destination, last, pt.format))],
-                    ms,
-                    Some((pt.width, pt.height)),
-                )],
+                outputs: vec![OutputDetail {
+                    files: vec![abs(layout.thumbnail(&t.destination, last, pt.format))],
+                    duration_ms: ms,
+                    size: Some((pt.width, pt.height)),
+                }],
                 playlists: Vec::new(),
             });
         }
@@ -688,7 +707,10 @@ impl Jobs {
         if job.status != Status::Error {
             return Err(WatchError::WrongState {
                 id: job.id,
-                reason: format!("is {}, only jobs in Error can be retried", job.status.as_str()),
+                reason: format!(
+                    "is {}, only jobs in Error can be retried",
+                    job.status.as_str()
+                ),
             });
         }
         let dir = self.paths.jobs.join(&job.id);
@@ -732,10 +754,17 @@ impl Jobs {
             }
             Status::Ingest => {
                 let staged = PathBuf::from(&job.source_now);
-                let name = staged.file_name().unwrap_or_default().to_string_lossy().to_string();
+                let name = staged
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string();
                 let mut to = self.paths.failed.join(&name);
                 if to.exists() {
-                    to = self.paths.failed.join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
+                    to = self
+                        .paths
+                        .failed
+                        .join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
                 }
                 std::fs::create_dir_all(&self.paths.failed)
                     .map_err(WatchError::io(&self.paths.failed))?;

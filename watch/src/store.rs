@@ -36,9 +36,14 @@ impl Status {
 
     /// Parses a stored or typed name (case-insensitive).
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Ingest, Status::Processing, Status::Complete, Status::Error]
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        [
+            Status::Ingest,
+            Status::Processing,
+            Status::Complete,
+            Status::Error,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -137,9 +142,11 @@ impl Store {
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
         // Durable at each commit: a record that says Complete must survive a power cut.
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
         let version: usize = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(db)?;
@@ -161,10 +168,7 @@ impl Store {
         })
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, WatchError> {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, WatchError> {
         let conn = self
             .conn
             .lock()
@@ -418,7 +422,9 @@ mod tests {
         let t = "2026-01-01T00:00:01Z";
         let first = store.claim(t).expect("claim").expect("a job");
         assert_eq!((first.id.as_str(), first.attempts), ("aaaa-1", 1));
-        store.retry_later("aaaa-1", t, "disk full", now_unix() + 3600.0).expect("retry");
+        store
+            .retry_later("aaaa-1", t, "disk full", now_unix() + 3600.0)
+            .expect("retry");
         // Not due yet: the next one comes first.
         assert_eq!(store.claim(t).expect("claim").expect("job").id, "bbbb-2");
         assert_eq!(store.claim(t).expect("claim").expect("job").id, "cccc-3");
@@ -427,7 +433,10 @@ mod tests {
         drop(store);
         let store = Store::open(&dir.join("jobs.db")).expect("reopen");
         assert_eq!(store.recover(t).expect("recover"), ["bbbb-2", "cccc-3"]);
-        assert_eq!(store.get("bbbb").expect("get").expect("job").status, Status::Ingest);
+        assert_eq!(
+            store.get("bbbb").expect("get").expect("job").status,
+            Status::Ingest
+        );
         assert_eq!(store.list(Some(Status::Ingest)).expect("list").len(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }

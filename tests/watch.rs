@@ -1,0 +1,475 @@
+//! `mpe watch` and `mpe jobs`: sources taken once and only when complete, records, events,
+//! retries, the failure queue, bursts, and a `kill -9` in the middle of a job.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::util;
+
+/// A running `mpe watch`, killed when dropped.
+struct Watcher {
+    child: Child,
+    input: PathBuf,
+}
+
+impl Watcher {
+    fn start(input: &Path, output: &Path, profile: &Path, extra: &[&str]) -> Watcher {
+        std::fs::create_dir_all(input).expect("watch folder");
+        let child = Command::new(env!("CARGO_BIN_EXE_mpe"))
+            .arg("watch")
+            .arg(input)
+            .arg("-o")
+            .arg(output)
+            .arg("-p")
+            .arg(profile)
+            .args(["--settle", "0.3", "--retry-base", "1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mpe watch");
+        Watcher {
+            child,
+            input: input.to_path_buf(),
+        }
+    }
+
+    /// SIGKILL: no chance to clean anything up.
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGINT, then waits for a clean exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "mpe watch exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("mpe watch did not stop on SIGINT");
+    }
+
+    fn jobs(&self) -> Vec<Value> {
+        jobs(&self.input)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `mpe jobs list --json`.
+fn jobs(input: &Path) -> Vec<Value> {
+    let o = util::mpe(&[
+        "jobs",
+        "-w",
+        input.to_str().expect("utf-8"),
+        "list",
+        "--json",
+    ]);
+    if !o.status.success() {
+        return Vec::new();
+    }
+    serde_json::from_slice::<Vec<Value>>(&o.stdout).unwrap_or_default()
+}
+
+/// Waits (up to `secs`) until `done` holds for the job list; returns it.
+fn wait_for(w: &Watcher, secs: u64, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let list = w.jobs();
+        if done(&list) {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {list:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn all_in(list: &[Value], n: usize, status: &str) -> bool {
+    list.len() == n && list.iter().all(|j| j["status"] == status)
+}
+
+/// A one-rung profile so that jobs take well under a second.
+fn small_profile(dir: &Path) -> PathBuf {
+    util::write_profile(dir, "mobile", |p| {
+        p["renditions"] = json!([{ "name": "240p", "height": 240, "bitrate": 300000,
+            "max_bitrate": 450000, "buffer_size": 600000 }]);
+        p["video"]["preset"] = json!("ultrafast");
+        p["outputs"] = json!({ "file": { "destination": "mp4/", "renditions": ["240p"] } });
+    })
+}
+
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn events(input: &Path) -> Vec<Value> {
+    std::fs::read_to_string(input.join(".mpe/events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect()
+}
+
+fn statuses_of(events: &[Value], id: &Value) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| &e["detail"]["jobId"] == id)
+        .map(|e| {
+            e["detail"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A tiny HTTP server that records the bodies POSTed to it.
+fn webhook_server() -> (String, std::sync::mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read headers, then the body by Content-Length.
+            let body = loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            if let Some(b) = body.and_then(|b| serde_json::from_slice(&b).ok()) {
+                let _ = tx.send(b);
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_dropped_file_completes_with_its_record_events_and_webhook() {
+    let dir = util::work_dir("watch-one");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let (url, posted) = webhook_server();
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &["--webhook", &url]);
+    let src = util::fixture("short");
+    std::fs::copy(&src, input.join("clip.mp4")).expect("drop");
+    let list = wait_for(&w, 60, "one Complete job", |l| all_in(l, 1, "Complete"));
+    let job = &list[0];
+    assert_eq!(job["attempts"], 1);
+    assert_eq!(job["checksum"], sha256(&src));
+    assert_eq!(
+        job["source"],
+        input.join("clip.mp4").to_str().expect("utf-8")
+    );
+    // The source moved to done/, the asset is published under the job id.
+    assert_eq!(util::entries(&input.join("done")), ["clip.mp4"]);
+    assert!(!input.join("clip.mp4").exists());
+    let asset = PathBuf::from(job["asset_dir"].as_str().expect("asset_dir"));
+    assert_eq!(
+        asset,
+        output.join(job["id"].as_str().expect("id")).join("clip")
+    );
+    let on_disk = util::tree(&asset);
+    let recorded: Vec<String> = serde_json::from_value(job["outputs"].clone()).expect("outputs");
+    assert_eq!(recorded, on_disk);
+    let probe = util::ffprobe(&asset.join("mp4/clip_240p.mp4"));
+    assert_eq!(
+        util::num(&util::stream(&probe, "video").expect("video")["height"]),
+        240.0
+    );
+    // SUBMITTED, PROGRESSING, COMPLETE, in MediaConvert's event shape.
+    let ev = events(&input);
+    assert_eq!(
+        statuses_of(&ev, &job["id"]),
+        ["SUBMITTED", "PROGRESSING", "COMPLETE"]
+    );
+    let complete = ev.last().expect("event");
+    assert_eq!(complete["detail-type"], "MediaConvert Job State Change");
+    let group = &complete["detail"]["outputGroupDetails"][0];
+    assert_eq!(group["type"], "FILE_GROUP");
+    let mp4 = group["outputDetails"][0]["outputFilePaths"][0]
+        .as_str()
+        .expect("path");
+    assert!(Path::new(mp4).is_file(), "{mp4}");
+    assert_eq!(group["outputDetails"][0]["videoDetails"]["heightInPx"], 240);
+    // The webhook got the same three events.
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let e = posted
+            .recv_timeout(Duration::from_secs(20))
+            .expect("webhook POST");
+        got.push(
+            e["detail"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(got, ["SUBMITTED", "PROGRESSING", "COMPLETE"]);
+    w.stop();
+}
+
+#[test]
+fn slow_writers_and_partial_names_are_taken_once_when_complete() {
+    let dir = util::work_dir("watch-slow");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    let bytes = std::fs::read(util::fixture("short")).expect("fixture");
+    // Eight chunks, 0.4 s apart (longer than the 0.3 s settle time), the file held open.
+    let mut f = std::fs::File::create(input.join("slow.mp4")).expect("create");
+    for chunk in bytes.chunks(bytes.len().div_ceil(8)) {
+        f.write_all(chunk).expect("write");
+        f.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(w.jobs().is_empty(), "taken while still being written");
+    }
+    drop(f);
+    // A download under a partial name, renamed when done.
+    std::fs::write(input.join("dl.mp4.part"), &bytes).expect("write part");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        w.jobs()
+            .iter()
+            .all(|j| !j["source"].as_str().unwrap_or("").contains("dl.mp4")),
+        "a .part file was taken"
+    );
+    std::fs::rename(input.join("dl.mp4.part"), input.join("dl.mp4")).expect("rename");
+    let list = wait_for(&w, 60, "two Complete jobs", |l| all_in(l, 2, "Complete"));
+    let whole = sha256(&input.join("done/slow.mp4"));
+    for j in &list {
+        assert_eq!(j["checksum"], whole, "{j}");
+    }
+    w.stop();
+}
+
+#[test]
+fn bad_files_fail_once_and_transient_failures_are_retried() {
+    let dir = util::work_dir("watch-fail");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    // OUT is a plain file: every job fails to create its folder until it is removed.
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(&output, b"in the way").expect("blocker");
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    std::fs::create_dir_all(&input).expect("in");
+    std::fs::write(input.join("bad.mp4"), b"this is not a video").expect("bad");
+    let list = wait_for(&w, 30, "the bad file to fail", |l| {
+        l.iter().any(|j| j["status"] == "Error")
+    });
+    let bad = list
+        .iter()
+        .find(|j| j["status"] == "Error")
+        .expect("bad job");
+    assert_eq!(bad["attempts"], 1);
+    assert_eq!(bad["permanent"], true);
+    assert!(bad["error"]
+        .as_str()
+        .expect("error")
+        .contains("bad.mp4: not a media file"));
+    let note: Value = serde_json::from_slice(
+        &std::fs::read(input.join("failed/bad.mp4.error.json")).expect("error JSON"),
+    )
+    .expect("JSON");
+    assert_eq!(note["jobId"], bad["id"]);
+    assert!(input.join("failed/bad.mp4").is_file());
+
+    std::fs::copy(util::fixture("short"), input.join("good.mp4")).expect("drop");
+    let list = wait_for(&w, 30, "a failed first attempt", |l| {
+        l.iter().any(|j| {
+            j["source"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("good.mp4"))
+                && j["error"].is_string()
+        })
+    });
+    let good = list
+        .iter()
+        .find(|j| {
+            j["source"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("good.mp4"))
+        })
+        .expect("good job");
+    assert_ne!(
+        good["status"], "Error",
+        "a transient failure must be retried: {good}"
+    );
+    std::fs::remove_file(&output).expect("remove blocker");
+    let list = wait_for(&w, 60, "the retry to succeed", |l| {
+        l.iter()
+            .any(|j| j["id"] == good["id"] && j["status"] == "Complete")
+    });
+    let good = list.iter().find(|j| j["id"] == good["id"]).expect("good");
+    assert!(good["attempts"].as_u64().expect("attempts") >= 2, "{good}");
+    // The bad one was not retried meanwhile.
+    let bad_now = list.iter().find(|j| j["id"] == bad["id"]).expect("bad");
+    assert_eq!(bad_now["attempts"], 1);
+    // `mpe jobs retry` brings it back; it fails the same way again.
+    let o = util::mpe(&[
+        "jobs",
+        "-w",
+        input.to_str().expect("utf-8"),
+        "retry",
+        bad["id"].as_str().expect("id"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_for(&w, 30, "the retried bad job to fail again", |l| {
+        l.iter()
+            .any(|j| j["id"] == bad["id"] && j["status"] == "Error" && j["attempts"] == 1)
+            && input.join("failed/bad.mp4").is_file()
+    });
+    w.stop();
+}
+
+#[test]
+fn a_burst_of_thirty_files_completes_exactly_once() {
+    let dir = util::work_dir("watch-burst");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&input).expect("in");
+    let src = util::fixture("short");
+    // Half are there before the watcher starts (the start-up scan), half arrive after.
+    for i in 0..15 {
+        std::fs::copy(&src, input.join(format!("b{i:02}.mp4"))).expect("drop");
+    }
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &["--jobs", "2"]);
+    for i in 15..30 {
+        std::fs::copy(&src, input.join(format!("b{i:02}.mp4"))).expect("drop");
+    }
+    let list = wait_for(&w, 240, "30 Complete jobs", |l| all_in(l, 30, "Complete"));
+    let mut ids: Vec<&str> = list.iter().map(|j| j["id"].as_str().expect("id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30);
+    assert!(list.iter().all(|j| j["attempts"] == 1));
+    assert_eq!(util::entries(&output).len(), 30, "one asset folder per job");
+    for id in &ids {
+        assert!(output.join(id).read_dir().expect("job folder").count() == 1);
+    }
+    assert_eq!(util::entries(&input.join("done")).len(), 30);
+    let ev = events(&input);
+    for j in &list {
+        assert_eq!(
+            statuses_of(&ev, &j["id"]),
+            ["SUBMITTED", "PROGRESSING", "COMPLETE"]
+        );
+    }
+    w.stop();
+}
+
+#[test]
+fn kill_9_during_a_job_then_restart_completes_it_exactly_once() {
+    let dir = util::work_dir("watch-kill");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let profile = util::write_profile(&dir, "default", |p| {
+        p["outputs"] = json!({ "file": { "destination": "mp4/", "renditions": ["720p"] } });
+    });
+    let w = Watcher::start(&input, &output, &profile, &[]);
+    std::fs::copy(util::fixture("hd_16x9"), input.join("long.mp4")).expect("drop");
+    wait_for(&w, 60, "the job to be under way", |l| {
+        l.len() == 1 && l[0]["status"] == "Processing" && l[0]["progress"].as_f64() > Some(0.1)
+    });
+    w.kill9();
+    let stuck = jobs(&input);
+    assert_eq!(stuck[0]["status"], "Processing");
+    let id = stuck[0]["id"].as_str().expect("id").to_string();
+    let w = Watcher::start(&input, &output, &profile, &[]);
+    let list = wait_for(&w, 120, "the job to complete after the restart", |l| {
+        all_in(l, 1, "Complete")
+    });
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["attempts"], 2);
+    // Exactly one asset, complete, and no temp folder of the killed attempt.
+    assert_eq!(util::entries(&output.join(&id)), ["long"]);
+    assert!(output.join(&id).join("long/metadata.json").is_file());
+    let ev = events(&input);
+    let statuses = statuses_of(&ev, &json!(id));
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "COMPLETE").count(),
+        1,
+        "{statuses:?}"
+    );
+    w.stop();
+}
+
+#[test]
+fn same_names_at_different_times_and_sidecars() {
+    let dir = util::work_dir("watch-names");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    std::fs::copy(util::fixture("short"), input.join("same.mp4")).expect("drop");
+    wait_for(&w, 60, "the first", |l| all_in(l, 1, "Complete"));
+    // The second comes with a sidecar: its own thumbnails and user metadata.
+    std::fs::write(
+        input.join("same.json"),
+        json!({ "thumbnails": { "destination": "t/", "times": [0.5] },
+                "user_metadata": { "title": "second" } })
+        .to_string(),
+    )
+    .expect("sidecar");
+    std::fs::copy(util::fixture("counter"), input.join("same.mp4")).expect("drop again");
+    let list = wait_for(&w, 60, "the second", |l| all_in(l, 2, "Complete"));
+    let assets: Vec<PathBuf> = list
+        .iter()
+        .map(|j| PathBuf::from(j["asset_dir"].as_str().expect("asset")))
+        .collect();
+    assert_ne!(assets[0], assets[1]);
+    assert!(assets.iter().all(|a| a.join("metadata.json").is_file()));
+    assert!(assets[1].join("t/same_thumb.0000000.jpg").is_file());
+    assert!(!assets[0].join("t").exists());
+    let done = util::entries(&input.join("done"));
+    assert_eq!(
+        done.len(),
+        3,
+        "both sources and the sidecar are kept: {done:?}"
+    );
+    let ev = events(&input);
+    let last = ev.last().expect("event");
+    assert_eq!(last["detail"]["userMetadata"]["title"], "second");
+    w.stop();
+}
