@@ -114,19 +114,8 @@ table "$work/r1" "$bar" "${part1[@]}"
 
 # Part 2: thumbnails inside the transcode.
 hd=$(bash fixtures/generate.sh hd_16x9)
-python3 - "$work/plain.json" "$work/with.json" <<'PY'
-import json, sys
-p = json.load(open("profiles/default.json"))
-p.pop("thumbnails", None)
-p["name"] = "default-without-pictures"
-json.dump(p, open(sys.argv[1], "w"))
-p["name"] = "default-with-pictures"
-p["thumbnails"] = {"destination": "thumbnails/", "interval_seconds": 2, "width": 640}
-p["trickplay"] = {"destination": "trickplay/", "interval_seconds": 1}
-json.dump(p, open(sys.argv[2], "w"))
-PY
-transcode_plain() { "$MPE" transcode "$hd" -p "$work/plain.json" -o "$1" --force --progress none >/dev/null; }
-transcode_pictures() { "$MPE" transcode "$hd" -p "$work/with.json" -o "$1" --force --progress none >/dev/null; }
+transcode_plain() { "$MPE" transcode "$hd" -p benches/pictures-off.json -o "$1" --force --progress none >/dev/null; }
+transcode_pictures() { "$MPE" transcode "$hd" -p benches/pictures-on.json -o "$1" --force --progress none >/dev/null; }
 export -f transcode_plain transcode_pictures
 export hd work
 for ((i = 1; i <= reps; i++)); do

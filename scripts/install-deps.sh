@@ -10,7 +10,7 @@ pkgs=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev
   libavdevice-dev libswscale-dev libswresample-dev
-  ffmpeg time bc util-linux
+  ffmpeg time bc util-linux procps
 )
 if [[ "${1:-}" == "--player" ]]; then
   pkgs+=(chromium)

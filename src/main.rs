@@ -2,10 +2,12 @@
 //!
 //! A thin shell: parse arguments, run one subcommand, print errors as one line (the whole
 //! anyhow chain) and map them to exit codes. The work lives in the `engine`, `cloud` and
-//! `profiles` crates.
+//! `profiles` crates; the watch folder and its job store (`watch`) live here, as the
+//! design places them.
 
 mod cmd;
 mod progress;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -116,7 +116,7 @@ impl Reporter {
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         // The watcher's one line per job state change is its normal output.
-        0 => "warn,mpe_watch=info",
+        0 => "warn,mpe::watch=info",
         1 => "info",
         _ => "debug",
     };

@@ -47,8 +47,9 @@ impl Watcher {
 
     /// SIGINT, then waits for a clean exit.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+        // bash's own `kill`: no procps needed.
+        let _ = Command::new("bash")
+            .args(["-c", &format!("kill -INT {}", self.child.id())])
             .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {

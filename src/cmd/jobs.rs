@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use watch::{Job, Status};
+use crate::watch::{Job, Status};
 
 /// Arguments of `mpe jobs`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,7 @@ fn parse_status(s: &str) -> Result<Status, String> {
 
 /// Runs the jobs subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let jobs = watch::Jobs::open(&args.dir)?;
+    let jobs = crate::watch::Jobs::open(&args.dir)?;
     match args.command {
         JobsCommand::List { status, json } => {
             let list = jobs.list(status)?;

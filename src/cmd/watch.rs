@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--settle and --retry-base must not be negative");
     }
     let extensions = if args.extensions.is_empty() {
-        watch::DEFAULT_EXTENSIONS
+        crate::watch::DEFAULT_EXTENSIONS
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
             .collect()
     };
-    let opts = watch::WatchOptions {
+    let opts = crate::watch::WatchOptions {
         input: args.input,
         output: args.output,
         profile: args.profile,
@@ -82,6 +82,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .context("installing the Ctrl-C handler")?;
     }
-    watch::watch(&opts, &stop, &abort)?;
+    crate::watch::watch(&opts, &stop, &abort)?;
     Ok(())
 }

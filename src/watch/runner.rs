@@ -19,10 +19,10 @@ use profiles::naming::{streaming_groups, Group, Layout};
 use profiles::Profile;
 use serde_json::{json, Value};
 
-use crate::error::WatchError;
-use crate::events::{Change, Events, GroupDetail, OutputDetail};
-use crate::ingest::Candidates;
-use crate::store::{Job, Status, Store};
+use super::error::WatchError;
+use super::events::{Change, Events, GroupDetail, OutputDetail};
+use super::ingest::Candidates;
+use super::store::{Job, Status, Store};
 
 /// How the watcher runs.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::error::WatchError;
+use super::error::WatchError;
 
 /// One output group of a COMPLETE event.
 #[derive(Debug, Clone)]

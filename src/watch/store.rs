@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use crate::error::WatchError;
+use super::error::WatchError;
 
 /// A job's state, as the cloud record names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

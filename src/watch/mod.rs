@@ -3,13 +3,16 @@
 //! a watch folder, a SQLite job store, retries with backoff, a failure queue, and
 //! MediaConvert-shaped state-change events.
 
+//!
+//! It lives in the binary, as the design has it: it drives the engine and owns files and
+//! a database, and no other crate needs it.
+
 pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod runner;
 pub mod store;
 
-pub use error::WatchError;
 pub use ingest::DEFAULT_EXTENSIONS;
-pub use runner::{watch, Jobs, Paths, WatchOptions};
-pub use store::{Job, Status, Store};
+pub use runner::{watch, Jobs, WatchOptions};
+pub use store::{Job, Status};
