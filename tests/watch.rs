@@ -474,3 +474,29 @@ fn same_names_at_different_times_and_sidecars() {
     assert_eq!(last["detail"]["userMetadata"]["title"], "second");
     w.stop();
 }
+
+#[test]
+fn kept_sources_stay_in_place_and_are_not_taken_twice() {
+    let dir = util::work_dir("watch-keep");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&input).expect("in");
+    std::fs::copy(util::fixture("short"), input.join("keep.mp4")).expect("drop");
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &["--keep-sources"]);
+    wait_for(&w, 60, "the job", |l| all_in(l, 1, "Complete"));
+    assert!(
+        input.join("keep.mp4").is_file(),
+        "the source is back in place"
+    );
+    assert!(util::entries(&input.join("done")).is_empty());
+    // A restart scans the folder again: the same file is not a new job...
+    w.stop();
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &["--keep-sources"]);
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(w.jobs().len(), 1, "{:#?}", w.jobs());
+    // ...but a changed one is.
+    std::fs::copy(util::fixture("counter"), input.join("keep.mp4")).expect("replace");
+    wait_for(&w, 60, "the changed file's job", |l| {
+        all_in(l, 2, "Complete")
+    });
+    w.stop();
+}

@@ -40,6 +40,10 @@ pub struct Args {
     /// CPU cores all jobs together may use (default: all).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Leave processed sources where they were dropped instead of moving them to done/
+    /// (a source already processed, same path and checksum, is not taken again).
+    #[arg(long)]
+    pub keep_sources: bool,
 }
 
 /// Watches until Ctrl-C or SIGTERM: the first stops taking new work and lets running jobs
@@ -70,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         retry_base: Duration::from_secs_f64(args.retry_base),
         webhook: args.webhook,
         cores: args.threads,
+        keep_sources: args.keep_sources,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let abort = Arc::new(AtomicBool::new(false));

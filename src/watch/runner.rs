@@ -47,6 +47,9 @@ pub struct WatchOptions {
     pub webhook: Option<String>,
     /// Cores shared by all jobs' encoders (default: all available).
     pub cores: Option<usize>,
+    /// Put processed sources back where they were dropped instead of into `done/`; a
+    /// source whose path and checksum match a completed job is then not taken again.
+    pub keep_sources: bool,
 }
 
 /// The watch folder's own paths.
@@ -205,6 +208,15 @@ impl Context<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .ok_or_else(|| WatchError::Internal("source without a name".into()))?;
+        if self.opts.keep_sources {
+            let sum = engine::metadata::sha256_file(path).map_err(|e| {
+                WatchError::Internal(format!("checksum of {}: {e}", path.display()))
+            })?;
+            if self.store.completed(&path.to_string_lossy(), &sum)? {
+                tracing::debug!(source = %path.display(), "already processed; kept in place");
+                return Ok(());
+            }
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let dir = self.paths.jobs.join(&id);
         std::fs::create_dir_all(&dir).map_err(WatchError::io(&dir))?;
@@ -400,7 +412,10 @@ impl Context<'_> {
         report: Option<&engine::TranscodeReport>,
     ) -> Result<(), WatchError> {
         let files = list_relative(asset)?;
-        let source_now = self.park(job, &self.paths.done)?;
+        let source_now = match self.opts.keep_sources {
+            true => self.put_back(job)?,
+            false => self.park(job, &self.paths.done)?,
+        };
         self.store.complete(
             &job.id,
             &now_rfc3339(),
@@ -481,6 +496,17 @@ impl Context<'_> {
             let _ = std::fs::remove_dir(dir);
         }
         Ok(to)
+    }
+
+    /// With `keep_sources`: the source (and sidecar) return to where they were dropped,
+    /// unless something new took that name meanwhile (then they go to `done/`).
+    fn put_back(&self, job: &Job) -> Result<PathBuf, WatchError> {
+        let origin = PathBuf::from(&job.source);
+        if origin.exists() {
+            return self.park(job, &self.paths.done);
+        }
+        let dir = origin.parent().unwrap_or(&self.opts.input).to_path_buf();
+        self.park(job, &dir)
     }
 
     fn emit(

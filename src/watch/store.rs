@@ -229,6 +229,18 @@ impl Store {
         })
     }
 
+    /// Whether a job for this source path with this checksum has completed.
+    pub fn completed(&self, source: &str, checksum: &str) -> Result<bool, WatchError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ?1 AND checksum = ?2
+                    AND status = 'Complete')",
+                params![source, checksum],
+                |r| r.get(0),
+            )
+        })
+    }
+
     /// Takes the oldest job that is due, moving it to `Processing` and counting an
     /// attempt; `None` when nothing is due.
     pub fn claim(&self, now: &str) -> Result<Option<Job>, WatchError> {
