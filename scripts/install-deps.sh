@@ -10,7 +10,7 @@ pkgs=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev
   libavdevice-dev libswscale-dev libswresample-dev
-  ffmpeg time bc util-linux procps
+  ffmpeg time bc util-linux procps python3 python3-venv
 )
 if [[ "${1:-}" == "--player" ]]; then
   pkgs+=(chromium)

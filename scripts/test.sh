@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: system packages, the player harness, formatting,
-# lints, and every test (unit, integration, playback in Chromium).
+# The whole test suite, as CI runs it: system packages, the player harness, the Python
+# judges (botocore), formatting, lints, and every test (unit, integration, playback in
+# Chromium, MediaConvert model validation).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh --player
 bash tests/player/setup.sh
+# botocore from PyPI: MediaConvert's API model, the judge of the rendered jobs.
+bash scripts/setup-python.sh >/dev/null
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod cloud;
 mod conformance;
 mod errors;
 mod pictures;

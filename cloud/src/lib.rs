@@ -1,7 +1,13 @@
 //! The cloud executor of a profile: AWS Elemental MediaConvert.
 //!
-//! This crate renders profiles into MediaConvert jobs and talks to AWS. It never links
-//! FFmpeg, so that it can be built into a small Lambda. Its work is tracked in the cloud
-//! issue; for now it only re-exports the profile model it will render from.
+//! This crate renders profiles into MediaConvert jobs and job templates, in the JSON the
+//! MediaConvert console and CLI use, with output names that are the ones the `profiles`
+//! crate gives and the engine writes. It never links FFmpeg, so that it can be built into
+//! a small Lambda.
 
+pub mod error;
+pub mod mediaconvert;
+
+pub use error::CloudError;
+pub use mediaconvert::{render_job, render_template, JobRequest};
 pub use profiles;

@@ -1,5 +1,6 @@
 //! Subcommands: one module each, with its own clap arguments and `run`.
 
+pub mod cloud;
 pub mod jobs;
 pub mod probe;
 pub mod thumbs;
@@ -31,6 +32,8 @@ enum Command {
     Watch(watch::Args),
     /// The jobs of a watch folder: list, show, retry, cancel.
     Jobs(jobs::Args),
+    /// AWS Elemental MediaConvert: render a profile as a job or a job template.
+    Cloud(cloud::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -41,5 +44,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Thumbs(a) => thumbs::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Jobs(a) => jobs::run(a),
+        Command::Cloud(a) => cloud::run(a),
     }
 }

@@ -1,0 +1,499 @@
+//! Profile -> MediaConvert: the CreateJob request and the JobTemplate of a profile, in the
+//! PascalCase JSON the MediaConvert console and CLI use.
+//!
+//! Output names follow `profiles::naming` (shared/MEDIACONVERT.md): each group's
+//! Destination is `<dest><group folder>` ending in `/`, so MediaConvert takes the input's
+//! file name as the base name, and every output's NameModifier is `_<rendition>`,
+//! `_audio` or `_thumb`, so the files land where the engine writes them locally.
+
+use profiles::naming::{streaming_groups, Group, AUDIO_NAME};
+use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition, X264Preset};
+use serde_json::{json, Map, Value};
+
+use crate::error::CloudError;
+
+/// The audio selector every output reads from.
+const AUDIO_SELECTOR: &str = "Audio Selector 1";
+
+/// What a CreateJob request is rendered from.
+#[derive(Debug, Clone)]
+pub struct JobRequest<'a> {
+    /// The profile.
+    pub profile: &'a Profile,
+    /// The source, `s3://bucket/key`.
+    pub input: &'a str,
+    /// The asset folder, `s3://bucket/prefix/` (ending in `/`).
+    pub destination: &'a str,
+    /// The IAM role MediaConvert assumes.
+    pub role: &'a str,
+    /// The queue ARN; MediaConvert's default queue when absent.
+    pub queue: Option<&'a str>,
+    /// mpe's job id, carried in UserMetadata.
+    pub job_id: &'a str,
+    /// The plan for this source (from a probe), when known: renditions then get their
+    /// exact sizes and the ones taller than the source are left out, as the engine does.
+    /// Without it the whole ladder is rendered, heights only.
+    pub plan: Option<&'a Plan>,
+}
+
+/// One rung as MediaConvert will make it.
+struct Rung {
+    name: String,
+    width: Option<u32>,
+    height: u32,
+    bitrate: u32,
+    max_bitrate: u32,
+    buffer_size: u32,
+}
+
+/// Renders a CreateJob request.
+pub fn render_job(req: &JobRequest<'_>) -> Result<Value, CloudError> {
+    check_uri("input", req.input, false)?;
+    check_uri("destination", req.destination, true)?;
+    let mut settings = settings(req.profile, req.plan, Some(req.destination))?;
+    settings["Inputs"] = json!([input(Some(req.input))]);
+    let mut job = json!({
+        "Role": req.role,
+        "Settings": settings,
+        "StatusUpdateInterval": "SECONDS_10",
+        "UserMetadata": {
+            "mpe_job_id": req.job_id,
+            "mpe_profile": req.profile.name,
+        },
+    });
+    if let Some(q) = req.queue {
+        job["Queue"] = json!(q);
+    }
+    Ok(job)
+}
+
+/// Renders the JobTemplate of a profile (CreateJobTemplate). With `destination`, group
+/// destinations are set (MediaConvert's `$fn$`, the input's name, makes one folder per
+/// asset: `s3://bucket/$fn$/`); without, jobs made from it must set them.
+pub fn render_template(profile: &Profile, destination: Option<&str>) -> Result<Value, CloudError> {
+    if let Some(d) = destination {
+        check_uri("destination", d, true)?;
+    }
+    let mut settings = settings(profile, None, destination)?;
+    settings["Inputs"] = json!([input(None)]);
+    Ok(json!({
+        "Name": format!("mpe-{}", profile.name),
+        "Description": truncate(&profile.description, 1024),
+        "Category": "mpe",
+        "Settings": settings,
+        "StatusUpdateInterval": "SECONDS_10",
+    }))
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn check_uri(what: &'static str, uri: &str, folder: bool) -> Result<(), CloudError> {
+    let bad = |reason: &str| CloudError::BadUri {
+        what,
+        uri: uri.to_string(),
+        reason: reason.to_string(),
+    };
+    let rest = uri
+        .strip_prefix("s3://")
+        .ok_or_else(|| bad("must be an s3://bucket/key URI"))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(bad("names no bucket"));
+    }
+    if folder && !uri.ends_with('/') {
+        return Err(bad(
+            "must end in '/' (a folder: MediaConvert then names files after the input)",
+        ));
+    }
+    if !folder && (key.is_empty() || key.ends_with('/')) {
+        return Err(bad("names no object"));
+    }
+    Ok(())
+}
+
+fn input(file: Option<&str>) -> Value {
+    let mut i = json!({
+        "AudioSelectors": { AUDIO_SELECTOR: { "DefaultSelection": "DEFAULT" } },
+        // Rotation metadata is applied to the pixels, as the engine does.
+        "VideoSelector": { "Rotate": "AUTO" },
+        "TimecodeSource": "ZEROBASED",
+    });
+    if let Some(f) = file {
+        i["FileInput"] = json!(f);
+    }
+    i
+}
+
+fn unsupported(profile: &Profile, field: &str, reason: &str) -> CloudError {
+    CloudError::Unsupported {
+        profile: profile.name.clone(),
+        field: field.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The job settings without inputs: one output group per profile group.
+fn settings(
+    profile: &Profile,
+    plan: Option<&Plan>,
+    destination: Option<&str>,
+) -> Result<Value, CloudError> {
+    if profile.preview.is_some() {
+        return Err(unsupported(
+            profile,
+            "preview",
+            "a preview clip needs a job of its own (MediaConvert's input clipping applies to every output); remove it to render this profile",
+        ));
+    }
+    if profile.trickplay.is_some() {
+        return Err(unsupported(
+            profile,
+            "trickplay",
+            "mpe's sprite sheets have no MediaConvert equivalent with known output names; remove it to render this profile",
+        ));
+    }
+    let v = &profile.video;
+    let segment = v.segment_seconds;
+    if (segment - segment.round()).abs() > 1e-9 {
+        return Err(unsupported(
+            profile,
+            "video.segment_seconds",
+            "MediaConvert's SegmentLength is whole seconds",
+        ));
+    }
+    let rungs = rungs(profile, plan);
+    let audio = match plan {
+        Some(p) => p
+            .audio
+            .as_ref()
+            .map(|a| (a.bitrate, a.channels, a.sample_rate)),
+        None => profile
+            .audio
+            .as_ref()
+            .map(|a| (a.bitrate, a.channels, a.sample_rate)),
+    };
+    let dest = |folder: &str| destination.map(|d| format!("{d}{folder}"));
+    let mut groups = Vec::new();
+    for (group, folder) in streaming_groups(profile) {
+        let mut outputs: Vec<Value> = rungs
+            .iter()
+            .map(|r| {
+                let mut o = json!({
+                    "NameModifier": format!("_{}", r.name),
+                    "ContainerSettings": container(group),
+                    "VideoDescription": video_description(profile, plan, r),
+                });
+                if group == Group::Hls {
+                    if let Some(a) = audio {
+                        o["AudioDescriptions"] = json!([audio_description(a)]);
+                    }
+                }
+                o
+            })
+            .collect();
+        if let (Some(a), true) = (audio, group.separate_audio()) {
+            outputs.push(json!({
+                "NameModifier": format!("_{AUDIO_NAME}"),
+                "ContainerSettings": container(group),
+                "AudioDescriptions": [audio_description(a)],
+            }));
+        }
+        let fragment = v.gop_seconds.round().max(1.0) as u32;
+        let (name, kind, key, mut gs) = match group {
+            Group::Cmaf => (
+                "CMAF",
+                "CMAF_GROUP_SETTINGS",
+                "CmafGroupSettings",
+                json!({
+                    "SegmentLength": segment as u32,
+                    "FragmentLength": fragment,
+                    "SegmentControl": "SEGMENTED_FILES",
+                    "WriteDashManifest": "ENABLED",
+                    "WriteHlsManifest": "ENABLED",
+                    "ManifestDurationFormat": "FLOATING_POINT",
+                    "MpdProfile": "MAIN_PROFILE",
+                }),
+            ),
+            Group::Hls => (
+                "HLS",
+                "HLS_GROUP_SETTINGS",
+                "HlsGroupSettings",
+                json!({
+                    "SegmentLength": segment as u32,
+                    "MinSegmentLength": 0,
+                    "SegmentControl": "SEGMENTED_FILES",
+                    "OutputSelection": "MANIFESTS_AND_SEGMENTS",
+                    "DirectoryStructure": "SINGLE_DIRECTORY",
+                    "ManifestDurationFormat": "FLOATING_POINT",
+                }),
+            ),
+            Group::Dash => (
+                "DASH ISO",
+                "DASH_ISO_GROUP_SETTINGS",
+                "DashIsoGroupSettings",
+                json!({
+                    "SegmentLength": segment as u32,
+                    "FragmentLength": fragment,
+                    "SegmentControl": "SEGMENTED_FILES",
+                    "MpdProfile": "MAIN_PROFILE",
+                }),
+            ),
+        };
+        if let Some(d) = dest(folder) {
+            gs["Destination"] = json!(d);
+        }
+        groups.push(json!({
+            "Name": name,
+            "OutputGroupSettings": { "Type": kind, key: gs },
+            "Outputs": outputs,
+        }));
+    }
+    if let Some(f) = &profile.outputs.file {
+        let names: Vec<String> = match plan {
+            Some(p) => p.file_renditions.clone(),
+            None => f.renditions.clone(),
+        };
+        let outputs: Vec<Value> = rungs
+            .iter()
+            .filter(|r| names.contains(&r.name))
+            .map(|r| {
+                let mut o = json!({
+                    "NameModifier": format!("_{}", r.name),
+                    "ContainerSettings": {
+                        "Container": "MP4",
+                        "Mp4Settings": { "MoovPlacement": "PROGRESSIVE_DOWNLOAD" },
+                    },
+                    "VideoDescription": video_description(profile, plan, r),
+                });
+                if let Some(a) = audio {
+                    o["AudioDescriptions"] = json!([audio_description(a)]);
+                }
+                o
+            })
+            .collect();
+        let mut gs = json!({});
+        if let Some(d) = dest(&f.destination) {
+            gs["Destination"] = json!(d);
+        }
+        groups.push(json!({
+            "Name": "File Group",
+            "OutputGroupSettings": { "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": gs },
+            "Outputs": outputs,
+        }));
+    }
+    if let Some(t) = &profile.thumbnails {
+        groups.push(frame_capture(profile, plan, t, dest(&t.destination))?);
+    }
+    Ok(json!({
+        "TimecodeConfig": { "Source": "ZEROBASED" },
+        "OutputGroups": groups,
+    }))
+}
+
+/// The rungs: the plan's (exact sizes) or the profile's (heights).
+fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
+    match plan {
+        Some(p) => p
+            .renditions
+            .iter()
+            .map(|r| Rung {
+                name: r.name.clone(),
+                width: Some(r.width),
+                height: r.height,
+                bitrate: r.bitrate,
+                max_bitrate: r.max_bitrate,
+                buffer_size: r.buffer_size,
+            })
+            .collect(),
+        None => profile
+            .renditions
+            .iter()
+            .map(|r: &Rendition| Rung {
+                name: r.name.clone(),
+                width: None,
+                height: r.height,
+                bitrate: r.bitrate,
+                max_bitrate: r.max_bitrate,
+                buffer_size: r.buffer_size,
+            })
+            .collect(),
+    }
+}
+
+fn container(group: Group) -> Value {
+    match group {
+        Group::Cmaf => json!({ "Container": "CMFC" }),
+        Group::Hls => json!({ "Container": "M3U8", "M3u8Settings": {} }),
+        Group::Dash => json!({ "Container": "MPD" }),
+    }
+}
+
+fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value {
+    let v = &profile.video;
+    let mut h264 = Map::new();
+    let mut set = |k: &str, val: Value| {
+        h264.insert(k.to_string(), val);
+    };
+    match v.rate_control {
+        RateControl::Vbr => {
+            set("RateControlMode", json!("VBR"));
+            set("Bitrate", json!(r.bitrate));
+            set("MaxBitrate", json!(r.max_bitrate));
+        }
+        RateControl::Cbr => {
+            set("RateControlMode", json!("CBR"));
+            set("Bitrate", json!(r.bitrate));
+        }
+        RateControl::CappedCrf => {
+            // QVBR is MediaConvert's constant-quality mode with a cap; its levels run
+            // 1..10 where 7 is about x264's CRF 23 and each level is about 3 CRF steps.
+            let crf = f64::from(v.crf.unwrap_or(23.0));
+            let level = (7.0 + (23.0 - crf) / 3.0).round().clamp(1.0, 10.0) as u32;
+            set("RateControlMode", json!("QVBR"));
+            set("MaxBitrate", json!(r.max_bitrate));
+            set("QvbrSettings", json!({ "QvbrQualityLevel": level }));
+        }
+    }
+    set("HrdBufferSize", json!(r.buffer_size));
+    set(
+        "CodecProfile",
+        json!(match v.profile {
+            H264Profile::Baseline => "BASELINE",
+            H264Profile::Main => "MAIN",
+            H264Profile::High => "HIGH",
+        }),
+    );
+    set("CodecLevel", json!("AUTO"));
+    set("GopSize", json!(v.gop_seconds));
+    set("GopSizeUnits", json!("SECONDS"));
+    set("GopClosedCadence", json!(1));
+    set("SceneChangeDetect", json!("DISABLED"));
+    set("InterlaceMode", json!("PROGRESSIVE"));
+    set("ParControl", json!("SPECIFIED"));
+    set("ParNumerator", json!(1));
+    set("ParDenominator", json!(1));
+    set(
+        "QualityTuningLevel",
+        json!(match v.preset {
+            X264Preset::Ultrafast | X264Preset::Superfast | X264Preset::Veryfast => "SINGLE_PASS",
+            X264Preset::Faster | X264Preset::Fast | X264Preset::Medium => "SINGLE_PASS_HQ",
+            X264Preset::Slow | X264Preset::Slower | X264Preset::Veryslow => "MULTI_PASS_HQ",
+        }),
+    );
+    match plan.filter(|p| p.frame_step > 1) {
+        Some(p) => {
+            set("FramerateControl", json!("SPECIFIED"));
+            set("FramerateNumerator", json!(p.frame_rate[0]));
+            set("FramerateDenominator", json!(p.frame_rate[1]));
+            set("FramerateConversionAlgorithm", json!("DUPLICATE_DROP"));
+        }
+        None => set("FramerateControl", json!("INITIALIZE_FROM_SOURCE")),
+    }
+    let mut d = json!({
+        "Height": r.height,
+        "ScalingBehavior": "DEFAULT",
+        "CodecSettings": { "Codec": "H_264", "H264Settings": Value::Object(h264) },
+    });
+    if let Some(w) = r.width {
+        d["Width"] = json!(w);
+    }
+    d
+}
+
+fn audio_description((bitrate, channels, rate): (u32, u32, u32)) -> Value {
+    json!({
+        "AudioSourceName": AUDIO_SELECTOR,
+        "CodecSettings": {
+            "Codec": "AAC",
+            "AacSettings": {
+                "Bitrate": bitrate,
+                "CodingMode": if channels == 1 { "CODING_MODE_1_0" } else { "CODING_MODE_2_0" },
+                "SampleRate": rate,
+                "CodecProfile": "LC",
+                "RateControlMode": "CBR",
+            },
+        },
+    })
+}
+
+/// Thumbnails as a FRAME_CAPTURE output in a file group of their own.
+fn frame_capture(
+    profile: &Profile,
+    plan: Option<&Plan>,
+    t: &profiles::ThumbnailSettings,
+    destination: Option<String>,
+) -> Result<Value, CloudError> {
+    if t.format != ImageFormat::Jpeg {
+        return Err(unsupported(
+            profile,
+            "thumbnails.format",
+            "MediaConvert's frame capture writes JPEG only",
+        ));
+    }
+    if !t.times.is_empty() {
+        return Err(unsupported(
+            profile,
+            "thumbnails.times",
+            "MediaConvert's frame capture takes a regular interval only; use interval_seconds",
+        ));
+    }
+    let Some(interval) = t.interval_seconds else {
+        return Err(unsupported(
+            profile,
+            "thumbnails.interval_seconds",
+            "MediaConvert's frame capture needs an interval",
+        ));
+    };
+    // One capture every den/num seconds, as a fraction with millisecond precision.
+    let (num, den) = reduce(1000, (interval * 1000.0).round().max(1.0) as u64);
+    let mut fc = json!({
+        "FramerateNumerator": num,
+        "FramerateDenominator": den,
+        "Quality": t.quality,
+    });
+    if let Some(m) = t.max_captures {
+        fc["MaxCaptures"] = json!(m);
+    }
+    let mut vd = json!({
+        "CodecSettings": { "Codec": "FRAME_CAPTURE", "FrameCaptureSettings": fc },
+    });
+    let size = match plan.and_then(|p| p.thumbnails.as_ref()) {
+        Some(pt) => (Some(pt.width), Some(pt.height)),
+        None => (t.width, t.height),
+    };
+    // Frame capture sizes are even numbers of at least 32, as MediaConvert's model allows.
+    let even = |v: u32| (v / 2 * 2).max(32);
+    if let Some(w) = size.0 {
+        vd["Width"] = json!(even(w));
+    }
+    if let Some(h) = size.1 {
+        vd["Height"] = json!(even(h));
+    }
+    let mut gs = json!({});
+    if let Some(d) = destination {
+        gs["Destination"] = json!(d);
+    }
+    Ok(json!({
+        "Name": "Thumbnails",
+        "OutputGroupSettings": { "Type": "FILE_GROUP_SETTINGS", "FileGroupSettings": gs },
+        "Outputs": [{
+            "NameModifier": "_thumb",
+            "ContainerSettings": { "Container": "RAW" },
+            "VideoDescription": vd,
+        }],
+    }))
+}
+
+fn reduce(a: u64, b: u64) -> (u64, u64) {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a.max(1)
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let g = gcd(a, b);
+    (a / g, b / g)
+}

@@ -1,0 +1,248 @@
+//! The rendered MediaConvert requests of every shipped profile: equal to the golden files
+//! in `cloud/golden/` (refresh them with `scripts/bless-golden.sh`), and valid by
+//! MediaConvert's API model as botocore ships it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mpe_cloud::{render_job, render_template, CloudError, JobRequest};
+use profiles::{MediaInfo, Profile};
+use serde_json::{json, Value};
+
+const INPUT: &str = "s3://mpe-raw/uploads/example.mp4";
+const DEST: &str = "s3://mpe-media/example/";
+const ROLE: &str = "arn:aws:iam::123456789012:role/mpe-mediaconvert";
+const JOB_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A probed 1280x720 25 fps source with stereo audio (what `mpe probe --json` prints).
+fn hd720() -> MediaInfo {
+    serde_json::from_value(json!({
+        "path": "example.mp4", "container": "mov,mp4,m4a,3gp,3g2,mj2", "duration": 30.0,
+        "size": 1, "bit_rate": null, "subtitles": [],
+        "video": [{ "index": 0, "codec": "h264", "profile": "High", "level": "31",
+            "width": 1280, "height": 720, "sample_aspect": [1, 1], "display_aspect": [16, 9],
+            "rotation": 0, "frame_rate": [25, 1], "variable_frame_rate": false,
+            "pixel_format": "yuv420p", "bit_depth": 8, "color_primaries": null,
+            "color_transfer": null, "color_space": null, "color_range": null,
+            "field_order": null, "duration": 30.0, "bit_rate": null }],
+        "audio": [{ "index": 1, "codec": "aac", "profile": "LC", "channels": 2,
+            "channel_layout": "stereo", "sample_rate": 48000, "duration": 30.0,
+            "bit_rate": null, "language": null }]
+    }))
+    .expect("media info")
+}
+
+/// The request every test renders, for `profile`.
+fn request(profile: &Profile) -> JobRequest<'_> {
+    JobRequest {
+        profile,
+        input: INPUT,
+        destination: DEST,
+        role: ROLE,
+        queue: None,
+        job_id: JOB_ID,
+        plan: None,
+    }
+}
+
+/// Every request the goldens hold: (file name, operation, request).
+fn rendered() -> Vec<(String, &'static str, Value)> {
+    let mut out = Vec::new();
+    for name in Profile::shipped_names() {
+        let profile = Profile::load(name).expect("shipped profile");
+        let req = request(&profile);
+        out.push((
+            format!("{name}.job.json"),
+            "CreateJob",
+            render_job(&req).expect("job"),
+        ));
+        let plan = profiles::plan(&profile, &hd720()).expect("plan");
+        let planned = JobRequest {
+            plan: Some(&plan),
+            ..req
+        };
+        out.push((
+            format!("{name}.job-720p-source.json"),
+            "CreateJob",
+            render_job(&planned).expect("planned job"),
+        ));
+        out.push((
+            format!("{name}.template.json"),
+            "CreateJobTemplate",
+            render_template(&profile, Some("s3://mpe-media/$fn$/")).expect("template"),
+        ));
+    }
+    out
+}
+
+#[test]
+fn rendered_requests_equal_the_golden_files() {
+    let dir = root().join("golden");
+    let bless = std::env::var_os("MPE_BLESS").is_some();
+    for (file, _, value) in rendered() {
+        let text = format!("{}\n", serde_json::to_string_pretty(&value).expect("json"));
+        let path = dir.join(&file);
+        if bless {
+            std::fs::write(&path, &text).expect("write golden");
+            continue;
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} missing: run scripts/bless-golden.sh", path.display()));
+        assert!(
+            golden == text,
+            "{file} differs from the renderer's output; if the change is intended, run scripts/bless-golden.sh"
+        );
+    }
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MPE_PYTHON") {
+        return p.into();
+    }
+    let out = Command::new("bash")
+        .arg(root().join("../scripts/setup-python.sh"))
+        .output()
+        .expect("run scripts/setup-python.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn validate(operation: &str, files: &[&Path]) -> (bool, String) {
+    let out = Command::new(python())
+        .arg(root().join("tests/validate_mediaconvert.py"))
+        .arg(operation)
+        .args(files)
+        .output()
+        .expect("run the botocore validator");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn golden_requests_are_valid_by_the_botocore_model() {
+    let dir = std::env::temp_dir().join(format!("mpe-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (file, op, value) in rendered() {
+        let path = dir.join(&file);
+        std::fs::write(&path, value.to_string()).expect("write");
+        let (ok, text) = validate(op, &[&path]);
+        assert!(ok, "{file} is not a valid {op} request:\n{text}");
+    }
+    // The validator can fail: a misspelled member, a value outside an enumeration, a
+    // missing required member.
+    let (_, op, mut job) = rendered().remove(0);
+    job["Settings"]["OutputGroups"][0]["Outputs"][0]["NameModifer"] = json!("_x");
+    job["Settings"]["TimecodeConfig"]["Source"] = json!("ZERO_BASED");
+    job.as_object_mut().expect("object").remove("Role");
+    let path = dir.join("broken.json");
+    std::fs::write(&path, job.to_string()).expect("write");
+    let (ok, text) = validate(op, &[&path]);
+    assert!(!ok);
+    for needle in ["NameModifer", "ZERO_BASED", "Role"] {
+        assert!(text.contains(needle), "{needle} not reported:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn names_follow_the_profiles_crate() {
+    let profile = Profile::load("default").expect("default");
+    let plan = profiles::plan(&profile, &hd720()).expect("plan");
+    let req = JobRequest {
+        plan: Some(&plan),
+        ..request(&profile)
+    };
+    let job = render_job(&req).expect("job");
+    let groups = job["Settings"]["OutputGroups"].as_array().expect("groups");
+    let cmaf = &groups[0];
+    assert_eq!(
+        cmaf["OutputGroupSettings"]["CmafGroupSettings"]["Destination"],
+        "s3://mpe-media/example/cmaf/"
+    );
+    let modifiers: Vec<&str> = cmaf["Outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| o["NameModifier"].as_str().expect("modifier"))
+        .collect();
+    // A 720p source: no 1080p rung, as the engine plans it.
+    assert_eq!(modifiers, ["_720p", "_480p", "_360p", "_audio"]);
+    let file = &groups[1]["Outputs"][0];
+    assert_eq!(
+        (
+            file["VideoDescription"]["Width"].as_u64(),
+            file["NameModifier"].as_str()
+        ),
+        (Some(1280), Some("_720p"))
+    );
+    let thumbs = &groups[2];
+    assert_eq!(thumbs["Outputs"][0]["NameModifier"], "_thumb");
+    let fc = &thumbs["Outputs"][0]["VideoDescription"]["CodecSettings"]["FrameCaptureSettings"];
+    assert_eq!(
+        (
+            fc["FramerateNumerator"].as_u64(),
+            fc["FramerateDenominator"].as_u64()
+        ),
+        (Some(1), Some(10))
+    );
+    assert_eq!(job["UserMetadata"]["mpe_job_id"], JOB_ID);
+}
+
+#[test]
+fn unsupported_features_are_named_at_render_time() {
+    let base = Profile::load("default").expect("default");
+    let render = |edit: &dyn Fn(&mut Value)| -> CloudError {
+        let mut v = serde_json::to_value(&base).expect("json");
+        edit(&mut v);
+        let p = Profile::from_json(&v.to_string(), "test").expect("valid profile");
+        render_job(&request(&p)).expect_err("unsupported")
+    };
+    let field = |e: CloudError| match e {
+        CloudError::Unsupported { field, .. } => field,
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        field(render(&|v| v["thumbnails"]["format"] = json!("png"))),
+        "thumbnails.format"
+    );
+    assert_eq!(
+        field(render(&|v| v["thumbnails"]["times"] = json!(["25%"]))),
+        "thumbnails.times"
+    );
+    assert_eq!(
+        field(render(&|v| v["preview"] = json!({ "destination": "p/" }))),
+        "preview"
+    );
+    assert_eq!(
+        field(render(&|v| v["trickplay"] = json!({ "destination": "s/" }))),
+        "trickplay"
+    );
+    assert_eq!(
+        field(render(&|v| {
+            v["video"]["gop_seconds"] = json!(0.5);
+            v["video"]["segment_seconds"] = json!(2.5);
+        })),
+        "video.segment_seconds"
+    );
+    let profile = base.clone();
+    let bad = JobRequest {
+        input: "/local/file.mp4",
+        ..request(&profile)
+    };
+    assert!(matches!(
+        render_job(&bad),
+        Err(CloudError::BadUri { what: "input", .. })
+    ));
+}

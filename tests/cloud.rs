@@ -1,0 +1,223 @@
+//! `mpe cloud render` and `template`: the job MediaConvert gets names the same files the
+//! engine writes locally, and is valid by MediaConvert's API model (botocore).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::util;
+
+fn render(src: &Path, profile: &str) -> Value {
+    let o = util::mpe(&[
+        "cloud",
+        "render",
+        "-p",
+        profile,
+        "--input",
+        &format!(
+            "s3://raw/uploads/{}",
+            src.file_name().expect("name").to_string_lossy()
+        ),
+        "--dest",
+        "s3://media/asset/",
+        "--role",
+        "arn:aws:iam::123456789012:role/mpe",
+        "--source",
+        src.to_str().expect("utf-8"),
+        "--job-id",
+        "test-job",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("job JSON")
+}
+
+/// Validates a request with botocore's model (cloud/tests/validate_mediaconvert.py).
+fn botocore_valid(op: &str, request: &Value, dir: &Path) {
+    let py = Command::new("bash")
+        .arg(util::repo().join("scripts/setup-python.sh"))
+        .output()
+        .expect("setup-python");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let python = PathBuf::from(String::from_utf8_lossy(&py.stdout).trim());
+    let file = dir.join(format!("{op}.json"));
+    std::fs::write(&file, request.to_string()).expect("write");
+    let o = Command::new(python)
+        .arg(util::repo().join("cloud/tests/validate_mediaconvert.py"))
+        .arg(op)
+        .arg(&file)
+        .output()
+        .expect("validator");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The files MediaConvert's naming rules give for the job's outputs that are named the
+/// same whatever the source's length (playlists, init segments, first segments, MP4s,
+/// the first capture), relative to the asset folder.
+fn predicted(job: &Value, base: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        let gs = &g["OutputGroupSettings"];
+        let kind = gs["Type"].as_str().expect("type");
+        let key = match kind {
+            "CMAF_GROUP_SETTINGS" => "CmafGroupSettings",
+            "HLS_GROUP_SETTINGS" => "HlsGroupSettings",
+            "DASH_ISO_GROUP_SETTINGS" => "DashIsoGroupSettings",
+            _ => "FileGroupSettings",
+        };
+        let dest = gs[key]["Destination"].as_str().expect("destination");
+        let rel = dest
+            .strip_prefix("s3://media/asset/")
+            .expect("under the asset");
+        let p = format!("{rel}{base}");
+        match kind {
+            "CMAF_GROUP_SETTINGS" => files.extend([format!("{p}.m3u8"), format!("{p}.mpd")]),
+            "HLS_GROUP_SETTINGS" => files.push(format!("{p}.m3u8")),
+            "DASH_ISO_GROUP_SETTINGS" => files.push(format!("{p}.mpd")),
+            _ => {}
+        }
+        for o in g["Outputs"].as_array().expect("outputs") {
+            let m = o["NameModifier"].as_str().expect("modifier");
+            let audio_only = o["VideoDescription"].is_null();
+            let container = o["ContainerSettings"]["Container"]
+                .as_str()
+                .expect("container");
+            match container {
+                "CMFC" => {
+                    let ext = if audio_only { "cmfa" } else { "cmfv" };
+                    files.push(format!("{p}{m}.m3u8"));
+                    files.push(format!("{p}{m}init.{ext}"));
+                    files.push(format!("{p}{m}_000000001.{ext}"));
+                }
+                "M3U8" => {
+                    files.push(format!("{p}{m}.m3u8"));
+                    files.push(format!("{p}{m}_00001.ts"));
+                }
+                "MPD" => {
+                    files.push(format!("{p}{m}init.mp4"));
+                    files.push(format!("{p}{m}_000000001.mp4"));
+                }
+                "MP4" => files.push(format!("{p}{m}.mp4")),
+                "RAW" => files.push(format!("{p}{m}.0000000.jpg")),
+                other => panic!("unexpected container {other}"),
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn rendered_jobs_name_the_files_the_engine_writes() {
+    for (fixture, profile) in [("short", "default"), ("portrait", "mobile")] {
+        let src = util::fixture(fixture);
+        let out = util::work_dir(&format!("cloud-{fixture}"));
+        let job = render(&src, profile);
+        botocore_valid("CreateJob", &job, &out);
+        let asset = util::transcode(&src, profile, &out);
+        let tree = util::tree(&asset);
+        let predicted = predicted(&job, fixture);
+        assert!(predicted.len() > 5, "{predicted:?}");
+        for f in &predicted {
+            assert!(
+                tree.contains(f),
+                "{profile}: MediaConvert would write {f}; local tree: {tree:#?}"
+            );
+        }
+        // Same renditions: every video output's size is one the engine encoded.
+        let plan: Value =
+            serde_json::from_slice(&std::fs::read(asset.join("metadata.json")).expect("record"))
+                .expect("json");
+        let sizes: Vec<(u64, u64)> = plan["plan"]["renditions"]
+            .as_array()
+            .expect("renditions")
+            .iter()
+            .map(|r| {
+                (
+                    r["width"].as_u64().unwrap_or(0),
+                    r["height"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+            for o in g["Outputs"].as_array().expect("outputs") {
+                let vd = &o["VideoDescription"];
+                if vd["CodecSettings"]["Codec"] == "H_264" {
+                    let s = (
+                        vd["Width"].as_u64().unwrap_or(0),
+                        vd["Height"].as_u64().unwrap_or(0),
+                    );
+                    assert!(sizes.contains(&s), "{s:?} not in {sizes:?}");
+                }
+            }
+        }
+        assert_eq!(
+            job["UserMetadata"],
+            json!({ "mpe_job_id": "test-job", "mpe_profile": profile })
+        );
+    }
+}
+
+#[test]
+fn templates_of_shipped_profiles_are_valid() {
+    let out = util::work_dir("cloud-template");
+    for profile in ["default", "mobile"] {
+        let o = util::mpe(&[
+            "cloud",
+            "template",
+            "-p",
+            profile,
+            "--dest",
+            "s3://media/$fn$/",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let t: Value = serde_json::from_slice(&o.stdout).expect("template JSON");
+        assert_eq!(t["Name"], format!("mpe-{profile}"));
+        botocore_valid("CreateJobTemplate", &t, &out);
+    }
+}
+
+#[test]
+fn render_errors_are_one_line() {
+    let out = util::work_dir("cloud-errors");
+    let with_preview = util::write_profile(&out, "default", |p| {
+        p["preview"] = json!({ "destination": "preview/" });
+    });
+    for (args, needle) in [
+        (
+            vec!["--input", "/local/a.mp4", "--dest", "s3://m/a/"],
+            "must be an s3://bucket/key URI",
+        ),
+        (
+            vec!["--input", "s3://r/a.mp4", "--dest", "s3://m/a"],
+            "must end in '/'",
+        ),
+        (
+            vec![
+                "--input",
+                "s3://r/a.mp4",
+                "--dest",
+                "s3://m/a/",
+                "-p",
+                with_preview.to_str().expect("utf-8"),
+            ],
+            "field `preview`",
+        ),
+    ] {
+        let mut all = vec!["cloud", "render", "--role", "arn:aws:iam::1:role/r"];
+        all.extend(args);
+        let o = util::mpe(&all);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+}
