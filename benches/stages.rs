@@ -109,6 +109,7 @@ fn ladder(c: &mut Criterion) {
     let opts = engine::TranscodeOptions {
         source: src,
         output: out.clone(),
+        asset_name: None,
         profile: Profile::load("default").expect("default"),
         force: true,
         threads: None,

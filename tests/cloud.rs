@@ -221,3 +221,54 @@ fn render_errors_are_one_line() {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
 }
+
+#[test]
+fn a_rendered_job_runs_locally_into_the_same_tree() {
+    let src = util::fixture("short");
+    let dir = util::work_dir("cloud-job");
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
+    std::fs::copy(&src, s3.join("raw/uploads/short.mp4")).expect("upload");
+    let job = render(&src, "mobile");
+    let job_file = dir.join("job.json");
+    let run = |job: &Value| {
+        std::fs::write(&job_file, job.to_string()).expect("job");
+        util::mpe(&[
+            "transcode",
+            "--job",
+            job_file.to_str().expect("utf-8"),
+            "--s3-root",
+            s3.to_str().expect("utf-8"),
+            "--progress",
+            "none",
+        ])
+    };
+    let o = run(&job);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_job = s3.join("media/asset");
+    let direct = util::transcode(&src, "mobile", &dir.join("direct"));
+    assert_eq!(util::tree(&from_job), util::tree(&direct));
+    for f in [
+        "mp4/short_360p.mp4",
+        "dash/short_240pinit.mp4",
+        "hls/short_360p_00001.ts",
+    ] {
+        assert_eq!(
+            util::dimensions(&from_job.join(f)),
+            util::dimensions(&direct.join(f)),
+            "{f}"
+        );
+    }
+    // A setting the local executor lacks is named.
+    let mut clipped = job.clone();
+    clipped["Settings"]["Inputs"][0]["InputClippings"] =
+        json!([{ "StartTimecode": "00:00:00:10" }]);
+    let o = run(&clipped);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("Settings.Inputs[0].InputClippings: not supported"),
+        "{stderr}"
+    );
+}

@@ -14,6 +14,15 @@ pub enum CloudError {
         /// Why MediaConvert cannot do it.
         reason: String,
     },
+    /// A CreateJob request the local executor cannot run; `field` is its path in the
+    /// request (`Settings.OutputGroups[0].Outputs[1].NameModifier`).
+    #[error("job: {field}: {reason}")]
+    Job {
+        /// Where in the request.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// A location that is not an `s3://bucket/key` URI.
     #[error("{what} {uri:?}: {reason}")]
     BadUri {

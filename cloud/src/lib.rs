@@ -6,8 +6,10 @@
 //! a small Lambda.
 
 pub mod error;
+pub mod job;
 pub mod mediaconvert;
 
 pub use error::CloudError;
+pub use job::{parse_job, LocalJob};
 pub use mediaconvert::{render_job, render_template, JobRequest};
 pub use profiles;

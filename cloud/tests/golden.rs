@@ -246,3 +246,87 @@ fn unsupported_features_are_named_at_render_time() {
         Err(CloudError::BadUri { what: "input", .. })
     ));
 }
+
+#[test]
+fn golden_jobs_read_back_into_the_same_profile() {
+    for name in Profile::shipped_names() {
+        let text = std::fs::read_to_string(root().join(format!("golden/{name}.job.json")))
+            .expect("golden");
+        let golden: Value = serde_json::from_str(&text).expect("json");
+        let job = mpe_cloud::parse_job(&golden).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            (job.input.as_str(), job.destination.as_str()),
+            (INPUT, DEST)
+        );
+        assert_eq!(job.job_id.as_deref(), Some(JOB_ID));
+        // Rendering the profile read back gives the very same request.
+        let again = render_job(&JobRequest {
+            profile: &job.profile,
+            ..request(&job.profile)
+        })
+        .expect("render");
+        assert_eq!(
+            again, golden,
+            "{name}: the job does not survive a round trip"
+        );
+        // A job rendered for a 720p source carries only the rungs that fit.
+        let text =
+            std::fs::read_to_string(root().join(format!("golden/{name}.job-720p-source.json")))
+                .expect("golden");
+        let planned =
+            mpe_cloud::parse_job(&serde_json::from_str(&text).expect("json")).expect("parse");
+        assert!(
+            planned.profile.renditions.iter().all(|r| r.height <= 720),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn settings_the_local_executor_lacks_are_named() {
+    let text = std::fs::read_to_string(root().join("golden/default.job.json")).expect("golden");
+    let golden: Value = serde_json::from_str(&text).expect("json");
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|j| {
+                j["Settings"]["Inputs"][0]["InputClippings"] =
+                    json!([{ "StartTimecode": "00:00:01:00" }])
+            }),
+            "Settings.Inputs[0].InputClippings",
+        ),
+        (
+            Box::new(|j| {
+                j["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]
+                    ["VideoPreprocessors"] = json!({})
+            }),
+            "Settings.OutputGroups[0].Outputs[0].VideoDescription.VideoPreprocessors",
+        ),
+        (
+            Box::new(|j| {
+                j["Settings"]["OutputGroups"][0]["Outputs"][0]["NameModifier"] = json!("-1080")
+            }),
+            "Settings.OutputGroups[0].Outputs[0].NameModifier",
+        ),
+        (
+            Box::new(|j| {
+                j["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]
+                    ["CodecSettings"]["Codec"] = json!("H_265")
+            }),
+            "Settings.OutputGroups[0].Outputs[0].VideoDescription.CodecSettings.Codec",
+        ),
+        (
+            Box::new(|j| {
+                j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["Type"] =
+                    json!("MS_SMOOTH_GROUP_SETTINGS")
+            }),
+            "Settings.OutputGroups[0].OutputGroupSettings.Type",
+        ),
+    ];
+    for (edit, field) in cases {
+        let mut j = golden.clone();
+        edit(&mut j);
+        let e = mpe_cloud::parse_job(&j).expect_err(field);
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+}

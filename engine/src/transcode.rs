@@ -33,6 +33,9 @@ pub struct TranscodeOptions {
     pub source: PathBuf,
     /// Folder that receives the asset folder `<base name>/`.
     pub output: PathBuf,
+    /// Name of the asset folder, when not the source's base name (a MediaConvert job's
+    /// destination folder). File names keep the source's base name either way.
+    pub asset_name: Option<String>,
     /// The profile.
     pub profile: Profile,
     /// Replace an existing asset folder.
@@ -81,7 +84,8 @@ pub fn transcode(
     let media = crate::probe::describe(source, &input);
     let plan = profiles::plan(&opts.profile, &media)?;
     let layout = Layout::for_source(&source.to_string_lossy());
-    let staging = Staging::new(&opts.output, layout.base(), opts.force)?;
+    let asset_name = opts.asset_name.as_deref().unwrap_or(layout.base());
+    let staging = Staging::new(&opts.output, asset_name, opts.force)?;
     let fps = f64::from(plan.frame_rate[0]) / f64::from(plan.frame_rate[1].max(1));
     let asset = Asset {
         root: staging.path(),

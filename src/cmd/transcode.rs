@@ -1,6 +1,6 @@
 //! `mpe transcode`: the ladder of one source, published as one asset folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -12,8 +12,18 @@ use crate::progress::{Mode, Reporter};
 /// Arguments of `mpe transcode`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The source media file.
-    pub source: PathBuf,
+    /// The source media file (not with --job, whose FileInput names it).
+    #[arg(required_unless_present = "job")]
+    pub source: Option<PathBuf>,
+    /// Run a MediaConvert CreateJob request (JSON, as `mpe cloud render` writes it)
+    /// locally: its settings become the profile, its FileInput the source, its
+    /// destination the asset folder.
+    #[arg(long, conflicts_with_all = ["source", "profile", "output"])]
+    pub job: Option<PathBuf>,
+    /// With --job: the local folder that stands for S3; s3://bucket/key is read from and
+    /// written to <DIR>/bucket/key.
+    #[arg(long, default_value = ".", requires = "job")]
+    pub s3_root: PathBuf,
     /// A shipped profile name (default, mobile) or a profile JSON file.
     #[arg(short, long, default_value = "default")]
     pub profile: String,
@@ -34,9 +44,52 @@ pub struct Args {
     pub json: bool,
 }
 
+/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`.
+fn local(root: &Path, uri: &str) -> PathBuf {
+    match uri.strip_prefix("s3://") {
+        Some(rest) => root.join(rest),
+        None => PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)),
+    }
+}
+
+/// What to run: from the arguments, or from a MediaConvert job.
+fn what(args: &Args) -> anyhow::Result<(PathBuf, PathBuf, Option<String>, Profile)> {
+    let Some(job_path) = &args.job else {
+        let source = args
+            .source
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("give a source or --job"))?;
+        return Ok((
+            source,
+            args.output.clone(),
+            None,
+            Profile::load(&args.profile)?,
+        ));
+    };
+    let text = std::fs::read_to_string(job_path)
+        .with_context(|| format!("reading {}", job_path.display()))?;
+    let request: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", job_path.display()))?;
+    let job = cloud::parse_job(&request).with_context(|| job_path.display().to_string())?;
+    let source = local(&args.s3_root, &job.input);
+    let dest = local(&args.s3_root, job.destination.trim_end_matches('/'));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: destination {} names no folder",
+                job_path.display(),
+                job.destination
+            )
+        })?;
+    let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((source, parent, Some(name), job.profile))
+}
+
 /// Runs the transcode and prints where the asset is.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let profile = Profile::load(&args.profile)?;
+    let (source, output, asset_name, profile) = what(&args)?;
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -45,14 +98,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("installing the Ctrl-C handler")?;
     }
     let opts = engine::TranscodeOptions {
-        source: args.source.clone(),
-        output: args.output.clone(),
+        source: source.clone(),
+        output,
+        asset_name,
         profile,
         force: args.force,
         threads: args.threads,
         cancel: Some(cancel),
     };
-    let mut reporter = Reporter::new(args.progress, &args.source.display().to_string());
+    let mut reporter = Reporter::new(args.progress, &source.display().to_string());
     let report = engine::transcode(&opts, &mut |p| reporter.update(p));
     reporter.finish();
     let report = report?;

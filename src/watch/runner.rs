@@ -335,6 +335,7 @@ impl Context<'_> {
         let topts = engine::TranscodeOptions {
             source: staged.clone(),
             output: out,
+            asset_name: None,
             profile: profile.clone(),
             force: false,
             // All jobs' encoders together stay within the machine's cores.
