@@ -6,6 +6,7 @@
 //! design places them.
 
 mod cmd;
+mod mediaconvert;
 mod progress;
 mod watch;
 

@@ -1,14 +1,15 @@
 //! `mpe cloud render` and `template`: the job MediaConvert gets names the same files the
 //! engine writes locally, and is valid by MediaConvert's API model (botocore).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
 use crate::util;
 
-fn render(src: &Path, profile: &str) -> Value {
+/// `mpe cloud render` of `src` (probed) to s3://media/asset/, input s3://raw/uploads/<name>.
+pub(crate) fn render(src: &Path, profile: &str) -> Value {
     let o = util::mpe(&[
         "cloud",
         "render",
@@ -34,16 +35,7 @@ fn render(src: &Path, profile: &str) -> Value {
 
 /// Validates a request with botocore's model (cloud/tests/validate_mediaconvert.py).
 fn botocore_valid(op: &str, request: &Value, dir: &Path) {
-    let py = Command::new("bash")
-        .arg(util::repo().join("scripts/setup-python.sh"))
-        .output()
-        .expect("setup-python");
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
-    let python = PathBuf::from(String::from_utf8_lossy(&py.stdout).trim());
+    let python = util::python();
     let file = dir.join(format!("{op}.json"));
     std::fs::write(&file, request.to_string()).expect("write");
     let o = Command::new(python)

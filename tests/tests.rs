@@ -8,6 +8,7 @@ mod util;
 mod cloud;
 mod conformance;
 mod errors;
+mod mediaconvert;
 mod pictures;
 mod player;
 mod probe;

@@ -2,6 +2,7 @@
 
 pub mod cloud;
 pub mod jobs;
+pub mod mediaconvert;
 pub mod probe;
 pub mod thumbs;
 pub mod transcode;
@@ -34,6 +35,8 @@ enum Command {
     Jobs(jobs::Args),
     /// AWS Elemental MediaConvert: render a profile as a job or a job template.
     Cloud(cloud::Args),
+    /// The MediaConvert API on localhost, running jobs with the engine.
+    Mediaconvert(mediaconvert::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -45,5 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(a) => watch::run(a),
         Command::Jobs(a) => jobs::run(a),
         Command::Cloud(a) => cloud::run(a),
+        Command::Mediaconvert(a) => mediaconvert::run(a),
     }
 }

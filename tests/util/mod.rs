@@ -287,3 +287,18 @@ pub fn pixel(path: &Path, x: u32, y: u32) -> [u8; 3] {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     [o.stdout[0], o.stdout[1], o.stdout[2]]
 }
+
+/// The Python with the pinned judges (botocore, boto3, moto), set up on first use by
+/// scripts/setup-python.sh.
+pub fn python() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let o = Command::new("bash")
+            .arg(repo().join("scripts/setup-python.sh"))
+            .output()
+            .expect("run scripts/setup-python.sh");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+    })
+    .clone()
+}

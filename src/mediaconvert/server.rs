@@ -1,0 +1,338 @@
+//! The HTTP side: MediaConvert's REST paths, camelCase JSON in and out, and a queue that
+//! runs jobs one at a time (as an on-demand queue of one slot would).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use tiny_http::{Header, Method, Request, Response};
+
+use super::s3::{split, S3};
+use super::wire::{to_camel, to_pascal};
+
+/// How the server runs.
+pub struct ServeOptions {
+    /// Port on 127.0.0.1.
+    pub port: u16,
+    /// The S3 endpoint inputs are read from and outputs written to.
+    pub s3_endpoint: String,
+    /// Scratch space for running jobs.
+    pub work: PathBuf,
+}
+
+/// One job as the API shows it (PascalCase; converted on the way out).
+struct Job {
+    id: String,
+    created: u64,
+    request: Value,
+    status: &'static str,
+    percent: u32,
+    started: Option<u64>,
+    finished: Option<u64>,
+    error: Option<(i64, String)>,
+    outputs: Vec<Value>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Job {
+    fn json(&self) -> Value {
+        let mut j = json!({
+            "Id": self.id,
+            "Arn": format!("arn:aws:mediaconvert:local:000000000000:jobs/{}", self.id),
+            "CreatedAt": self.created,
+            "Status": self.status,
+            "Queue": "arn:aws:mediaconvert:local:000000000000:queues/Default",
+            "Role": self.request["Role"],
+            "Settings": self.request["Settings"],
+            "Timing": { "SubmitTime": self.created },
+        });
+        if let Some(m) = self.request.get("UserMetadata") {
+            j["UserMetadata"] = m.clone();
+        }
+        if self.status == "PROGRESSING" {
+            j["JobPercentComplete"] = json!(self.percent);
+        }
+        if let Some(t) = self.started {
+            j["Timing"]["StartTime"] = json!(t);
+        }
+        if let Some(t) = self.finished {
+            j["Timing"]["FinishTime"] = json!(t);
+        }
+        if let Some((code, message)) = &self.error {
+            j["ErrorCode"] = json!(code);
+            j["ErrorMessage"] = json!(message);
+        }
+        if !self.outputs.is_empty() {
+            j["OutputGroupDetails"] = json!(self.outputs);
+        }
+        j
+    }
+}
+
+type Jobs = Arc<Mutex<Vec<Job>>>;
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Serves until the process is stopped.
+pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    let s3 = S3::from_env(&opts.s3_endpoint)?;
+    let server = tiny_http::Server::http(("127.0.0.1", opts.port))
+        .map_err(|e| anyhow::anyhow!("listening on 127.0.0.1:{}: {e}", opts.port))?;
+    std::fs::create_dir_all(&opts.work).with_context(|| opts.work.display().to_string())?;
+    let jobs: Jobs = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = channel::<String>();
+    {
+        let (jobs, work) = (jobs.clone(), opts.work.clone());
+        std::thread::spawn(move || {
+            for id in rx {
+                run(&jobs, &s3, &work, &id);
+            }
+        });
+    }
+    tracing::info!(port = opts.port, s3 = %opts.s3_endpoint, "MediaConvert API on 127.0.0.1");
+    eprintln!("mpe: MediaConvert API on http://127.0.0.1:{}", opts.port);
+    for request in server.incoming_requests() {
+        if let Err(e) = handle(request, &jobs, &tx) {
+            tracing::warn!(error = %e, "request failed");
+        }
+    }
+    Ok(())
+}
+
+fn respond(
+    request: Request,
+    code: u16,
+    body: &Value,
+    error_type: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut r = Response::from_string(body.to_string()).with_status_code(code);
+    if let Ok(h) = Header::from_bytes("Content-Type", "application/json") {
+        r = r.with_header(h);
+    }
+    if let Some(t) = error_type {
+        if let Ok(h) = Header::from_bytes("x-amzn-ErrorType", t) {
+            r = r.with_header(h);
+        }
+    }
+    request.respond(r).context("answering")
+}
+
+fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Result<()> {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let query: HashMap<&str, &str> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let method = request.method().clone();
+    let id = path.strip_prefix("/2017-08-29/jobs/").map(str::to_string);
+    let lock = || {
+        jobs.lock()
+            .map_err(|_| anyhow::anyhow!("job table poisoned"))
+    };
+    match (method, path, id) {
+        (Method::Post, "/2017-08-29/jobs", _) => {
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body)?;
+            let request_json = match serde_json::from_str::<Value>(&body) {
+                Ok(v) => to_pascal(&v),
+                Err(e) => {
+                    let msg = json!({ "message": format!("the request body is not JSON: {e}") });
+                    return respond(request, 400, &msg, Some("BadRequestException"));
+                }
+            };
+            if request_json.get("Role").is_none() || request_json.get("Settings").is_none() {
+                let msg = json!({ "message": "role and settings are required" });
+                return respond(request, 400, &msg, Some("BadRequestException"));
+            }
+            let id = format!(
+                "{}-{}",
+                now(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            );
+            let job = Job {
+                id: id.clone(),
+                created: now(),
+                request: request_json,
+                status: "SUBMITTED",
+                percent: 0,
+                started: None,
+                finished: None,
+                error: None,
+                outputs: Vec::new(),
+                cancel: Arc::new(AtomicBool::new(false)),
+            };
+            let body = json!({ "job": to_camel(&job.json()) });
+            lock()?.push(job);
+            tx.send(id).ok();
+            respond(request, 201, &body, None)
+        }
+        (Method::Get, "/2017-08-29/jobs", _) => {
+            let max: usize = query
+                .get("maxResults")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(20);
+            let status = query.get("status").copied();
+            let list: Vec<Value> = lock()?
+                .iter()
+                .rev()
+                .filter(|j| status.is_none_or(|s| s == j.status))
+                .take(max)
+                .map(|j| to_camel(&j.json()))
+                .collect();
+            respond(request, 200, &json!({ "jobs": list }), None)
+        }
+        (Method::Get, _, Some(id)) => {
+            let found = lock()?
+                .iter()
+                .find(|j| j.id == id)
+                .map(|j| to_camel(&j.json()));
+            match found {
+                Some(j) => respond(request, 200, &json!({ "job": j }), None),
+                None => not_found(request, &id),
+            }
+        }
+        (Method::Delete, _, Some(id)) => {
+            let mut jobs = lock()?;
+            let Some(j) = jobs.iter_mut().find(|j| j.id == id) else {
+                drop(jobs);
+                return not_found(request, &id);
+            };
+            match j.status {
+                "SUBMITTED" => {
+                    j.status = "CANCELED";
+                    j.finished = Some(now());
+                }
+                "PROGRESSING" => j.cancel.store(true, Ordering::Relaxed),
+                _ => {
+                    drop(jobs);
+                    let msg = json!({ "message": format!("job {id} has already ended") });
+                    return respond(request, 409, &msg, Some("ConflictException"));
+                }
+            }
+            drop(jobs);
+            respond(request, 202, &json!({}), None)
+        }
+        _ => {
+            let msg = json!({ "message": format!("no such operation: {url}") });
+            respond(request, 404, &msg, Some("NotFoundException"))
+        }
+    }
+}
+
+fn not_found(request: Request, id: &str) -> anyhow::Result<()> {
+    let msg = json!({ "message": format!("job {id} not found") });
+    respond(request, 404, &msg, Some("NotFoundException"))
+}
+
+fn update(jobs: &Jobs, id: &str, f: impl FnOnce(&mut Job)) {
+    if let Ok(mut jobs) = jobs.lock() {
+        if let Some(j) = jobs.iter_mut().find(|j| j.id == id) {
+            f(j);
+        }
+    }
+}
+
+/// Runs one job: input from S3, the engine, outputs back to S3.
+fn run(jobs: &Jobs, s3: &S3, work: &Path, id: &str) {
+    let (request, cancel) = match jobs.lock() {
+        Ok(j) => match j.iter().find(|j| j.id == id && j.status == "SUBMITTED") {
+            Some(j) => (j.request.clone(), j.cancel.clone()),
+            None => return,
+        },
+        Err(_) => return,
+    };
+    update(jobs, id, |j| {
+        j.status = "PROGRESSING";
+        j.started = Some(now());
+    });
+    let dir = work.join(id);
+    let result = execute(jobs, s3, &dir, id, &request, &cancel);
+    let _ = std::fs::remove_dir_all(&dir);
+    update(jobs, id, |j| {
+        j.finished = Some(now());
+        match result {
+            Ok(outputs) => {
+                j.status = "COMPLETE";
+                j.percent = 100;
+                j.outputs = outputs;
+            }
+            Err(_) if cancel.load(Ordering::Relaxed) => j.status = "CANCELED",
+            Err(e) => {
+                j.status = "ERROR";
+                // 1010: the input could not be read or used; 1999: anything else.
+                let code = if format!("{e:#}").contains("job: ") {
+                    1010
+                } else {
+                    1999
+                };
+                j.error = Some((code, format!("{e:#}")));
+            }
+        }
+    });
+}
+
+fn execute(
+    jobs: &Jobs,
+    s3: &S3,
+    dir: &Path,
+    id: &str,
+    request: &Value,
+    cancel: &Arc<AtomicBool>,
+) -> anyhow::Result<Vec<Value>> {
+    let job = cloud::parse_job(request)?;
+    let (_, key) = split(&job.input)?;
+    let name = key.rsplit('/').next().unwrap_or("input").to_string();
+    let src_dir = dir.join("input");
+    std::fs::create_dir_all(&src_dir)?;
+    let source = src_dir.join(&name);
+    s3.get(&job.input, &source)?;
+    let asset = job
+        .destination
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("asset")
+        .to_string();
+    let opts = engine::TranscodeOptions {
+        source,
+        output: dir.join("output"),
+        asset_name: Some(asset),
+        profile: job.profile.clone(),
+        force: true,
+        threads: None,
+        cancel: Some(cancel.clone()),
+    };
+    let report = engine::transcode(&opts, &mut |p| {
+        let pct = (p.fraction() * 99.0) as u32;
+        update(jobs, id, |j| j.percent = pct);
+    })?;
+    // What MediaConvert writes: the asset without mpe's own record.
+    for f in report
+        .files
+        .iter()
+        .filter(|f| f.path != profiles::naming::METADATA)
+    {
+        s3.put(
+            &report.asset_dir.join(&f.path),
+            &format!("{}{}", job.destination, f.path),
+        )?;
+    }
+    let ms = (report.plan.duration * 1000.0).round() as u64;
+    let outputs: Vec<Value> = report
+        .plan
+        .renditions
+        .iter()
+        .map(|r| json!({ "DurationInMs": ms, "VideoDetails": { "WidthInPx": r.width, "HeightInPx": r.height } }))
+        .collect();
+    Ok(vec![json!({ "OutputDetails": outputs })])
+}
