@@ -27,7 +27,12 @@ impl Watcher {
             .arg(output)
             .arg("-p")
             .arg(profile)
-            .args(["--settle", "0.3", "--retry-base", "1"])
+            .args(["--settle", "0.3"])
+            .args(if extra.contains(&"--retry-base") {
+                &[][..]
+            } else {
+                &["--retry-base", "1"][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -498,5 +503,47 @@ fn kept_sources_stay_in_place_and_are_not_taken_twice() {
     wait_for(&w, 60, "the changed file's job", |l| {
         all_in(l, 2, "Complete")
     });
+    w.stop();
+}
+
+#[test]
+fn a_waiting_job_can_be_cancelled_and_its_source_goes_to_failed() {
+    let dir = util::work_dir("watch-cancel");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // OUT blocked and a long retry delay: the job waits in Ingest after its first attempt.
+    std::fs::write(&output, b"in the way").expect("blocker");
+    let w = Watcher::start(
+        &input,
+        &output,
+        &small_profile(&dir),
+        &["--retry-base", "60"],
+    );
+    std::fs::copy(util::fixture("short"), input.join("wait.mp4")).expect("drop");
+    let list = wait_for(&w, 30, "a job waiting for its retry", |l| {
+        l.len() == 1 && l[0]["status"] == "Ingest" && l[0]["attempts"] == 1
+    });
+    let id = list[0]["id"].as_str().expect("id").to_string();
+    let o = util::mpe(&[
+        "jobs",
+        "-w",
+        input.to_str().expect("utf-8"),
+        "cancel",
+        &id[..8],
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let job = &jobs(&input)[0];
+    assert_eq!(job["status"], "Error");
+    assert!(input.join("failed/wait.mp4").is_file());
+    assert!(input.join("failed/wait.mp4.error.json").is_file());
+    let ev = events(&input);
+    assert_eq!(
+        statuses_of(&ev, &job["id"]).last().map(String::as_str),
+        Some("ERROR")
+    );
+    // Cancelling it again is refused with a clear line.
+    let o = util::mpe(&["jobs", "-w", input.to_str().expect("utf-8"), "cancel", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to cancel"));
     w.stop();
 }

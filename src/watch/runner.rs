@@ -434,21 +434,7 @@ impl Context<'_> {
     /// Ends a job in `Error`: the source goes to `failed/` with an error JSON beside it.
     fn give_up(&self, job: &Job, message: &str, permanent: bool) -> Result<(), WatchError> {
         let parked = self.park(job, &self.paths.failed)?;
-        let note = parked.with_file_name(format!(
-            "{}.error.json",
-            parked.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        let body = json!({
-            "jobId": job.id,
-            "source": job.source,
-            "checksum": job.checksum,
-            "profile": job.profile,
-            "attempts": job.attempts,
-            "permanent": permanent,
-            "errorMessage": message,
-            "time": now_rfc3339(),
-        });
-        std::fs::write(&note, format!("{body:#}\n")).map_err(WatchError::io(&note))?;
+        error_note(&parked, job, message, permanent)?;
         self.store.fail(
             &job.id,
             &now_rfc3339(),
@@ -517,31 +503,62 @@ impl Context<'_> {
         groups: &[GroupDetail],
         error: Option<(&str, i64)>,
     ) -> Result<(), WatchError> {
-        let mut meta = json!({
-            "source": job.source,
-            "profile": job.profile,
-            "attempt": job.attempts.to_string(),
-            "checksum": job.checksum,
-        });
-        if let Some(extra) = job
-            .settings
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<Value>(s).ok())
-            .and_then(|v| v.get("user_metadata").cloned())
-            .and_then(|v| v.as_object().cloned())
-        {
-            for (k, v) in extra {
-                meta[k] = v;
-            }
-        }
-        self.events.emit(&Change {
-            job_id: &job.id,
-            status,
-            user_metadata: meta,
-            groups,
-            error,
-        })
+        emit(self.events, job, status, groups, error)
     }
+}
+
+/// Reports a job's state change, with its user metadata (source, profile, attempt,
+/// checksum and the sidecar's `user_metadata`).
+fn emit(
+    events: &Events,
+    job: &Job,
+    status: &'static str,
+    groups: &[GroupDetail],
+    error: Option<(&str, i64)>,
+) -> Result<(), WatchError> {
+    let mut meta = json!({
+        "source": job.source,
+        "profile": job.profile,
+        "attempt": job.attempts.to_string(),
+        "checksum": job.checksum,
+    });
+    if let Some(extra) = job
+        .settings
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| v.get("user_metadata").cloned())
+        .and_then(|v| v.as_object().cloned())
+    {
+        for (k, v) in extra {
+            meta[k] = v;
+        }
+    }
+    events.emit(&Change {
+        job_id: &job.id,
+        status,
+        user_metadata: meta,
+        groups,
+        error,
+    })
+}
+
+/// Writes `<parked>.error.json` beside a source that has gone to `failed/`.
+fn error_note(parked: &Path, job: &Job, message: &str, permanent: bool) -> Result<(), WatchError> {
+    let note = parked.with_file_name(format!(
+        "{}.error.json",
+        parked.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let body = json!({
+        "jobId": job.id,
+        "source": job.source,
+        "checksum": job.checksum,
+        "profile": job.profile,
+        "attempts": job.attempts,
+        "permanent": permanent,
+        "errorMessage": message,
+        "time": now_rfc3339(),
+    });
+    std::fs::write(&note, format!("{body:#}\n")).map_err(WatchError::io(&note))
 }
 
 /// Bad input and bad profiles fail the same way every time: retrying cannot help.
@@ -696,6 +713,7 @@ fn group_details(
 pub struct Jobs {
     paths: Paths,
     store: Store,
+    events: Events,
 }
 
 impl Jobs {
@@ -712,7 +730,14 @@ impl Jobs {
             });
         }
         let store = Store::open(&paths.db)?;
-        Ok(Jobs { paths, store })
+        // State changes made here are logged like the watcher's (the webhook is the
+        // watcher's to call).
+        let events = Events::open(&paths.events, None)?;
+        Ok(Jobs {
+            paths,
+            store,
+            events,
+        })
     }
 
     /// Every job, or those in `status`.
@@ -758,7 +783,9 @@ impl Jobs {
         }
         self.store
             .requeue(&job.id, &now_rfc3339(), &staged.to_string_lossy())?;
-        self.show(&job.id)
+        let job = self.show(&job.id)?;
+        emit(&self.events, &job, "SUBMITTED", &[], None)?;
+        Ok(job)
     }
 
     /// Retries every job in `Error`; returns their ids.
@@ -798,13 +825,16 @@ impl Jobs {
                 if staged.exists() {
                     std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
                 }
+                let message = "cancelled by `mpe jobs cancel`";
+                error_note(&to, &job, message, true)?;
                 self.store.fail(
                     &job.id,
                     &now_rfc3339(),
-                    "cancelled by `mpe jobs cancel`",
+                    message,
                     true,
                     &to.to_string_lossy(),
                 )?;
+                emit(&self.events, &job, "ERROR", &[], Some((message, 1999)))?;
             }
             Status::Complete | Status::Error => {
                 return Err(WatchError::WrongState {
