@@ -269,8 +269,8 @@ fn run(jobs: &Jobs, s3: &S3, work: &Path, id: &str) {
             Err(_) if cancel.load(Ordering::Relaxed) => j.status = "CANCELED",
             Err(e) => {
                 j.status = "ERROR";
-                // 1010: the input could not be read or used; 1999: anything else.
-                let code = if format!("{e:#}").contains("job: ") {
+                // 1010: a job the engine cannot run as written; 1999: anything else.
+                let code = if e.downcast_ref::<cloud::CloudError>().is_some() {
                     1010
                 } else {
                     1999

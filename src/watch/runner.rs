@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use super::error::WatchError;
 use super::events::{Change, Events, GroupDetail, OutputDetail};
 use super::ingest::Candidates;
-use super::store::{Job, Status, Store};
+use super::store::{now_unix, Job, Status, Store};
 
 /// How the watcher runs.
 #[derive(Debug, Clone)]
@@ -208,14 +208,16 @@ impl Context<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .ok_or_else(|| WatchError::Internal("source without a name".into()))?;
+        // With kept sources the checksum decides whether the file is new; it is then
+        // recorded as is rather than computed again.
+        let mut checksum = None;
         if self.opts.keep_sources {
-            let sum = engine::metadata::sha256_file(path).map_err(|e| {
-                WatchError::Internal(format!("checksum of {}: {e}", path.display()))
-            })?;
+            let sum = checksum_of(path)?;
             if self.store.completed(&path.to_string_lossy(), &sum)? {
                 tracing::debug!(source = %path.display(), "already processed; kept in place");
                 return Ok(());
             }
+            checksum = Some(sum);
         }
         let id = uuid::Uuid::new_v4().to_string();
         let dir = self.paths.jobs.join(&id);
@@ -229,12 +231,21 @@ impl Context<'_> {
         }
         std::fs::write(dir.join("origin"), path.to_string_lossy().as_bytes())
             .map_err(WatchError::io(&dir))?;
-        self.record(&id, &path.to_string_lossy(), &staged)
+        self.record(&id, &path.to_string_lossy(), &staged, checksum)
     }
 
-    fn record(&self, id: &str, source: &str, staged: &Path) -> Result<(), WatchError> {
-        let checksum = engine::metadata::sha256_file(staged)
-            .map_err(|e| WatchError::Internal(format!("checksum of {}: {e}", staged.display())))?;
+    /// Records a job for a source already moved to `staged` (`checksum`: when known).
+    fn record(
+        &self,
+        id: &str,
+        source: &str,
+        staged: &Path,
+        checksum: Option<String>,
+    ) -> Result<(), WatchError> {
+        let checksum = match checksum {
+            Some(c) => c,
+            None => checksum_of(staged)?,
+        };
         let settings = staged
             .parent()
             .map(|d| d.join("sidecar.json"))
@@ -245,27 +256,16 @@ impl Context<'_> {
             .and_then(|s| serde_json::from_str::<Value>(s).ok())
             .and_then(|v| v["profile"].as_str().map(str::to_string))
             .unwrap_or_else(|| self.opts.profile.clone());
-        let now = now_rfc3339();
         let job = Job {
-            id: id.to_string(),
-            source: source.to_string(),
-            source_now: staged.to_string_lossy().to_string(),
-            checksum,
-            profile,
             settings,
-            status: Status::Ingest,
-            attempts: 0,
-            progress: 0.0,
-            created_at: now.clone(),
-            updated_at: now,
-            started_at: None,
-            finished_at: None,
-            not_before: 0.0,
-            asset_dir: None,
-            outputs: Vec::new(),
-            error: None,
-            permanent: false,
-            cancel_requested: false,
+            ..Job::new(
+                id,
+                source,
+                &staged.to_string_lossy(),
+                &checksum,
+                &profile,
+                &now_rfc3339(),
+            )
         };
         self.store.insert(&job)?;
         tracing::info!(job = %id, source = %source, "Ingest");
@@ -292,7 +292,7 @@ impl Context<'_> {
             if let Some(staged) = source {
                 let origin = origin.unwrap_or_else(|| staged.to_string_lossy().to_string());
                 tracing::info!(job = %id, "adopting a source taken before a crash");
-                self.record(&id, &origin, &staged)?;
+                self.record(&id, &origin, &staged, None)?;
             }
         }
         Ok(())
@@ -368,13 +368,14 @@ impl Context<'_> {
             Err(e) => {
                 let permanent = is_permanent(&e);
                 // Name the source where the user put it, not where the job keeps it.
-                let message = error_line(&e).replace(&job.source_now, &job.source);
+                let message =
+                    format!("{:#}", anyhow::Error::new(e)).replace(&job.source_now, &job.source);
                 if permanent || job.attempts >= self.opts.max_attempts {
                     self.give_up(&job, &message, permanent)
                 } else {
                     let delay = backoff(self.opts.retry_base, job.attempts);
                     tracing::warn!(job = %job.id, attempt = job.attempts, error = %message, retry_in = ?delay, "transient failure");
-                    let not_before = unix_now() + delay.as_secs_f64();
+                    let not_before = now_unix() + delay.as_secs_f64();
                     self.store
                         .retry_later(&job.id, &now_rfc3339(), &message, not_before)?;
                     self.emit(&job, "SUBMITTED", &[], Some((&message, 1999)))
@@ -451,38 +452,8 @@ impl Context<'_> {
         )
     }
 
-    /// Moves a job's source from `.mpe/jobs/<id>/` into `dir` (never over another file),
-    /// with its sidecar; returns where it went.
     fn park(&self, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {
-        let staged = PathBuf::from(&job.source_now);
-        let name = staged
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| job.id.clone());
-        let mut to = dir.join(&name);
-        if to.exists() {
-            to = dir.join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
-        }
-        if staged.exists() {
-            std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
-        }
-        let side = staged.with_file_name("sidecar.json");
-        if side.exists() {
-            let stem = to
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let side_to = to.with_file_name(format!("{stem}.json"));
-            std::fs::rename(&side, &side_to).map_err(WatchError::io(&side))?;
-        }
-        // The job's folder held only the source, its sidecar and a note of where it came
-        // from (kept in the record): once they have moved on, it goes.
-        if let Some(dir) = staged.parent().filter(|d| d.starts_with(&self.paths.jobs)) {
-            let _ = std::fs::remove_file(dir.join("origin"));
-            let _ = std::fs::remove_dir(dir);
-        }
-        Ok(to)
+        park(&self.paths.jobs, job, dir)
     }
 
     /// With `keep_sources`: the source (and sidecar) return to where they were dropped,
@@ -505,6 +476,45 @@ impl Context<'_> {
     ) -> Result<(), WatchError> {
         emit(self.events, job, status, groups, error)
     }
+}
+
+/// Moves a job's source from `jobs/<id>/` into `dir` (never over another file), with its
+/// sidecar, and removes the emptied job folder; returns where the source went.
+fn park(jobs: &Path, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {
+    let staged = PathBuf::from(&job.source_now);
+    let name = staged
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| job.id.clone());
+    let mut to = dir.join(&name);
+    if to.exists() {
+        to = dir.join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
+    }
+    if staged.exists() {
+        std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
+    }
+    let side = staged.with_file_name("sidecar.json");
+    if side.exists() {
+        let stem = to
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let side_to = to.with_file_name(format!("{stem}.json"));
+        std::fs::rename(&side, &side_to).map_err(WatchError::io(&side))?;
+    }
+    // The job's folder held only the source, its sidecar and a note of where it came
+    // from (kept in the record): once they have moved on, it goes.
+    if let Some(dir) = staged.parent().filter(|d| d.starts_with(jobs)) {
+        let _ = std::fs::remove_file(dir.join("origin"));
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(to)
+}
+
+fn checksum_of(path: &Path) -> Result<String, WatchError> {
+    engine::metadata::sha256_file(path)
+        .map_err(|e| WatchError::Internal(format!("checksum of {}: {e}", path.display())))
 }
 
 /// Reports a job's state change, with its user metadata (source, profile, attempt,
@@ -580,31 +590,12 @@ fn is_permanent(e: &engine::Error) -> bool {
     )
 }
 
-/// The error with its causes, on one line.
-fn error_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 /// `base x 2^(attempt-1)`, plus up to half of it again at random, so that jobs failing
 /// together do not retry together.
 fn backoff(base: Duration, attempt: u32) -> Duration {
     let d = base.saturating_mul(1 << attempt.saturating_sub(1).min(10));
     let r = uuid::Uuid::new_v4().as_u128() as u64 as f64 / u64::MAX as f64;
     d.mul_f64(1.0 + 0.5 * r)
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// Files under `root`, relative, sorted.
@@ -807,24 +798,9 @@ impl Jobs {
                 self.store.request_cancel(&job.id)?;
             }
             Status::Ingest => {
-                let staged = PathBuf::from(&job.source_now);
-                let name = staged
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
-                let mut to = self.paths.failed.join(&name);
-                if to.exists() {
-                    to = self
-                        .paths
-                        .failed
-                        .join(format!("{}-{name}", &job.id[..8.min(job.id.len())]));
-                }
                 std::fs::create_dir_all(&self.paths.failed)
                     .map_err(WatchError::io(&self.paths.failed))?;
-                if staged.exists() {
-                    std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
-                }
+                let to = park(&self.paths.jobs, &job, &self.paths.failed)?;
                 let message = "cancelled by `mpe jobs cancel`";
                 error_note(&to, &job, message, true)?;
                 self.store.fail(

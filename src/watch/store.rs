@@ -91,6 +91,40 @@ pub struct Job {
     pub cancel_requested: bool,
 }
 
+impl Job {
+    /// A new job in `Ingest`, created at `now` (RFC 3339), with no sidecar settings.
+    pub fn new(
+        id: &str,
+        source: &str,
+        source_now: &str,
+        checksum: &str,
+        profile: &str,
+        now: &str,
+    ) -> Job {
+        Job {
+            id: id.to_string(),
+            source: source.to_string(),
+            source_now: source_now.to_string(),
+            checksum: checksum.to_string(),
+            profile: profile.to_string(),
+            settings: None,
+            status: Status::Ingest,
+            attempts: 0,
+            progress: 0.0,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            started_at: None,
+            finished_at: None,
+            not_before: 0.0,
+            asset_dir: None,
+            outputs: Vec::new(),
+            error: None,
+            permanent: false,
+            cancel_requested: false,
+        }
+    }
+}
+
 /// Schema migrations; entry `i` takes the database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     // 1: the job table, and the index the runner claims work by.
@@ -125,7 +159,8 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-fn now_unix() -> f64 {
+/// Seconds since the Unix epoch (the scale of `Job::not_before`).
+pub fn now_unix() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -399,27 +434,14 @@ mod tests {
     use super::*;
 
     fn job(id: &str) -> Job {
-        Job {
-            id: id.into(),
-            source: format!("/in/{id}.mp4"),
-            source_now: format!("/in/.mpe/jobs/{id}/{id}.mp4"),
-            checksum: "00".into(),
-            profile: "default".into(),
-            settings: None,
-            status: Status::Ingest,
-            attempts: 0,
-            progress: 0.0,
-            created_at: "2026-01-01T00:00:00Z".into(),
-            updated_at: "2026-01-01T00:00:00Z".into(),
-            started_at: None,
-            finished_at: None,
-            not_before: 0.0,
-            asset_dir: None,
-            outputs: Vec::new(),
-            error: None,
-            permanent: false,
-            cancel_requested: false,
-        }
+        Job::new(
+            id,
+            &format!("/in/{id}.mp4"),
+            &format!("/in/.mpe/jobs/{id}/{id}.mp4"),
+            "00",
+            "default",
+            "2026-01-01T00:00:00Z",
+        )
     }
 
     #[test]
