@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
-use ff::software::scaling;
-use ff::{codec, encoder, format::Pixel, frame, Dictionary, Packet, Rational};
+use ff::{codec, encoder, format::Pixel, Dictionary, Packet, Rational};
 use ffmpeg_next as ff;
 
 use crate::error::Error;
 use crate::mux::{Muxer, StreamSpec};
-use crate::rung::{open_checked, Finished, Msg};
+use crate::rung::{open_checked, Finished, Msg, Scaler};
 
 /// Where and how to write the animation.
 pub(crate) struct Setup {
@@ -54,7 +53,7 @@ pub(crate) fn run(s: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
     let step = 1.0 / s.fps;
     let mut next = 0.0;
     let mut frames = 0;
-    let mut scaler: Option<(scaling::Context, (Pixel, u32, u32))> = None;
+    let mut scaler = Scaler::new(s.width, s.height);
     for msg in rx {
         let Msg::Video(f) = msg else { continue };
         let t = f.pts().unwrap_or(0) as f64 * tick;
@@ -65,24 +64,7 @@ pub(crate) fn run(s: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
         while next <= t + 1e-6 {
             next += step;
         }
-        let key = (f.format(), f.width(), f.height());
-        if scaler.as_ref().map(|(_, k)| *k) != Some(key) {
-            let ctx = scaling::Context::get(
-                key.0,
-                key.1,
-                key.2,
-                Pixel::YUV420P,
-                s.width,
-                s.height,
-                scaling::Flags::BICUBIC,
-            )
-            .map_err(Error::ffmpeg("setting up the WebP scaler"))?;
-            scaler = Some((ctx, key));
-        }
-        let mut out = frame::Video::new(Pixel::YUV420P, s.width, s.height);
-        if let Some((ctx, _)) = scaler.as_mut() {
-            ctx.run(&f, &mut out).map_err(Error::ffmpeg("scaling"))?;
-        }
+        let mut out = scaler.scale(&f)?;
         out.set_pts(Some((t * 1000.0).round() as i64));
         enc.send_frame(&out)
             .map_err(Error::ffmpeg("encoding the animated WebP"))?;

@@ -74,6 +74,14 @@ struct WindowState {
     held: Vec<Packet>,
 }
 
+impl WindowState {
+    /// The video shift in audio ticks, once the first frame of the window is known.
+    fn audio_shift(&self) -> Option<i64> {
+        self.shift
+            .map(|s| (s as f64 * self.w.video_tick / self.w.audio_tick).round() as i64)
+    }
+}
+
 struct Sink {
     tx: SyncSender<Msg>,
     wants_audio: bool,
@@ -101,7 +109,7 @@ impl Fanout {
                 continue;
             }
             let shift = *ws.shift.get_or_insert(pts);
-            let audio_shift = (shift as f64 * ws.w.video_tick / ws.w.audio_tick).round() as i64;
+            let audio_shift = ws.audio_shift().unwrap_or(0);
             for mut p in ws.held.drain(..) {
                 retime(&mut p, audio_shift);
                 sink.tx.send(Msg::Audio(p)).map_err(stopped)?;
@@ -126,14 +134,11 @@ impl Fanout {
             if t < ws.w.start - 1e-6 || t >= ws.w.end - 1e-6 {
                 continue;
             }
-            match ws.shift {
+            match ws.audio_shift() {
                 None => ws.held.push(p.clone()),
                 Some(shift) => {
                     let mut q = p.clone();
-                    retime(
-                        &mut q,
-                        (shift as f64 * ws.w.video_tick / ws.w.audio_tick).round() as i64,
-                    );
+                    retime(&mut q, shift);
                     sink.tx.send(Msg::Audio(q)).map_err(stopped)?;
                 }
             }

@@ -154,9 +154,54 @@ pub(crate) fn open_checked(
     Ok(ctx)
 }
 
+/// Scales frames of any format and size to one yuv420p size (bicubic). The context is
+/// built on the first frame and rebuilt if the source changes shape mid-stream.
+pub(crate) struct Scaler {
+    width: u32,
+    height: u32,
+    ctx: Option<(scaling::Context, (Pixel, u32, u32))>,
+}
+
+impl Scaler {
+    /// A scaler to `width` x `height`.
+    pub fn new(width: u32, height: u32) -> Scaler {
+        Scaler {
+            width,
+            height,
+            ctx: None,
+        }
+    }
+
+    /// The frame at this size, with its pts and picture type.
+    pub fn scale(&mut self, src: &frame::Video) -> Result<frame::Video, Error> {
+        let key = (src.format(), src.width(), src.height());
+        if self.ctx.as_ref().map(|(_, k)| *k) != Some(key) {
+            let ctx = scaling::Context::get(
+                key.0,
+                key.1,
+                key.2,
+                Pixel::YUV420P,
+                self.width,
+                self.height,
+                scaling::Flags::BICUBIC,
+            )
+            .map_err(Error::ffmpeg("setting up the scaler"))?;
+            self.ctx = Some((ctx, key));
+        }
+        let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
+        if let Some((ctx, _)) = self.ctx.as_mut() {
+            ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
+        }
+        // The scaler copies pixels only: carry timing and the forced picture type over.
+        out.set_pts(src.pts());
+        out.set_kind(src.kind());
+        Ok(out)
+    }
+}
+
 struct Rung {
     encoder: encoder::video::Encoder,
-    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
+    scaler: Scaler,
     muxers: Vec<(Muxer, bool)>,
     width: u32,
     height: u32,
@@ -267,7 +312,7 @@ impl Rung {
         }
         Ok(Rung {
             encoder,
-            scaler: None,
+            scaler: Scaler::new(r.width, r.height),
             muxers,
             width: r.width,
             height: r.height,
@@ -284,27 +329,7 @@ impl Rung {
         if direct {
             self.send(src)?;
         } else {
-            if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
-                // Built on the first frame and rebuilt if the source changes size mid-stream.
-                let ctx = scaling::Context::get(
-                    key.0,
-                    key.1,
-                    key.2,
-                    Pixel::YUV420P,
-                    self.width,
-                    self.height,
-                    scaling::Flags::BICUBIC,
-                )
-                .map_err(Error::ffmpeg("setting up the scaler"))?;
-                self.scaler = Some((ctx, key));
-            }
-            let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
-            if let Some((ctx, _)) = self.scaler.as_mut() {
-                ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
-            }
-            // The scaler copies pixels only: carry timing and the forced picture type over.
-            out.set_pts(src.pts());
-            out.set_kind(src.kind());
+            let out = self.scaler.scale(src)?;
             self.send(&out)?;
         }
         Ok(())

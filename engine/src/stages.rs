@@ -7,8 +7,7 @@
 use std::path::Path;
 use std::sync::mpsc::channel;
 
-use ff::software::scaling;
-use ff::{format::Pixel, frame, Packet, Rational};
+use ff::{frame, Packet, Rational};
 use ffmpeg_next as ff;
 use profiles::{PlannedRendition, VideoSettings};
 
@@ -85,30 +84,12 @@ pub fn decode(path: &Path, limit: usize) -> Result<Frames, Error> {
 
 /// Scales every frame to `width`x`height` yuv420p with the rungs' scaler settings.
 pub fn scale(frames: &Frames, width: u32, height: u32) -> Result<Frames, Error> {
-    let mut out = Vec::with_capacity(frames.len());
-    let mut ctx: Option<scaling::Context> = None;
-    for f in &frames.frames {
-        let c = match ctx.as_mut() {
-            Some(c) => c,
-            None => ctx.insert(
-                scaling::Context::get(
-                    f.format(),
-                    f.width(),
-                    f.height(),
-                    Pixel::YUV420P,
-                    width,
-                    height,
-                    scaling::Flags::BICUBIC,
-                )
-                .map_err(Error::ffmpeg("setting up the scaler"))?,
-            ),
-        };
-        let mut o = frame::Video::new(Pixel::YUV420P, width, height);
-        c.run(f, &mut o).map_err(Error::ffmpeg("scaling"))?;
-        o.set_pts(f.pts());
-        o.set_kind(f.kind());
-        out.push(o);
-    }
+    let mut scaler = rung::Scaler::new(width, height);
+    let out = frames
+        .frames
+        .iter()
+        .map(|f| scaler.scale(f))
+        .collect::<Result<Vec<_>, Error>>()?;
     Ok(Frames {
         frames: out,
         time_base: frames.time_base,
