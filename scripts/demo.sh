@@ -21,3 +21,5 @@ echo
 echo "The ladder is in $out/sample/:"
 echo "  CMAF (HLS + DASH): $out/sample/cmaf/sample.m3u8 and $out/sample/cmaf/sample.mpd"
 echo "  progressive MP4:   $out/sample/mp4/"
+echo "  thumbnails:        $out/sample/thumbnails/"
+echo "  asset record:      $out/sample/metadata.json"
