@@ -1,6 +1,6 @@
 //! Typed errors of the cloud executor.
 
-/// Why a profile cannot be rendered or a job cannot be run.
+/// Why a profile cannot be rendered, a job cannot be run, or an AWS call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloudError {
@@ -30,6 +30,34 @@ pub enum CloudError {
         what: &'static str,
         /// As given.
         uri: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The AWS configuration chain gave no usable region or credentials.
+    #[error("AWS configuration: {0}")]
+    Config(String),
+    /// An AWS call failed (after the SDK's retries); `message` is one line: the
+    /// service's error code and message, or why the endpoint could not be reached.
+    #[error("{action}: {message}")]
+    Aws {
+        /// What was being done, e.g. `upload s3://raw/uploads/a.mp4`.
+        action: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// A local file could not be read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// A deployed stack's outputs could not be read.
+    #[error("stack outputs {path}: {reason}")]
+    StackOutputs {
+        /// The file given.
+        path: String,
         /// What is wrong.
         reason: String,
     },

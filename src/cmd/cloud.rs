@@ -1,8 +1,14 @@
-//! `mpe cloud`: the MediaConvert side of a profile.
+//! `mpe cloud`: the MediaConvert side of a profile: render, upload and submit, follow.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use cloud::deployment::{self, StackOutputs};
+use cloud::JobState;
+use indicatif::{ProgressBar, ProgressStyle};
 use profiles::Profile;
 
 /// Arguments of `mpe cloud`.
@@ -49,6 +55,134 @@ pub enum CloudCommand {
         #[arg(long)]
         dest: Option<String>,
     },
+    /// Upload a source to S3 (multipart) and submit its MediaConvert job.
+    Submit(Box<SubmitArgs>),
+    /// Show a job: status, percent, error, outputs.
+    Status {
+        /// MediaConvert's job id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Wait for a job to end; fails unless it ends COMPLETE.
+    Wait {
+        /// MediaConvert's job id.
+        id: String,
+        #[command(flatten)]
+        follow: Follow,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// List recent jobs, newest first.
+    List {
+        /// Only jobs in this status (SUBMITTED, PROGRESSING, COMPLETE, CANCELED, ERROR).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        max: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Cancel a job.
+    Cancel {
+        /// MediaConvert's job id.
+        id: String,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}
+
+/// Where AWS is; the rest (credentials, region) comes from the usual AWS chain.
+#[derive(Debug, clap::Args)]
+pub struct AwsArgs {
+    /// AWS region (else AWS_REGION or the profile's).
+    #[arg(long)]
+    region: Option<String>,
+    /// S3 endpoint, e.g. a local S3 API server (path-style requests).
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    s3_endpoint: Option<String>,
+    /// MediaConvert endpoint, e.g. `mpe mediaconvert serve`.
+    #[arg(long, env = "AWS_ENDPOINT_URL_MEDIACONVERT")]
+    mediaconvert_endpoint: Option<String>,
+    /// Attempts per AWS request (throttling and network errors are retried with
+    /// exponential backoff).
+    #[arg(long, default_value_t = 5)]
+    max_attempts: u32,
+}
+
+/// How to follow a job.
+#[derive(Debug, clap::Args)]
+pub struct Follow {
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 5.0)]
+    interval: f64,
+    /// Give up after this many seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Print the final job as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `mpe cloud submit`. Settings left out come from the environment, then
+/// from the deployed stack's outputs (`--stack-outputs`).
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The source file to upload and transcode.
+    #[arg(required_unless_present = "job")]
+    source: Option<PathBuf>,
+    /// A shipped profile name or a profile JSON file.
+    #[arg(short, long, default_value = "default")]
+    profile: String,
+    /// Submit this CreateJob JSON (as `mpe cloud render` prints it) as it is, uploading
+    /// nothing.
+    #[arg(long, conflicts_with = "source")]
+    job: Option<PathBuf>,
+    /// The raw uploads bucket.
+    #[arg(long, env = "MPE_RAW_BUCKET")]
+    bucket: Option<String>,
+    /// The key of the upload (default: uploads/<file name>).
+    #[arg(long)]
+    key: Option<String>,
+    /// Where assets go, s3://bucket/prefix/; the asset is the folder <asset>/ in it.
+    #[arg(long, env = "MPE_DEST")]
+    dest: Option<String>,
+    /// The asset's folder name (default: the source's file stem).
+    #[arg(long)]
+    asset: Option<String>,
+    /// IAM role MediaConvert assumes.
+    #[arg(long, env = "MPE_MEDIACONVERT_ROLE")]
+    role: Option<String>,
+    /// Queue ARN (default: the stack's queue, else the account's Default queue).
+    #[arg(long, env = "MPE_MEDIACONVERT_QUEUE")]
+    queue: Option<String>,
+    /// Encrypt the upload with SSE-KMS under this key (id, ARN or alias).
+    #[arg(long, env = "MPE_KMS_KEY")]
+    kms_key: Option<String>,
+    /// The deployed stack's outputs: `aws cloudformation describe-stacks --stack-name
+    /// NAME > outputs.json`.
+    #[arg(long, env = "MPE_STACK_OUTPUTS")]
+    stack_outputs: Option<PathBuf>,
+    /// Part size in MiB (S3 allows 5 to 5120).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120))]
+    part_size: u64,
+    /// Parts uploaded at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Wait for the job to end (fails unless it ends COMPLETE).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    follow: Follow,
+    #[command(flatten)]
+    aws: AwsArgs,
 }
 
 /// Runs the cloud subcommand.
@@ -95,6 +229,257 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 serde_json::to_string_pretty(&t).context("printing the template")?
             );
         }
+        CloudCommand::Submit(a) => block_on(submit(*a))?,
+        CloudCommand::Status { id, json, aws } => block_on(async {
+            let c = connect(&aws).await?;
+            let state = cloud::client::get_job(&c.mediaconvert, &id).await?;
+            print_state(&state, json)
+        })?,
+        CloudCommand::Wait { id, follow, aws } => block_on(async {
+            let c = connect(&aws).await?;
+            follow_job(&c, &id, &follow).await
+        })?,
+        CloudCommand::List {
+            status,
+            max,
+            json,
+            aws,
+        } => block_on(async {
+            let c = connect(&aws).await?;
+            let jobs = cloud::client::list_jobs(&c.mediaconvert, status.as_deref(), max).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else {
+                for j in &jobs {
+                    let pct = j.percent.map(|p| format!(" {p}%")).unwrap_or_default();
+                    let created = j.created.as_deref().unwrap_or("-");
+                    println!("{}  {:<11}{pct}  {created}", j.id, j.status);
+                }
+            }
+            Ok(())
+        })?,
+        CloudCommand::Cancel { id, aws } => block_on(async {
+            let c = connect(&aws).await?;
+            cloud::client::cancel_job(&c.mediaconvert, &id).await?;
+            eprintln!("mpe: cancelled job {id}");
+            Ok(())
+        })?,
+    }
+    Ok(())
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
+}
+
+async fn connect(a: &AwsArgs) -> anyhow::Result<cloud::Clients> {
+    Ok(cloud::clients(&cloud::Endpoints {
+        region: a.region.clone(),
+        s3: a.s3_endpoint.clone(),
+        mediaconvert: a.mediaconvert_endpoint.clone(),
+        max_attempts: a.max_attempts,
+    })
+    .await?)
+}
+
+/// A setting from its flag or environment variable, else the stack's output.
+fn setting(
+    given: Option<String>,
+    outputs: &StackOutputs,
+    key: &str,
+    what: &str,
+) -> anyhow::Result<String> {
+    given
+        .or_else(|| outputs.get(key).map(str::to_string))
+        .with_context(|| format!("no {what}: pass it, or give --stack-outputs with {key}"))
+}
+
+async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+    let outputs = match &a.stack_outputs {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading stack outputs {}", p.display()))?;
+            let doc = serde_json::from_str(&text)
+                .with_context(|| format!("stack outputs {}: not JSON", p.display()))?;
+            StackOutputs::parse(&doc, &p.display().to_string())?
+        }
+        None => StackOutputs::default(),
+    };
+    if let Some(file) = &a.job {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading job {}", file.display()))?;
+        let request: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("job {}: not JSON", file.display()))?;
+        let c = connect(&a.aws).await?;
+        let state = cloud::client::create_job(&c.mediaconvert, &request).await?;
+        return submitted(&c, state, &a).await;
+    }
+    let Some(source) = &a.source else {
+        bail!("give a source file or --job");
+    };
+    // Everything local is checked before a byte goes up: the profile, the source (probed
+    // and planned, so the job asks for exactly the renditions the engine would make),
+    // the settings.
+    let profile = Profile::load(&a.profile)?;
+    let media = engine::probe(source)?;
+    let plan = profiles::plan(&profile, &media)?;
+    let bucket = setting(
+        a.bucket.clone(),
+        &outputs,
+        deployment::RAW_BUCKET,
+        "raw bucket (--bucket)",
+    )?;
+    let dest = match a.dest.clone() {
+        Some(d) => d,
+        None => format!(
+            "s3://{}/",
+            setting(
+                None,
+                &outputs,
+                deployment::MEDIA_BUCKET,
+                "destination (--dest)"
+            )?
+        ),
+    };
+    let role = setting(
+        a.role.clone(),
+        &outputs,
+        deployment::ROLE_ARN,
+        "MediaConvert role (--role)",
+    )?;
+    let queue = a
+        .queue
+        .clone()
+        .or_else(|| outputs.get(deployment::QUEUE_ARN).map(str::to_string));
+    let name = file_name(source)?;
+    let key = a.key.clone().unwrap_or_else(|| format!("uploads/{name}"));
+    let asset = a.asset.clone().unwrap_or_else(|| {
+        name.rsplit_once('.')
+            .map_or(name.as_str(), |(s, _)| s)
+            .to_string()
+    });
+    let dest = format!("{}/{asset}/", dest.trim_end_matches('/'));
+    let input = format!("s3://{bucket}/{key}");
+    let id = uuid::Uuid::new_v4().to_string();
+    let request = cloud::render_job(&cloud::JobRequest {
+        profile: &profile,
+        input: &input,
+        destination: &dest,
+        role: &role,
+        queue: queue.as_deref(),
+        job_id: &id,
+        plan: Some(&plan),
+    })?;
+
+    let c = connect(&a.aws).await?;
+    let size = std::fs::metadata(source)
+        .with_context(|| format!("reading {}", source.display()))?
+        .len();
+    let bar = upload_bar(size, &input);
+    let shown = bar.clone();
+    let progress: cloud::upload::Progress = Arc::new(move |n| shown.inc(n));
+    let opts = cloud::UploadOptions {
+        part_size: a.part_size * 1024 * 1024,
+        concurrency: usize::from(a.concurrency),
+        kms_key: a.kms_key.clone(),
+    };
+    let up = cloud::upload(&c.s3, source, &bucket, &key, &opts, progress).await;
+    bar.finish_and_clear();
+    let up = up?;
+    eprintln!(
+        "mpe: uploaded {} ({} bytes in {} part{})",
+        up.uri,
+        up.bytes,
+        up.parts,
+        if up.parts == 1 { "" } else { "s" }
+    );
+    let state = cloud::client::create_job(&c.mediaconvert, &request).await?;
+    submitted(&c, state, &a).await
+}
+
+async fn submitted(c: &cloud::Clients, state: JobState, a: &SubmitArgs) -> anyhow::Result<()> {
+    eprintln!("mpe: submitted job {} ({})", state.id, state.status);
+    if a.wait {
+        follow_job(c, &state.id, &a.follow).await
+    } else if a.follow.json {
+        print_state(&state, true)
+    } else {
+        println!("{}", state.id);
+        Ok(())
+    }
+}
+
+fn upload_bar(size: u64, uri: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(size);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b.set_message(format!("upload {uri}"));
+    b
+}
+
+fn file_name(p: &Path) -> anyhow::Result<String> {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .with_context(|| format!("{}: no usable file name", p.display()))
+}
+
+async fn follow_job(c: &cloud::Clients, id: &str, f: &Follow) -> anyhow::Result<()> {
+    let interval = Duration::from_secs_f64(f.interval.max(0.05));
+    let timeout = f.timeout.map(Duration::from_secs_f64);
+    let state = cloud::client::wait(&c.mediaconvert, id, interval, timeout, &mut |s| {
+        let pct = s.percent.map(|p| format!(" {p}%")).unwrap_or_default();
+        let phase = s
+            .phase
+            .as_deref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default();
+        eprintln!("mpe: job {}: {}{pct}{phase}", s.id, s.status);
+    })
+    .await?;
+    print_state(&state, f.json)?;
+    if state.status != "COMPLETE" {
+        let why = match (&state.error_code, &state.error_message) {
+            (Some(c), Some(m)) => format!(": {c}: {m}"),
+            (None, Some(m)) => format!(": {m}"),
+            _ => String::new(),
+        };
+        bail!("job {} ended {}{why}", state.id, state.status);
+    }
+    Ok(())
+}
+
+fn print_state(s: &JobState, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!("id       {}", s.id);
+    let pct = s.percent.map(|p| format!(" {p}%")).unwrap_or_default();
+    println!("status   {}{pct}", s.status);
+    if let Some(c) = &s.created {
+        println!("created  {c}");
+    }
+    if let Some(m) = &s.error_message {
+        println!("error    {}: {m}", s.error_code.unwrap_or_default());
+    }
+    for (k, v) in &s.user_metadata {
+        println!("meta     {k}={v}");
+    }
+    for o in &s.outputs {
+        println!("output   {o}");
     }
     Ok(())
 }

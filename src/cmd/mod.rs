@@ -33,7 +33,7 @@ enum Command {
     Watch(watch::Args),
     /// The jobs of a watch folder: list, show, retry, cancel.
     Jobs(jobs::Args),
-    /// AWS Elemental MediaConvert: render a profile as a job or a job template.
+    /// AWS Elemental MediaConvert: render jobs and templates; upload, submit and follow jobs.
     Cloud(cloud::Args),
     /// The MediaConvert API on localhost, running jobs with the engine.
     Mediaconvert(mediaconvert::Args),

@@ -5,6 +5,5 @@
 
 pub mod s3;
 pub mod server;
-pub mod wire;
 
 pub use server::{serve, ServeOptions};

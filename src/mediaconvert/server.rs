@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response};
 
 use super::s3::{split, S3};
-use super::wire::{to_camel, to_pascal};
+use cloud::wire::{to_camel, to_pascal};
 
 /// How the server runs.
 pub struct ServeOptions {
