@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: system packages, the player harness, the Python
 # judges (botocore), formatting, lints, and every test (unit, integration, playback in
-# Chromium, MediaConvert model validation).
+# Chromium, MediaConvert model validation, stack.json by cfn-lint and checkov).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,6 +9,8 @@ bash scripts/install-deps.sh --player
 bash tests/player/setup.sh
 # botocore from PyPI: MediaConvert's API model, the judge of the rendered jobs.
 bash scripts/setup-python.sh >/dev/null
+# cfn-lint and checkov from PyPI, each in its own virtualenv: the judges of stack.json.
+bash scripts/setup-stack-tools.sh
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::util;
 
 /// A child process killed when dropped.
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -21,7 +21,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -39,7 +39,7 @@ fn wait_port(port: u16, what: &str) {
     }
 }
 
-const CREDS: [(&str, &str); 3] = [
+pub(crate) const CREDS: [(&str, &str); 3] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -190,7 +190,7 @@ fn an_unreachable_s3_endpoint_fails_the_job_with_a_clear_message() {
 
 /// A moto S3 server on a free port; `auth` turns on moto's IAM checks, so that unknown
 /// access keys are refused as AWS refuses them.
-fn moto(python: &Path, auth: bool) -> (Proc, String) {
+pub(crate) fn moto(python: &Path, auth: bool) -> (Proc, String) {
     let port = free_port();
     let mut cmd = Command::new(python.with_file_name("moto_server"));
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -205,7 +205,7 @@ fn moto(python: &Path, auth: bool) -> (Proc, String) {
 }
 
 /// Runs a boto3 snippet (`s3` is a client on `s3_url`); returns its stdout as JSON.
-fn boto3(python: &Path, s3_url: &str, code: &str) -> Value {
+pub(crate) fn boto3(python: &Path, s3_url: &str, code: &str) -> Value {
     let script = format!(
         "import boto3, json, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n{code}"
     );

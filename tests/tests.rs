@@ -8,6 +8,7 @@ mod util;
 mod cloud;
 mod conformance;
 mod errors;
+mod lambda;
 mod mediaconvert;
 mod pictures;
 mod player;

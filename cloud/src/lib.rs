@@ -11,7 +11,9 @@ pub mod client;
 pub mod deployment;
 pub mod error;
 pub mod job;
+pub mod lambda;
 pub mod mediaconvert;
+pub mod stack;
 pub mod upload;
 pub mod wire;
 

@@ -243,6 +243,18 @@ impl Profile {
         SHIPPED.iter().map(|(n, _)| *n)
     }
 
+    /// Loads a shipped profile by name, never a file (a file named like a profile in the
+    /// working folder does not shadow it).
+    pub fn shipped(name: &str) -> Result<Profile, ProfileError> {
+        match SHIPPED.iter().find(|(n, _)| *n == name) {
+            Some((name, text)) => Self::from_json(text, name),
+            None => Err(ProfileError::Unknown {
+                name: name.to_string(),
+                shipped: Self::shipped_names().collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
     /// Loads a shipped profile by name, or a profile file by path.
     ///
     /// A value that names an existing file, or ends in `.json`, is read as a file.
@@ -255,13 +267,7 @@ impl Profile {
             })?;
             return Self::from_json(&text, name_or_path);
         }
-        match SHIPPED.iter().find(|(n, _)| *n == name_or_path) {
-            Some((name, text)) => Self::from_json(text, name),
-            None => Err(ProfileError::Unknown {
-                name: name_or_path.to_string(),
-                shipped: Self::shipped_names().collect::<Vec<_>>().join(", "),
-            }),
-        }
+        Self::shipped(name_or_path)
     }
 
     /// Parses and validates a profile; `origin` names it in errors.

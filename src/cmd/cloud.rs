@@ -55,6 +55,14 @@ pub enum CloudCommand {
         #[arg(long)]
         dest: Option<String>,
     },
+    /// Print the production pipeline as CloudFormation JSON (what stack.json holds),
+    /// generated from the shipped profiles.
+    Stack {
+        /// Write it to this file (by rename, so a reader never sees half of it) instead
+        /// of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Upload a source to S3 (multipart) and submit its MediaConvert job.
     Submit(Box<SubmitArgs>),
     /// Show a job: status, percent, error, outputs.
@@ -216,18 +224,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 plan: plan.as_ref(),
             };
             let job = cloud::render_job(&req)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&job).context("printing the job")?
-            );
+            print_stdout(&serde_json::to_string_pretty(&job).context("printing the job")?)?;
         }
         CloudCommand::Template { profile, dest } => {
             let profile = Profile::load(&profile)?;
             let t = cloud::render_template(&profile, dest.as_deref())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&t).context("printing the template")?
-            );
+            print_stdout(&serde_json::to_string_pretty(&t).context("printing the template")?)?;
+        }
+        CloudCommand::Stack { output } => {
+            let text = cloud::stack::render()?;
+            match output {
+                Some(path) => {
+                    let tmp = path.with_extension("json.tmp");
+                    std::fs::write(&tmp, &text)
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                None => print_stdout(text.trim_end())?,
+            }
         }
         CloudCommand::Submit(a) => block_on(submit(*a))?,
         CloudCommand::Status { id, json, aws } => block_on(async {
@@ -266,6 +281,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })?,
     }
     Ok(())
+}
+
+/// Prints a document and a newline; a reader that stops early (`| head`) is not an error.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
+        _ => Ok(()),
+    }
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {

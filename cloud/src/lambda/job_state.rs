@@ -1,0 +1,220 @@
+//! The `job-state` handler: a "MediaConvert Job State Change" event (COMPLETE or ERROR)
+//! becomes an update of the job's record in the job table.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+
+use crate::aws::describe;
+use crate::error::CloudError;
+
+/// What the record gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordUpdate {
+    /// The record's key: mpe's job id (the execution name, in UserMetadata).
+    pub id: String,
+    /// COMPLETE, ERROR, PROGRESSING...
+    pub status: String,
+    /// MediaConvert's job id.
+    pub mediaconvert_job_id: String,
+    /// When MediaConvert said so (the event's time).
+    pub at: String,
+    /// Playlists, manifests and files the job wrote (COMPLETE).
+    pub outputs: Vec<String>,
+    /// `code: message` (ERROR).
+    pub error: Option<String>,
+}
+
+/// Reads the event. `Ok(None)` for a job that is not one of mpe's (no `mpe_job_id`):
+/// the rule may match other jobs in the account's queues.
+pub fn update(event: &Value) -> Result<Option<RecordUpdate>, CloudError> {
+    let bad = |what: &str| CloudError::Job {
+        field: what.to_string(),
+        reason: "missing from the MediaConvert Job State Change event".into(),
+    };
+    if event.get("detail-type").and_then(Value::as_str) != Some("MediaConvert Job State Change") {
+        return Err(CloudError::Job {
+            field: "detail-type".into(),
+            reason: "not a MediaConvert Job State Change event".into(),
+        });
+    }
+    let d = event.get("detail").ok_or_else(|| bad("detail"))?;
+    let Some(id) = d
+        .pointer("/userMetadata/mpe_job_id")
+        .and_then(Value::as_str)
+    else {
+        return Ok(None);
+    };
+    let status = d
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("detail.status"))?;
+    let job = d
+        .get("jobId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("detail.jobId"))?;
+    let mut outputs = Vec::new();
+    for g in d
+        .get("outputGroupDetails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        };
+        outputs.extend(strings(g.get("playlistFilePaths")));
+        for o in g
+            .get("outputDetails")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            outputs.extend(strings(o.get("outputFilePaths")));
+        }
+    }
+    let error = d.get("errorMessage").and_then(Value::as_str).map(|m| {
+        match d.get("errorCode").and_then(Value::as_i64) {
+            Some(c) => format!("{c}: {m}"),
+            None => m.to_string(),
+        }
+    });
+    Ok(Some(RecordUpdate {
+        id: id.to_string(),
+        status: status.to_string(),
+        mediaconvert_job_id: job.to_string(),
+        at: event
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        outputs,
+        error,
+    }))
+}
+
+/// Applies the event to the record. The record must exist (the state machine writes it
+/// before it creates the job): an event for an unknown id changes nothing.
+pub async fn handle(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    event: &Value,
+) -> Result<Value, CloudError> {
+    let Some(u) = update(event)? else {
+        return Ok(json!({ "updated": false, "reason": "not an mpe job" }));
+    };
+    let mut expr = "SET #status = :status, mediaConvertJobId = :job, updatedAt = :at".to_string();
+    let mut req = ddb
+        .update_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(u.id.clone()))
+        .condition_expression("attribute_exists(id)")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":status", AttributeValue::S(u.status.clone()))
+        .expression_attribute_values(":job", AttributeValue::S(u.mediaconvert_job_id.clone()))
+        .expression_attribute_values(":at", AttributeValue::S(u.at.clone()));
+    if !u.outputs.is_empty() {
+        expr.push_str(", outputs = :outputs");
+        req = req.expression_attribute_values(
+            ":outputs",
+            AttributeValue::L(u.outputs.iter().cloned().map(AttributeValue::S).collect()),
+        );
+    }
+    if let Some(e) = &u.error {
+        expr.push_str(", #error = :error");
+        req = req
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":error", AttributeValue::S(e.clone()));
+    }
+    match req.update_expression(expr).send().await {
+        Ok(_) => Ok(json!({ "updated": true, "id": u.id, "status": u.status })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(json!({ "updated": false, "reason": format!("no record {}", u.id) }))
+        }
+        Err(e) => Err(CloudError::Aws {
+            action: format!("update job record {}", u.id),
+            message: describe(&e),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A COMPLETE event in the shape MediaConvert publishes (shared/MEDIACONVERT.md §5).
+    fn complete() -> Value {
+        json!({
+            "version": "0", "id": "6c5a2f1e-8e42-6f4d-1b3c-0a9d8e7f6a5b",
+            "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+            "account": "123456789012", "time": "2026-11-25T21:10:04Z", "region": "eu-west-3",
+            "resources": ["arn:aws:mediaconvert:eu-west-3:123456789012:jobs/1732568975123-abc123"],
+            "detail": {
+                "timestamp": 1_732_569_004_000_u64, "accountId": "123456789012",
+                "queue": "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-queue-dev",
+                "jobId": "1732568975123-abc123", "status": "COMPLETE",
+                "userMetadata": { "mpe_job_id": "exec-42", "mpe_profile": "default" },
+                "outputGroupDetails": [
+                    { "outputDetails": [
+                        { "durationInMs": 10000, "videoDetails": { "widthInPx": 1920, "heightInPx": 1080 } },
+                        { "durationInMs": 10000, "videoDetails": { "widthInPx": 1280, "heightInPx": 720 } } ],
+                      "playlistFilePaths": ["s3://media/movie/cmaf/movie.mpd", "s3://media/movie/cmaf/movie.m3u8"],
+                      "type": "CMAF_GROUP" },
+                    { "outputDetails": [
+                        { "outputFilePaths": ["s3://media/movie/mp4/movie_720p.mp4"], "durationInMs": 10000,
+                          "videoDetails": { "widthInPx": 1280, "heightInPx": 720 } } ],
+                      "type": "FILE_GROUP" }
+                ]
+            }
+        })
+    }
+
+    #[test]
+    fn complete_records_the_outputs() {
+        let u = update(&complete()).expect("parses").expect("an mpe job");
+        assert_eq!(u.id, "exec-42");
+        assert_eq!(u.status, "COMPLETE");
+        assert_eq!(u.mediaconvert_job_id, "1732568975123-abc123");
+        assert_eq!(
+            u.outputs,
+            [
+                "s3://media/movie/cmaf/movie.mpd",
+                "s3://media/movie/cmaf/movie.m3u8",
+                "s3://media/movie/mp4/movie_720p.mp4"
+            ]
+        );
+        assert_eq!(u.error, None);
+    }
+
+    #[test]
+    fn error_records_code_and_message_and_foreign_jobs_are_left_alone() {
+        let mut e = complete();
+        let d = &mut e["detail"];
+        d["status"] = json!("ERROR");
+        d["errorCode"] = json!(1030);
+        d["errorMessage"] = json!("Unable to open input file [s3://raw/uploads/a.mp4]");
+        d.as_object_mut()
+            .expect("detail")
+            .remove("outputGroupDetails");
+        let u = update(&e).expect("parses").expect("an mpe job");
+        assert_eq!(u.status, "ERROR");
+        assert_eq!(
+            u.error.as_deref(),
+            Some("1030: Unable to open input file [s3://raw/uploads/a.mp4]")
+        );
+        assert!(u.outputs.is_empty());
+
+        e["detail"]["userMetadata"] = json!({});
+        assert_eq!(update(&e).expect("parses"), None);
+        let err = update(&json!({ "detail-type": "Object Created" })).expect_err("refused");
+        assert!(err
+            .to_string()
+            .contains("not a MediaConvert Job State Change"));
+    }
+}

@@ -1,0 +1,64 @@
+//! The Lambda handlers of the deployed pipeline (`stack.json`): one `bootstrap` binary,
+//! the handler chosen by the function's Handler setting (`_HANDLER`).
+
+/// Validates an upload and picks its profile (Step Functions' first task).
+pub const VALIDATE: &str = "validate";
+/// Records MediaConvert job state changes in the job table.
+pub const JOB_STATE: &str = "job-state";
+/// Returns a presigned PUT URL for a new upload (a Function URL).
+pub const UPLOAD_URL: &str = "upload-url";
+/// Every handler the crate implements.
+pub const HANDLERS: &[&str] = &[VALIDATE, JOB_STATE, UPLOAD_URL];
+
+pub mod job_state;
+pub mod upload_url;
+pub mod validate;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::error::CloudError;
+
+/// Runs the Lambda Runtime API loop for `handler` (the function's `_HANDLER`), with
+/// clients from the function's role; returns when the runtime stops.
+pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    match handler {
+        VALIDATE => {
+            let s3 = aws_sdk_s3::Client::new(&shared);
+            let settings = validate::Settings::from_env()?;
+            let (s3, settings) = (&s3, &settings);
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                validate::handle(s3, settings, &e.payload)
+                    .await
+                    .map_err(lambda_runtime::Error::from)
+            }))
+            .await
+        }
+        JOB_STATE => {
+            let ddb = aws_sdk_dynamodb::Client::new(&shared);
+            let table = std::env::var("JOB_TABLE").map_err(|_| {
+                CloudError::Config("environment variable JOB_TABLE is not set".into())
+            })?;
+            let (ddb, table) = (&ddb, table.as_str());
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                job_state::handle(ddb, table, &e.payload)
+                    .await
+                    .map_err(lambda_runtime::Error::from)
+            }))
+            .await
+        }
+        UPLOAD_URL => {
+            let s3 = aws_sdk_s3::Client::new(&shared);
+            let settings = upload_url::Settings::from_env()?;
+            let (s3, settings) = (&s3, &settings);
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                upload_url::handle(s3, settings, &e.payload)
+                    .await
+                    .map_err(lambda_runtime::Error::from)
+            }))
+            .await
+        }
+        other => Err(format!("unknown handler {other:?}; known: {}", HANDLERS.join(", ")).into()),
+    }
+}

@@ -1,0 +1,212 @@
+//! The Lambda functions: validate, job-state and upload-url, each with its role, policy and
+//! log group, plus the default-profile parameter, the validate alias and the upload URL.
+
+use serde_json::{json, Value};
+
+use super::iam::{own_logs, policy, role, stmt, write_traces, Stmt, KEY_USE, LAMBDA_TRACES};
+use super::storage::objects;
+use super::{att, key_arn, name, ref_, skip, sub, tag_map, tags, Resources};
+use crate::lambda::{JOB_STATE, UPLOAD_URL, VALIDATE};
+
+/// Each function's logical-id prefix and handler; the handler also names it
+/// (`mpe-<handler>-<suffix>`).
+pub(super) const FUNCTIONS: [(&str, &str); 3] = [
+    ("Validate", VALIDATE),
+    ("JobState", JOB_STATE),
+    ("UploadUrl", UPLOAD_URL),
+];
+
+/// What differs between the functions.
+struct Function {
+    prefix: &'static str,
+    handler: &'static str,
+    memory: u32,
+    timeout: u32,
+    reserved: u32,
+    env: Value,
+    statements: Vec<Stmt>,
+}
+
+/// Adds the functions; `profiles` are the profiles that have a job template.
+pub(super) fn add(res: &mut Resources, profiles: &[String]) {
+    res.add(
+        "DefaultProfileParameter",
+        "AWS::SSM::Parameter",
+        json!({
+            "Name": name("default-profile"),
+            "Description":
+                "Profile used when an upload names none (job template mpe-<profile>-<suffix>)",
+            "Type": "String",
+            "Value": "default",
+            "Tier": "Standard",
+            "Tags": tag_map(),
+        }),
+    );
+    let functions = [
+        Function {
+            prefix: "Validate",
+            handler: VALIDATE,
+            memory: 1024,
+            timeout: 60,
+            reserved: 20,
+            env: json!({
+                "RAW_BUCKET": ref_("RawBucket"),
+                // Resolved at deploy time, so the function never calls SSM: a changed
+                // default takes a stack update.
+                "DEFAULT_PROFILE": att("DefaultProfileParameter", "Value"),
+                "PROFILES": profiles.join(","),
+                "JOB_TEMPLATE_SUFFIX": ref_("EnvironmentSuffix"),
+            }),
+            statements: vec![stmt(
+                "ReadUploads",
+                &["s3:GetObject"],
+                objects("RawBucket", "uploads/*"),
+            )],
+        },
+        Function {
+            prefix: "JobState",
+            handler: JOB_STATE,
+            memory: 256,
+            timeout: 30,
+            reserved: 10,
+            // No webhook secret: the pipeline holds no secret at all.
+            env: json!({ "JOB_TABLE": ref_("JobTable") }),
+            statements: vec![stmt(
+                "UpdateJobRecords",
+                &["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                att("JobTable", "Arn"),
+            )],
+        },
+        Function {
+            prefix: "UploadUrl",
+            handler: UPLOAD_URL,
+            memory: 256,
+            timeout: 10,
+            reserved: 10,
+            env: json!({
+                "RAW_BUCKET": ref_("RawBucket"),
+                "UPLOAD_PREFIX": "uploads/",
+                "URL_TTL_SECONDS": "900",
+            }),
+            statements: vec![stmt(
+                "PresignUploads",
+                &["s3:PutObject"],
+                objects("RawBucket", "uploads/*"),
+            )],
+        },
+    ];
+    debug_assert!(functions
+        .iter()
+        .map(|f| (f.prefix, f.handler))
+        .eq(FUNCTIONS.iter().copied()));
+    for f in functions {
+        function(res, f);
+    }
+
+    // A Version is published once, when it is created, and replaced (so published again)
+    // only when one of its properties changes. Its Description names the code key, so a
+    // deploy with new code must give the zip a new LambdaCodeKey: that updates the
+    // function's code and publishes a new version for the alias. New code under the same
+    // key changes nothing; there is no code hash at generation time to key on.
+    res.add(
+        "ValidateVersion",
+        "AWS::Lambda::Version",
+        json!({
+            "FunctionName": ref_("ValidateFunction"),
+            "Description": sub(
+                "Published for the provisioned-concurrency alias from \
+                 ${LambdaCodeBucket}/${LambdaCodeKey}"
+            ),
+        }),
+    );
+    res.add(
+        "ValidateAlias",
+        "AWS::Lambda::Alias",
+        json!({
+            "Name": "live",
+            "FunctionName": ref_("ValidateFunction"),
+            "FunctionVersion": att("ValidateVersion", "Version"),
+            "ProvisionedConcurrencyConfig": { "ProvisionedConcurrentExecutions": 2 },
+        }),
+    );
+    res.add(
+        "UploadUrlFunctionUrl",
+        "AWS::Lambda::Url",
+        json!({
+            "TargetFunctionArn": att("UploadUrlFunction", "Arn"),
+            // Callers need lambda:InvokeFunctionUrl; no API Gateway in front.
+            "AuthType": "AWS_IAM",
+            "InvokeMode": "BUFFERED",
+        }),
+    );
+    res.add(
+        "JobStateInvokePermission",
+        "AWS::Lambda::Permission",
+        json!({
+            "FunctionName": att("JobStateFunction", "Arn"),
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceAccount": ref_("AWS::AccountId"),
+            "SourceArn": att("JobStateRule", "Arn"),
+        }),
+    );
+}
+
+/// A function with its role, policy and log group.
+fn function(res: &mut Resources, f: Function) {
+    let kind = f.handler;
+    let role_id = format!("{}Role", f.prefix);
+    let policy_id = format!("{}Policy", f.prefix);
+    let log_group = format!("{}LogGroup", f.prefix);
+    role(res, &role_id, kind, "lambda.amazonaws.com", None);
+    let mut statements = vec![own_logs(&log_group)];
+    statements.extend(f.statements);
+    statements.push(stmt("UseKey", KEY_USE, key_arn()));
+    statements.push(stmt(
+        "SendToDeadLetterQueue",
+        &["sqs:SendMessage"],
+        att("DeadLetterQueue", "Arn"),
+    ));
+    statements.push(write_traces(LAMBDA_TRACES));
+    policy(res, &policy_id, kind, &role_id, statements);
+    res.add(
+        &log_group,
+        "AWS::Logs::LogGroup",
+        json!({
+            "LogGroupName": sub(&format!("/aws/lambda/mpe-{kind}-${{EnvironmentSuffix}}")),
+            "RetentionInDays": ref_("LogRetentionDays"),
+            "KmsKeyId": key_arn(),
+            "Tags": tags(),
+        }),
+    );
+    res.add(
+        &format!("{}Function", f.prefix),
+        "AWS::Lambda::Function",
+        json!({
+            "FunctionName": name(kind),
+            "Description": format!("mpe {kind}"),
+            "Runtime": "provided.al2023",
+            "Architectures": ["arm64"],
+            // One bootstrap binary for every function; it picks the handler by `_HANDLER`.
+            "Handler": f.handler,
+            "Code": { "S3Bucket": ref_("LambdaCodeBucket"), "S3Key": sub("${LambdaCodeKey}") },
+            "Role": att(&role_id, "Arn"),
+            "MemorySize": f.memory,
+            "Timeout": f.timeout,
+            "ReservedConcurrentExecutions": f.reserved,
+            "Environment": { "Variables": f.env },
+            "KmsKeyArn": key_arn(),
+            "TracingConfig": { "Mode": "Active" },
+            "DeadLetterConfig": { "TargetArn": att("DeadLetterQueue", "Arn") },
+            "LoggingConfig": { "LogFormat": "JSON", "LogGroup": ref_(&log_group) },
+            "Tags": tags(),
+        }),
+    )
+    // Lambda checks the dead-letter permission when it creates the function.
+    .depends_on(&[&policy_id])
+    .metadata(skip(&[(
+        "CKV_AWS_117",
+        "The function only calls AWS APIs (S3, DynamoDB); a VPC would add NAT or endpoints \
+         and cold-start cost with no private resource to reach",
+    )]));
+}

@@ -1,0 +1,169 @@
+//! The pipeline's Lambda handlers (`cloud::lambda`) with real event documents, against
+//! moto's S3 and DynamoDB on 127.0.0.1 through the SDK clients they run with in AWS.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::config::Credentials;
+use cloud::lambda::{job_state, upload_url, validate};
+use serde_json::{json, Value};
+
+use crate::mediaconvert::{boto3, moto};
+use crate::util;
+
+const BUCKET: &str = "mpe-raw-dev-123456789012";
+
+fn shared(url: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-3"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::new("testing", "testing", None, None, "test"),
+        ))
+        .endpoint_url(url)
+        .build()
+}
+
+/// "Object Created" as EventBridge delivers it from S3, wrapped by the state machine.
+fn created(key: &str, size: u64) -> Value {
+    json!({ "executionId": "exec-1", "detail": {
+        "version": "0", "bucket": { "name": BUCKET },
+        "object": { "key": key, "size": size, "etag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0062E99A88DC407460" },
+        "request-id": "57H08PA84AB1JZW0", "requester": "123456789012",
+        "source-ip-address": "192.0.2.10", "reason": "PutObject" } })
+}
+
+#[test]
+fn handlers_judge_uploads_update_records_and_presign_puts() {
+    let python = util::python();
+    let (_moto, url) = moto(&python, false);
+    let short = util::fixture("short");
+    let mkv = util::fixture("mkv_long_audio");
+    let text = util::fixture("not_video");
+    boto3(
+        &python,
+        &url,
+        &format!(
+            "s3.create_bucket(Bucket='{BUCKET}', CreateBucketConfiguration={{'LocationConstraint': 'eu-west-3'}})\n\
+             s3.upload_file({short:?}, '{BUCKET}', 'uploads/short.mp4')\n\
+             s3.upload_file({mkv:?}, '{BUCKET}', 'uploads/mobile/long.mkv')\n\
+             s3.upload_file({short:?}, '{BUCKET}', 'uploads/tagged.mp4', ExtraArgs={{'Metadata': {{'mpe-profile': 'mobile'}}}})\n\
+             s3.upload_file({text:?}, '{BUCKET}', 'uploads/notes.mp4')\n\
+             ddb = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-3')\n\
+             ddb.create_table(TableName='jobs', KeySchema=[{{'AttributeName': 'id', 'KeyType': 'HASH'}}],\n\
+                 AttributeDefinitions=[{{'AttributeName': 'id', 'AttributeType': 'S'}}], BillingMode='PAY_PER_REQUEST')\n\
+             ddb.put_item(TableName='jobs', Item={{'id': {{'S': 'exec-1'}}, 'status': {{'S': 'SUBMITTED'}}}})",
+            short = short.to_string_lossy(),
+            mkv = mkv.to_string_lossy(),
+            text = text.to_string_lossy(),
+        ),
+    );
+    let size = |p: &std::path::Path| std::fs::metadata(p).expect("size").len();
+    let conf = shared(&url);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    // validate: real files, read back from S3 by their first bytes.
+    let settings = validate::Settings {
+        raw_bucket: BUCKET.into(),
+        prefix: "uploads/".into(),
+        default_profile: "default".into(),
+        profiles: vec!["default".into(), "mobile".into()],
+    };
+    let judge = |key: &str, bytes: u64| {
+        rt.block_on(validate::handle(&s3, &settings, &created(key, bytes)))
+            .expect("handled")
+    };
+    let v = judge("uploads/short.mp4", size(&short));
+    assert_eq!(
+        v,
+        json!({ "accepted": true, "input": format!("s3://{BUCKET}/uploads/short.mp4"), "profile": "default" })
+    );
+    let v = judge("uploads/mobile/long.mkv", size(&mkv));
+    assert_eq!(
+        (v["accepted"].clone(), v["profile"].clone()),
+        (json!(true), json!("mobile")),
+        "{v}"
+    );
+    let v = judge("uploads/tagged.mp4", size(&short));
+    assert_eq!(v["profile"], "mobile", "metadata names the profile: {v}");
+    let v = judge("uploads/notes.mp4", size(&text));
+    assert_eq!(v["accepted"], false, "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("not a video container"),
+        "{v}"
+    );
+
+    // job-state: COMPLETE updates the record the state machine wrote; another job's
+    // event changes nothing.
+    let event = json!({
+        "version": "0", "id": "3c1e5f2a-4b6d-8e9f-a0b1-c2d3e4f5a6b7",
+        "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
+        "account": "123456789012", "time": "2026-11-25T21:30:00Z", "region": "eu-west-3",
+        "resources": ["arn:aws:mediaconvert:eu-west-3:123456789012:jobs/1764106200000-q1w2e3"],
+        "detail": { "timestamp": 1_764_106_200_000_u64, "accountId": "123456789012",
+            "queue": "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-queue-dev",
+            "jobId": "1764106200000-q1w2e3", "status": "COMPLETE",
+            "userMetadata": { "mpe_job_id": "exec-1", "mpe_profile": "default" },
+            "outputGroupDetails": [{ "outputDetails": [{ "durationInMs": 1500,
+                "videoDetails": { "widthInPx": 640, "heightInPx": 360 } }],
+                "playlistFilePaths": ["s3://media/short/cmaf/short.mpd", "s3://media/short/cmaf/short.m3u8"],
+                "type": "CMAF_GROUP" }] } });
+    let out = rt
+        .block_on(job_state::handle(&ddb, "jobs", &event))
+        .expect("handled");
+    assert_eq!(out["updated"], true, "{out}");
+    let mut other = event.clone();
+    other["detail"]["userMetadata"]["mpe_job_id"] = json!("exec-unknown");
+    let out = rt
+        .block_on(job_state::handle(&ddb, "jobs", &other))
+        .expect("handled");
+    assert_eq!(out["updated"], false, "{out}");
+    let items = boto3(
+        &python,
+        &url,
+        "ddb = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-3')\n\
+         print(json.dumps(ddb.scan(TableName='jobs')['Items']))",
+    );
+    let items = items.as_array().expect("items");
+    assert_eq!(items.len(), 1, "no record made for a foreign id: {items:?}");
+    assert_eq!(items[0]["status"]["S"], "COMPLETE");
+    assert_eq!(items[0]["mediaConvertJobId"]["S"], "1764106200000-q1w2e3");
+    assert_eq!(
+        items[0]["outputs"]["L"][1]["S"],
+        "s3://media/short/cmaf/short.m3u8"
+    );
+
+    // upload-url: the presigned PUT works against the S3 server.
+    let us = upload_url::Settings {
+        raw_bucket: BUCKET.into(),
+        prefix: "uploads/".into(),
+        ttl: Duration::from_secs(900),
+        profiles: vec!["default".into()],
+    };
+    let req = json!({ "version": "2.0", "queryStringParameters": { "name": "new.mp4" } });
+    let out = rt
+        .block_on(upload_url::handle(&s3, &us, &req))
+        .expect("handled");
+    assert_eq!(out["statusCode"], 200, "{out}");
+    let body: Value = serde_json::from_str(out["body"].as_str().expect("body")).expect("JSON");
+    let bytes = std::fs::read(&short).expect("source");
+    let put = ureq::put(body["url"].as_str().expect("url"))
+        .send_bytes(&bytes)
+        .expect("PUT to the presigned URL");
+    assert_eq!(put.status(), 200);
+    let head = boto3(
+        &python,
+        &url,
+        &format!("print(json.dumps(s3.head_object(Bucket='{BUCKET}', Key='uploads/new.mp4')['ContentLength']))"),
+    );
+    assert_eq!(head, json!(size(&short)));
+}
