@@ -371,6 +371,22 @@ fn bad_files_fail_once_and_transient_failures_are_retried() {
             && input.join("failed/bad.mp4").is_file()
     });
     w.stop();
+    // The retry is on the record as events: the first ERROR, the SUBMITTED that
+    // `jobs retry` logs, then the second ERROR.
+    let statuses = statuses_of(&events(&input), &bad["id"]);
+    let first_error = statuses
+        .iter()
+        .position(|s| s == "ERROR")
+        .unwrap_or_else(|| panic!("no ERROR event: {statuses:?}"));
+    let resubmitted = statuses[first_error..]
+        .iter()
+        .position(|s| s == "SUBMITTED")
+        .map(|i| i + first_error)
+        .unwrap_or_else(|| panic!("no SUBMITTED event after the retry: {statuses:?}"));
+    assert!(
+        statuses[resubmitted..].iter().any(|s| s == "ERROR"),
+        "{statuses:?}"
+    );
 }
 
 #[test]

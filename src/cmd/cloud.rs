@@ -406,7 +406,27 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         .len();
     let bar = upload_bar(size, &input);
     let shown = bar.clone();
-    let progress: cloud::upload::Progress = Arc::new(move |n| shown.inc(n));
+    // Without a terminal (logs, CI) a line every few seconds instead of a bar.
+    let plain = !std::io::stderr().is_terminal();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let last = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let label = input.clone();
+    let progress: cloud::upload::Progress = Arc::new(move |n| {
+        shown.inc(n);
+        if !plain {
+            return;
+        }
+        let done = sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        if let Ok(mut at) = last.lock() {
+            if at.elapsed() >= Duration::from_secs(5) && done < size {
+                *at = std::time::Instant::now();
+                eprintln!(
+                    "mpe: upload {label}: {}% ({done} of {size} bytes)",
+                    done * 100 / size.max(1)
+                );
+            }
+        }
+    });
     let opts = cloud::UploadOptions {
         part_size: a.part_size * 1024 * 1024,
         concurrency: usize::from(a.concurrency),

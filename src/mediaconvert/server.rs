@@ -75,11 +75,9 @@ impl Job {
 
 type Jobs = Arc<Mutex<Vec<Job>>>;
 
+/// Whole seconds: MediaConvert's wire timestamps are epoch seconds.
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::watch::store::now_unix() as u64
 }
 
 /// Serves until the process is stopped.

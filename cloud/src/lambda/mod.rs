@@ -19,6 +19,17 @@ use serde_json::Value;
 
 use crate::error::CloudError;
 
+/// A comma-separated list from the environment (empty when unset).
+pub(crate) fn env_list(key: &str) -> Vec<String> {
+    std::env::var(key)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs the Lambda Runtime API loop for `handler` (the function's `_HANDLER`), with
 /// clients from the function's role; returns when the runtime stops.
 pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {

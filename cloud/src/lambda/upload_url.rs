@@ -39,12 +39,7 @@ impl Settings {
             raw_bucket,
             prefix: std::env::var("UPLOAD_PREFIX").unwrap_or_else(|_| "uploads/".into()),
             ttl: Duration::from_secs(ttl),
-            profiles: std::env::var("PROFILES")
-                .unwrap_or_default()
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect(),
+            profiles: super::env_list("PROFILES"),
         })
     }
 }

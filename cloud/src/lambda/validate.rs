@@ -30,15 +30,17 @@ impl Settings {
             std::env::var(k)
                 .map_err(|_| CloudError::Config(format!("environment variable {k} is not set")))
         };
+        let profiles = super::env_list("PROFILES");
+        if profiles.is_empty() {
+            return Err(CloudError::Config(
+                "environment variable PROFILES is empty".into(),
+            ));
+        }
         Ok(Settings {
             raw_bucket: var("RAW_BUCKET")?,
             prefix: std::env::var("UPLOAD_PREFIX").unwrap_or_else(|_| "uploads/".into()),
             default_profile: var("DEFAULT_PROFILE")?,
-            profiles: var("PROFILES")?
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty())
-                .collect(),
+            profiles,
         })
     }
 }
