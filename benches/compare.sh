@@ -5,6 +5,7 @@
 # and ffmpeg's encodes against the same scaled source, so no speed comes from quality.
 #
 #   benches/compare.sh [--reps N] [--source FILE] [--cores LIST]
+#   benches/compare.sh --instructions [--source FILE]
 #
 # Contenders (all write the 1080p/720p/480p/360p ladder of the default profile: H.264
 # High, x264 veryfast, VBR, IDR every 2 s, closed GOP, no scene cuts, AAC 128 kb/s):
@@ -13,18 +14,23 @@
 #   mpe-mp4        mpe with benches/ladder-mp4.json: the same four MP4s
 #   mpe-default    mpe with the default profile: CMAF ladder (HLS + DASH) + a 720p MP4
 # --cores "1 2" reruns everything under `taskset` for each core count.
+# --instructions counts instructions instead (valgrind's callgrind, all threads and child
+# processes): the work each contender does, free of the shared host's noise, split by
+# library. Slow (~60x): give it a short source.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 reps=3
 src=""
 cores_list=""
+instructions=""
 while (($#)); do
   case $1 in
+    --instructions) instructions=1; shift ;;
     --reps) reps=$2; shift 2 ;;
     --source) src=$2; shift 2 ;;
     --cores) cores_list=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--source FILE] [--cores LIST]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reps N] [--source FILE] [--cores LIST] | --instructions [--source FILE]" >&2; exit 2 ;;
   esac
 done
 [[ -n $src ]] || src=$(bash fixtures/generate.sh hd_16x9)
@@ -106,6 +112,54 @@ report() { # cores
       "$(echo "$wall / $base_wall" | bc -l)" "$(echo "$rss / $base_rss" | bc -l)"
   done
 }
+
+# Instructions retired by a contender (Ir), in total and by shared object.
+count() { # name
+  local name=$1 o="$work/$1"
+  rm -rf "$o"; mkdir -p "$o"
+  # The function's text goes along: valgrind drops exported bash functions from the
+  # environment.
+  valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$work/cg.$name.%p" \
+    bash -c "$(declare -f "$name"); set -f; $name $o" 2>/dev/null
+  for f in "$work"/cg."$name".*; do
+    callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null
+  done | awk -v name="$name" '
+    /^ *[0-9,]+ +\(.*\) +.*\[.*\]$/ {
+      ir = $1; gsub(",", "", ir)
+      obj = $NF; gsub(/[][]/, "", obj); sub(".*/", "", obj); sub(/\.so.*/, "", obj)
+      by[obj] += ir; total += ir
+    }
+    END { for (o in by) printf "%s %s %.0f\n", name, o, by[o]; printf "%s TOTAL %.0f\n", name, total }
+  ' >>"$work/instructions"
+}
+
+if [[ -n $instructions ]]; then
+  command -v valgrind >/dev/null || { echo "compare: valgrind missing (apt-get install valgrind)" >&2; exit 1; }
+  for c in "${contenders[@]}"; do
+    echo "counting $c" >&2
+    count "$c"
+  done
+  f="$work/instructions"
+  base=$(awk '$1=="ffmpeg_split" && $2=="TOTAL" {print $3}' "$f")
+  echo
+  echo "source: $src (instructions by callgrind, all threads and processes)"
+  echo
+  echo "| contender | G instructions | / ffmpeg-split | libx264 | libswscale | libavcodec | libavfilter | mpe | other |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for c in "${contenders[@]}"; do
+    awk -v c="$c" -v base="$base" '
+      $1 == c { by[$2] = $3 }
+      END {
+        t = by["TOTAL"]; known = 0
+        split("libx264 libswscale libavcodec libavfilter mpe", objs, " ")
+        line = sprintf("| %s | %.2f | %.3f |", c, t / 1e9, t / base)
+        for (i = 1; i <= 5; i++) { line = line sprintf(" %.2f |", by[objs[i]] / 1e9); known += by[objs[i]] }
+        gsub("_", "-", line)
+        print line sprintf(" %.2f |", (t - known) / 1e9)
+      }' "$f"
+  done
+  exit 0
+fi
 
 for cores in ${cores_list:-""}; do
   for ((i = 1; i <= reps; i++)); do

@@ -267,9 +267,12 @@ impl Context<'_> {
                 &now_rfc3339(),
             )
         };
+        // The event goes first: once the record is in the store a worker may take the job
+        // and log PROGRESSING, which must not come before SUBMITTED.
+        self.emit(&job, "SUBMITTED", &[], None)?;
         self.store.insert(&job)?;
         tracing::info!(job = %id, source = %source, "Ingest");
-        self.emit(&job, "SUBMITTED", &[], None)
+        Ok(())
     }
 
     /// Sources moved into `.mpe/jobs/<id>/` by a run that died before recording them.
@@ -376,9 +379,10 @@ impl Context<'_> {
                     let delay = backoff(self.opts.retry_base, job.attempts);
                     tracing::warn!(job = %job.id, attempt = job.attempts, error = %message, retry_in = ?delay, "transient failure");
                     let not_before = now_unix() + delay.as_secs_f64();
+                    // Logged before the job becomes runnable again (see `record`).
+                    self.emit(&job, "SUBMITTED", &[], Some((&message, 1999)))?;
                     self.store
-                        .retry_later(&job.id, &now_rfc3339(), &message, not_before)?;
-                    self.emit(&job, "SUBMITTED", &[], Some((&message, 1999)))
+                        .retry_later(&job.id, &now_rfc3339(), &message, not_before)
                 }
             }
         }
@@ -772,11 +776,16 @@ impl Jobs {
                 let _ = std::fs::rename(&note, dir.join("previous.error.json"));
             }
         }
+        // Logged before the job is runnable, so a watcher's PROGRESSING comes after it;
+        // the record it describes is the requeued one (attempts start again).
+        let requeued = Job {
+            attempts: 0,
+            ..job.clone()
+        };
+        emit(&self.events, &requeued, "SUBMITTED", &[], None)?;
         self.store
             .requeue(&job.id, &now_rfc3339(), &staged.to_string_lossy())?;
-        let job = self.show(&job.id)?;
-        emit(&self.events, &job, "SUBMITTED", &[], None)?;
-        Ok(job)
+        self.show(&job.id)
     }
 
     /// Retries every job in `Error`; returns their ids.
