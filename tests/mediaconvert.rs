@@ -59,17 +59,8 @@ fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
     let (s3, s3_url) = match s3_url {
         Some(u) => (None, u),
         None => {
-            let port = free_port();
-            let bin = python.with_file_name("moto_server");
-            let child = Command::new(bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start moto_server");
-            let p = Proc(child);
-            wait_port(port, "moto_server");
-            (Some(p), format!("http://127.0.0.1:{port}"))
+            let (p, url) = moto(&python, false);
+            (Some(p), url)
         }
     };
     let port = free_port();

@@ -2,9 +2,12 @@
 //! in `cloud/golden/` (refresh them with `scripts/bless-golden.sh`), and valid by
 //! MediaConvert's API model as botocore ships it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
+use common::{python, root};
 use mpe_cloud::{render_job, render_template, CloudError, JobRequest};
 use profiles::{MediaInfo, Profile};
 use serde_json::{json, Value};
@@ -13,10 +16,6 @@ const INPUT: &str = "s3://mpe-raw/uploads/example.mp4";
 const DEST: &str = "s3://mpe-media/example/";
 const ROLE: &str = "arn:aws:iam::123456789012:role/mpe-mediaconvert";
 const JOB_ID: &str = "00000000-0000-4000-8000-000000000000";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A probed 1280x720 25 fps source with stereo audio (what `mpe probe --json` prints).
 fn hd720() -> MediaInfo {
@@ -97,22 +96,6 @@ fn rendered_requests_equal_the_golden_files() {
             "{file} differs from the renderer's output; if the change is intended, run scripts/bless-golden.sh"
         );
     }
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("MPE_PYTHON") {
-        return p.into();
-    }
-    let out = Command::new("bash")
-        .arg(root().join("../scripts/setup-python.sh"))
-        .output()
-        .expect("run scripts/setup-python.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 fn validate(operation: &str, files: &[&Path]) -> (bool, String) {

@@ -1,16 +1,15 @@
 //! stack.json: the committed file is the generator's output, and tools no one here wrote
 //! judge it: cfn-lint, checkov, botocore's endpoint data.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::{python, root};
 use mpe_cloud::profiles::Profile;
 use mpe_cloud::stack;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn stack_file() -> PathBuf {
     root().join("../stack.json")
@@ -134,14 +133,7 @@ fn checkov_fails_nothing_and_every_skip_is_explained_in_the_docs() {
 
 #[test]
 fn the_default_region_offers_mediaconvert_by_botocores_endpoint_data() {
-    let python = root().join("../target/pyenv/bin/python");
-    if !python.exists() {
-        let out = Command::new("bash")
-            .arg(root().join("../scripts/setup-python.sh"))
-            .output()
-            .expect("setup-python");
-        assert!(out.status.success());
-    }
+    let python = python();
     // Everything the pipeline runs on must be offered in the region it is pinned to.
     let services = [
         "mediaconvert",

@@ -19,6 +19,12 @@ use serde_json::Value;
 
 use crate::error::CloudError;
 
+/// A required setting from the function's environment.
+pub(crate) fn env_var(key: &str) -> Result<String, CloudError> {
+    std::env::var(key)
+        .map_err(|_| CloudError::Config(format!("environment variable {key} is not set")))
+}
+
 /// A comma-separated list from the environment (empty when unset).
 pub(crate) fn env_list(key: &str) -> Vec<String> {
     std::env::var(key)
@@ -48,9 +54,7 @@ pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
         }
         JOB_STATE => {
             let ddb = aws_sdk_dynamodb::Client::new(&shared);
-            let table = std::env::var("JOB_TABLE").map_err(|_| {
-                CloudError::Config("environment variable JOB_TABLE is not set".into())
-            })?;
+            let table = env_var("JOB_TABLE")?;
             let (ddb, table) = (&ddb, table.as_str());
             lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
                 job_state::handle(ddb, table, &e.payload)

@@ -29,8 +29,7 @@ pub struct Settings {
 impl Settings {
     /// From the function's environment.
     pub fn from_env() -> Result<Settings, CloudError> {
-        let raw_bucket = std::env::var("RAW_BUCKET")
-            .map_err(|_| CloudError::Config("environment variable RAW_BUCKET is not set".into()))?;
+        let raw_bucket = super::env_var("RAW_BUCKET")?;
         let ttl = std::env::var("URL_TTL_SECONDS")
             .ok()
             .and_then(|t| t.parse().ok())

@@ -26,10 +26,6 @@ pub struct Settings {
 impl Settings {
     /// From the function's environment.
     pub fn from_env() -> Result<Settings, CloudError> {
-        let var = |k: &str| {
-            std::env::var(k)
-                .map_err(|_| CloudError::Config(format!("environment variable {k} is not set")))
-        };
         let profiles = super::env_list("PROFILES");
         if profiles.is_empty() {
             return Err(CloudError::Config(
@@ -37,9 +33,9 @@ impl Settings {
             ));
         }
         Ok(Settings {
-            raw_bucket: var("RAW_BUCKET")?,
+            raw_bucket: super::env_var("RAW_BUCKET")?,
             prefix: std::env::var("UPLOAD_PREFIX").unwrap_or_else(|_| "uploads/".into()),
-            default_profile: var("DEFAULT_PROFILE")?,
+            default_profile: super::env_var("DEFAULT_PROFILE")?,
             profiles,
         })
     }

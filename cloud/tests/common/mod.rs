@@ -1,0 +1,28 @@
+//! What the cloud crate's test binaries share: the crate's folder and the Python judges.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The cloud crate's folder.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python with botocore (`scripts/setup-python.sh`, or `MPE_PYTHON`).
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MPE_PYTHON") {
+        return p.into();
+    }
+    let out = Command::new("bash")
+        .arg(root().join("../scripts/setup-python.sh"))
+        .output()
+        .expect("run scripts/setup-python.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
