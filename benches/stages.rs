@@ -113,6 +113,7 @@ fn ladder(c: &mut Criterion) {
         profile: Profile::load("default").expect("default"),
         force: true,
         threads: None,
+        chunks: engine::Chunks::Off,
         cancel: None,
     };
     let mut g = c.benchmark_group("ladder");

@@ -745,6 +745,122 @@ shape_test!(
 );
 shape_test!(variable_frame_rate_source, "vfr", "default", [(640, 360)]);
 
+/// Decode and presentation times of the video packets, in file (decode) order.
+fn timestamps(path: &Path) -> Vec<(i64, i64)> {
+    let v = util::ffprobe_args(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "packet=pts,dts"],
+    );
+    v["packets"]
+        .as_array()
+        .expect("packets")
+        .iter()
+        .map(|p| (num(&p["dts"]) as i64, num(&p["pts"]) as i64))
+        .collect()
+}
+
+/// PSNR of an encoded rung against the source scaled to its size (FFmpeg's psnr filter).
+fn psnr_to_source(src: &Path, encoded: &Path) -> f64 {
+    let (w, h) = util::dimensions(encoded);
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(encoded)
+        .arg("-i")
+        .arg(src)
+        .args([
+            "-lavfi",
+            &format!("[1:v]scale={w}:{h}:flags=bicubic[ref];[0:v][ref]psnr"),
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("run ffmpeg psnr");
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.split("average:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no PSNR for {}: {text}", encoded.display()))
+}
+
+#[test]
+fn chunked_rungs_join_into_the_same_stream() {
+    // 29.97 fps over 20 s (four 6 s chunks) on three encoders, and a variable frame rate
+    // in 3 s segments of 1 s GOPs on two: joins where frame times are not whole ticks
+    // apart, and a join between GOPs of a segment's length.
+    for (fixture, lanes, segment) in [("ntsc_long", "3", 6.0_f64), ("vfr", "2", 3.0)] {
+        let src = util::fixture(fixture);
+        let dir = util::work_dir(&format!("chunked-{fixture}"));
+        let profile = util::write_profile(&dir, "default", |p| {
+            p["outputs"]["file"]["renditions"] =
+                serde_json::json!(["1080p", "720p", "480p", "360p"]);
+            p["video"]["segment_seconds"] = segment.into();
+            p["video"]["gop_seconds"] = (segment / 3.0).into();
+        });
+        let profile = profile.to_str().expect("utf-8");
+        let whole = util::transcode_with(&src, profile, &dir.join("whole"), &["--chunks", "off"]);
+        let chunked =
+            util::transcode_with(&src, profile, &dir.join("chunked"), &["--chunks", lanes]);
+        if fixture == "ntsc_long" {
+            // On its own, the chunked asset passes every conformance check. (Not the 4 s
+            // VFR source in 3 s segments: its tail segment trips the checker's bandwidth
+            // rounding, chunked or not.)
+            check_asset(&source(&src), &chunked, profile);
+        }
+        let files = util::entries(&whole.join("mp4"));
+        assert!(!files.is_empty());
+        assert_eq!(util::entries(&chunked.join("mp4")), files);
+        for name in files {
+            let (a, b) = (
+                whole.join("mp4").join(&name),
+                chunked.join("mp4").join(&name),
+            );
+            let (pa, pb) = (util::packets(&a, "v"), util::packets(&b, "v"));
+            let keys = |p: &[(f64, bool, u64)]| -> Vec<String> {
+                p.iter()
+                    .filter(|x| x.1)
+                    .map(|x| format!("{:.3}", x.0))
+                    .collect()
+            };
+            // The same frames, with keyframes at the same times.
+            assert_eq!(pa.len(), pb.len(), "{fixture} {name}: frame count");
+            assert_eq!(keys(&pa), keys(&pb), "{fixture} {name}: keyframes");
+            // One timeline: decode times strictly increase across every join and never
+            // pass their presentation times.
+            let ts = timestamps(&b);
+            assert!(
+                ts.windows(2).all(|w| w[0].0 < w[1].0),
+                "{fixture} {name}: decode times {ts:?}"
+            );
+            assert!(ts.iter().all(|(d, p)| d <= p), "{fixture} {name}: {ts:?}");
+            // Each chunk (a segment) came from an encoder of its own: x264 writes its
+            // version SEI at the start of every stream it encodes.
+            let sei = |path: &Path| {
+                let bytes = std::fs::read(path).expect("read mp4");
+                bytes.windows(11).filter(|w| w == b"x264 - core").count()
+            };
+            assert_eq!(sei(&a), 1, "{fixture} {name}: unchunked");
+            let mut chunks: Vec<i64> = pb
+                .iter()
+                .filter(|p| p.1)
+                .map(|p| ((p.0 + 1e-6) / segment).floor() as i64)
+                .collect();
+            chunks.dedup();
+            assert!(chunks.len() >= 2, "{fixture}: {chunks:?}");
+            assert_eq!(sei(&b), chunks.len(), "{fixture} {name}: one per chunk");
+            // The same pictures, about as good: rate control restarts at a join, which
+            // costs easy content (this) up to about a decibel; a frame out of place would
+            // cost far more.
+            let (whole_db, chunked_db) = (psnr_to_source(&src, &a), psnr_to_source(&src, &b));
+            assert!(
+                chunked_db >= whole_db - 1.5,
+                "{fixture} {name}: PSNR {chunked_db} dB chunked, {whole_db} dB whole"
+            );
+        }
+    }
+}
+
 #[test]
 fn rotated_output_carries_no_rotation() {
     let src = util::fixture("rotated");

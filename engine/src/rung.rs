@@ -46,7 +46,11 @@ pub(crate) struct Setup {
     pub segment_seconds: f64,
     /// Presentation offset of fMP4 segments, seconds (see [`SegmentKind::Fmp4`]).
     pub fmp4_offset: f64,
+    /// x264 threads per encoder.
     pub threads: usize,
+    /// Encoders working on GOP-aligned chunks at once; 1 encodes the rung in one piece
+    /// (see [`crate::chunks`]).
+    pub lanes: usize,
     pub targets: Vec<Target>,
     pub audio: Option<StreamSpec>,
     /// The source's colour description, carried to the output: scaling keeps the matrix
@@ -199,89 +203,20 @@ impl Scaler {
     }
 }
 
-struct Rung {
-    encoder: encoder::video::Encoder,
-    scaler: Scaler,
+/// Every output of a rung: its muxers, each with whether it carries audio.
+pub(crate) struct Outputs {
     muxers: Vec<(Muxer, bool)>,
-    width: u32,
-    height: u32,
-    frames: u64,
-    /// One frame in encoder ticks: x264 leaves packet durations unset, and muxers need
-    /// them for the last frame's duration (MP4 track length, the last segment's EXTINF).
-    frame_ticks: i64,
 }
 
-/// Runs a rung until the sender hangs up, then flushes everything.
-pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
-    let name = setup.rendition.name.clone();
-    let mut rung = Rung::open(&setup)?;
-    for msg in rx {
-        match msg {
-            Msg::Video(f) => rung.video(&f)?,
-            Msg::Audio(p) => {
-                for (m, with_audio) in &mut rung.muxers {
-                    if *with_audio {
-                        m.write(1, &p)?;
-                    }
-                }
-            }
-        }
-    }
-    rung.encoder
-        .send_eof()
-        .map_err(Error::ffmpeg(format!("flushing the {name} encoder")))?;
-    rung.drain()?;
-    let codec = rung.codec_string();
-    for (m, _) in rung.muxers {
-        m.finish()?;
-    }
-    Ok(Finished {
-        name,
-        codec,
-        frames: rung.frames,
-    })
-}
-
-impl Rung {
-    fn open(s: &Setup) -> Result<Rung, Error> {
-        let r = &s.rendition;
-        let stage = format!("opening the {} encoder", r.name);
-        let x264 = encoder::find_by_name("libx264")
-            .ok_or(ff::Error::EncoderNotFound)
-            .map_err(Error::ffmpeg(&stage))?;
-        let mut enc = codec::Context::new_with_codec(x264)
-            .encoder()
-            .video()
-            .map_err(Error::ffmpeg(&stage))?;
-        enc.set_width(r.width);
-        enc.set_height(r.height);
-        enc.set_format(Pixel::YUV420P);
-        enc.set_time_base(s.time_base);
-        enc.set_frame_rate(Some(s.frame_rate));
-        enc.set_aspect_ratio(Rational::new(1, 1));
-        enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        enc.set_color_primaries(s.color.primaries);
-        enc.set_color_transfer_characteristic(s.color.transfer);
-        enc.set_colorspace(s.color.space);
-        // The scaler writes limited-range yuv420p.
-        enc.set_color_range(ff::color::Range::MPEG);
-        let mut opts = Dictionary::new();
-        for (k, v) in x264_options(r, &s.video, s.gop_frames, s.threads) {
-            opts.set(k, &v);
-        }
-        let opened = open_checked(enc.0 .0, x264, opts, "libx264")?;
-        let encoder =
-            encoder::video::Encoder(opened.encoder().video().map_err(Error::ffmpeg(&stage))?);
-
-        let video_spec = StreamSpec {
-            parameters: codec::Parameters::from(&encoder),
-            time_base: s.time_base,
-        };
+impl Outputs {
+    /// Opens a muxer per target, with `video` as stream 0 and the audio (where the target
+    /// carries it) as stream 1.
+    pub fn open(s: &Setup, video: &StreamSpec) -> Result<Outputs, Error> {
         let mut muxers = Vec::new();
         for t in &s.targets {
             let (with_audio, streams) = match t {
                 Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
-                    let mut v = vec![video_spec.clone()];
+                    let mut v = vec![video.clone()];
                     let a = *with_audio && s.audio.is_some();
                     if let (true, Some(audio)) = (a, &s.audio) {
                         v.push(audio.clone());
@@ -310,76 +245,199 @@ impl Rung {
             };
             muxers.push((m, with_audio));
         }
-        Ok(Rung {
-            encoder,
-            scaler: Scaler::new(r.width, r.height),
-            muxers,
-            width: r.width,
-            height: r.height,
-            frames: 0,
-            frame_ticks: (f64::from(s.frame_rate.invert()) / f64::from(s.time_base))
-                .round()
-                .max(1.0) as i64,
-        })
+        Ok(Outputs { muxers })
     }
 
-    fn video(&mut self, src: &frame::Video) -> Result<(), Error> {
-        let key = (src.format(), src.width(), src.height());
-        let direct = key == (Pixel::YUV420P, self.width, self.height);
-        if direct {
-            self.send(src)?;
-        } else {
-            let out = self.scaler.scale(src)?;
-            self.send(&out)?;
+    /// Writes an encoded video packet to every output.
+    pub fn video(&mut self, p: &Packet) -> Result<(), Error> {
+        for (m, _) in &mut self.muxers {
+            m.write(0, p)?;
         }
         Ok(())
     }
 
-    fn send(&mut self, f: &frame::Video) -> Result<(), Error> {
-        self.encoder.send_frame(f).map_err(Error::ffmpeg(format!(
+    /// Writes an AAC packet to the outputs that carry audio.
+    pub fn audio(&mut self, p: &Packet) -> Result<(), Error> {
+        for (m, with_audio) in &mut self.muxers {
+            if *with_audio {
+                m.write(1, p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes trailers and playlists.
+    pub fn finish(self) -> Result<(), Error> {
+        for (m, _) in self.muxers {
+            m.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the rung's x264 encoder with `threads` threads. Encoders opened from the same
+/// setup are interchangeable: same parameters, same headers.
+pub(crate) fn open_encoder(s: &Setup, threads: usize) -> Result<encoder::video::Encoder, Error> {
+    let r = &s.rendition;
+    let stage = format!("opening the {} encoder", r.name);
+    let x264 = encoder::find_by_name("libx264")
+        .ok_or(ff::Error::EncoderNotFound)
+        .map_err(Error::ffmpeg(&stage))?;
+    let mut enc = codec::Context::new_with_codec(x264)
+        .encoder()
+        .video()
+        .map_err(Error::ffmpeg(&stage))?;
+    enc.set_width(r.width);
+    enc.set_height(r.height);
+    enc.set_format(Pixel::YUV420P);
+    enc.set_time_base(s.time_base);
+    enc.set_frame_rate(Some(s.frame_rate));
+    enc.set_aspect_ratio(Rational::new(1, 1));
+    enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    enc.set_color_primaries(s.color.primaries);
+    enc.set_color_transfer_characteristic(s.color.transfer);
+    enc.set_colorspace(s.color.space);
+    // The scaler writes limited-range yuv420p.
+    enc.set_color_range(ff::color::Range::MPEG);
+    let mut opts = Dictionary::new();
+    for (k, v) in x264_options(r, &s.video, s.gop_frames, threads) {
+        opts.set(k, &v);
+    }
+    let opened = open_checked(enc.0 .0, x264, opts, "libx264")?;
+    Ok(encoder::video::Encoder(
+        opened.encoder().video().map_err(Error::ffmpeg(&stage))?,
+    ))
+}
+
+/// The encoder's global headers (SPS and PPS).
+pub(crate) fn extradata(enc: &encoder::video::Encoder) -> &[u8] {
+    // SAFETY: extradata/extradata_size describe a buffer owned by the open encoder, which
+    // the returned slice borrows.
+    unsafe {
+        let ctx = enc.as_ptr();
+        if (*ctx).extradata.is_null() || (*ctx).extradata_size <= 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts((*ctx).extradata, (*ctx).extradata_size as usize)
+        }
+    }
+}
+
+/// The RFC 6381 codec string of an open encoder.
+pub(crate) fn codec_string(enc: &encoder::video::Encoder) -> String {
+    crate::codecs::avc1_from_extradata(extradata(enc)).unwrap_or_else(|| "avc1.640028".into())
+}
+
+/// One frame in encoder ticks: x264 leaves packet durations unset, and muxers need them
+/// for the last frame's duration (MP4 track length, the last segment's EXTINF).
+pub(crate) fn frame_ticks(s: &Setup) -> i64 {
+    (f64::from(s.frame_rate.invert()) / f64::from(s.time_base))
+        .round()
+        .max(1.0) as i64
+}
+
+/// Scales `src` to the rung's size, or shares it when it already is that size.
+pub(crate) fn fit(scaler: &mut Scaler, src: &frame::Video) -> Result<frame::Video, Error> {
+    if (src.format(), src.width(), src.height()) == (Pixel::YUV420P, scaler.width, scaler.height) {
+        crate::pipeline::share(src)
+    } else {
+        scaler.scale(src)
+    }
+}
+
+/// Moves every packet the encoder has ready to `out`; `Ok` once it wants more input or
+/// has been drained.
+pub(crate) fn receive(
+    enc: &mut encoder::video::Encoder,
+    frame_ticks: i64,
+    out: &mut dyn FnMut(Packet) -> Result<(), Error>,
+) -> Result<(), Error> {
+    loop {
+        let mut p = Packet::empty();
+        match enc.receive_packet(&mut p) {
+            Ok(()) => {
+                if p.duration() <= 0 {
+                    p.set_duration(frame_ticks);
+                }
+                out(p)?;
+            }
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => return Ok(()),
+            Err(ff::Error::Eof) => return Ok(()),
+            Err(e) => {
+                return Err(Error::Ffmpeg {
+                    stage: format!("encoding {}x{}", enc.width(), enc.height()),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+struct Rung {
+    encoder: encoder::video::Encoder,
+    scaler: Scaler,
+    outputs: Outputs,
+    frames: u64,
+    frame_ticks: i64,
+}
+
+/// Runs a rung until the sender hangs up, then flushes everything.
+pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
+    if setup.lanes > 1 {
+        return crate::chunks::run(setup, rx);
+    }
+    let name = setup.rendition.name.clone();
+    let mut rung = Rung::open(&setup)?;
+    for msg in rx {
+        match msg {
+            Msg::Video(f) => rung.video(&f)?,
+            Msg::Audio(p) => rung.outputs.audio(&p)?,
+        }
+    }
+    rung.encoder
+        .send_eof()
+        .map_err(Error::ffmpeg(format!("flushing the {name} encoder")))?;
+    rung.drain()?;
+    let codec = codec_string(&rung.encoder);
+    rung.outputs.finish()?;
+    Ok(Finished {
+        name,
+        codec,
+        frames: rung.frames,
+    })
+}
+
+impl Rung {
+    fn open(s: &Setup) -> Result<Rung, Error> {
+        let encoder = open_encoder(s, s.threads)?;
+        let video_spec = StreamSpec {
+            parameters: codec::Parameters::from(&encoder),
+            time_base: s.time_base,
+        };
+        Ok(Rung {
+            outputs: Outputs::open(s, &video_spec)?,
+            encoder,
+            scaler: Scaler::new(s.rendition.width, s.rendition.height),
+            frames: 0,
+            frame_ticks: frame_ticks(s),
+        })
+    }
+
+    fn video(&mut self, src: &frame::Video) -> Result<(), Error> {
+        let f = fit(&mut self.scaler, src)?;
+        self.encoder.send_frame(&f).map_err(Error::ffmpeg(format!(
             "encoding {}x{}",
-            self.width, self.height
+            f.width(),
+            f.height()
         )))?;
         self.frames += 1;
         self.drain()
     }
 
     fn drain(&mut self) -> Result<(), Error> {
-        loop {
-            let mut p = Packet::empty();
-            match self.encoder.receive_packet(&mut p) {
-                Ok(()) => {
-                    if p.duration() <= 0 {
-                        p.set_duration(self.frame_ticks);
-                    }
-                    for (m, _) in &mut self.muxers {
-                        m.write(0, &p)?;
-                    }
-                }
-                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
-                    return Ok(())
-                }
-                Err(ff::Error::Eof) => return Ok(()),
-                Err(e) => {
-                    return Err(Error::Ffmpeg {
-                        stage: format!("encoding {}x{}", self.width, self.height),
-                        source: e,
-                    })
-                }
-            }
-        }
-    }
-
-    fn codec_string(&self) -> String {
-        // SAFETY: extradata/extradata_size describe a buffer owned by the open encoder.
-        let extradata = unsafe {
-            let ctx = self.encoder.as_ptr();
-            if (*ctx).extradata.is_null() || (*ctx).extradata_size <= 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*ctx).extradata, (*ctx).extradata_size as usize)
-            }
-        };
-        crate::codecs::avc1_from_extradata(extradata).unwrap_or_else(|| "avc1.640028".into())
+        let outputs = &mut self.outputs;
+        receive(&mut self.encoder, self.frame_ticks, &mut |p| {
+            outputs.video(&p)
+        })
     }
 }

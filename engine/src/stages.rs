@@ -120,6 +120,7 @@ pub fn encode(
         segment_seconds: video.segment_seconds,
         fmp4_offset: 0.0,
         threads,
+        lanes: 1,
         targets: Vec::new(),
         audio: None,
         color: rung::Color::default(),

@@ -42,8 +42,23 @@ pub struct TranscodeOptions {
     pub force: bool,
     /// Cores to plan encoder threads for (default: all available).
     pub threads: Option<usize>,
+    /// Whether rungs are encoded in GOP-aligned chunks on parallel encoders.
+    pub chunks: Chunks,
     /// Set to true to stop; the run then fails with [`Error::Cancelled`] and publishes nothing.
     pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// How a rung's frames are spread over encoders (see the `chunks` module).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Chunks {
+    /// One x264 per rung, with the rung's share of the cores as its threads.
+    #[default]
+    Off,
+    /// Chunked where a rung's share of the cores is more than one x264 of its size uses
+    /// well; on a few cores this is the same as `Off`.
+    Auto,
+    /// This many chunk encoders per rung, sharing the rung's threads.
+    Lanes(usize),
 }
 
 /// One published file.
@@ -152,10 +167,16 @@ pub fn transcode(
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let mut setups: Vec<_> = rung_setups(&asset, frame_tb, audio_spec.as_ref(), cores, color)
-        .into_iter()
-        .map(|s| (Worker::Rung(s), None))
-        .collect();
+    let mut setups: Vec<_> = rung_setups(
+        &asset,
+        frame_tb,
+        audio_spec.as_ref(),
+        (cores, opts.chunks),
+        color,
+    )
+    .into_iter()
+    .map(|s| (Worker::Rung(s), None))
+    .collect();
     setups.extend(preview_setup(&asset, frame_tb, audio_spec.as_ref(), color));
     let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
         let p = &opts.profile;
@@ -399,6 +420,7 @@ fn preview_setup(
         fmp4_offset: asset.fmp4_offset,
         // A few seconds at a small size: one thread keeps it off the ladder's cores.
         threads: 1,
+        lanes: 1,
         targets: vec![Target::File {
             path: asset.root.join(asset.layout.preview(&settings.destination)),
             with_audio: audio.is_some(),
@@ -463,7 +485,7 @@ fn rung_setups(
     asset: &Asset<'_>,
     frame_tb: Rational,
     audio: Option<&StreamSpec>,
-    cores: usize,
+    (cores, chunks): (usize, Chunks),
     color: rung::Color,
 ) -> Vec<rung::Setup> {
     let plan = asset.plan;
@@ -473,7 +495,8 @@ fn rung_setups(
     plan.renditions
         .iter()
         .zip(threads)
-        .map(|(r, threads)| {
+        .map(|(r, budget)| {
+            let (lanes, threads) = lanes(r.height.min(r.width), budget, chunks);
             let mut targets: Vec<Target> = asset
                 .groups()
                 .into_iter()
@@ -500,12 +523,27 @@ fn rung_setups(
                 segment_seconds: plan.segment_seconds,
                 fmp4_offset: asset.fmp4_offset,
                 threads,
+                lanes,
                 targets,
                 audio: audio.cloned(),
                 color,
             }
         })
         .collect()
+}
+
+/// Chunk encoders and threads per encoder for a rung whose short side is `short` pixels
+/// and whose share of the cores is `budget` threads.
+fn lanes(short: u32, budget: usize, chunks: Chunks) -> (usize, usize) {
+    let lanes = match chunks {
+        Chunks::Off => 1,
+        // x264's frame threads stop paying off well before its own limit: each waits on
+        // the rows of the frame before, and small frames have few rows. About one thread
+        // per 180 rows keeps them busy (1080p: 6, 720p: 4, 360p: 2).
+        Chunks::Auto => budget.div_ceil((short as usize / 180).clamp(1, 6)),
+        Chunks::Lanes(n) => n.max(1),
+    };
+    (lanes, budget.div_ceil(lanes).max(1))
 }
 
 /// Splits `cores` encoder threads across the rungs by pixel count: one x264 per rung, big

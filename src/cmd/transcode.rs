@@ -36,12 +36,31 @@ pub struct Args {
     /// CPU cores to plan encoder threads for (default: all).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Encode each rung in GOP-aligned chunks on parallel x264 instances, joined without
+    /// re-encoding: `off`, `auto` (chunk the rungs that have more cores than one x264 of
+    /// their size uses well; the same as `off` on a few cores) or a number of chunk
+    /// encoders per rung.
+    #[arg(long, default_value = "off", value_parser = parse_chunks)]
+    pub chunks: engine::Chunks,
     /// Progress display: a bar on a terminal, plain lines otherwise, or JSON lines.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub progress: Mode,
     /// Print the report (plan and files) as JSON on stdout when done.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
+    match s {
+        "off" => Ok(engine::Chunks::Off),
+        "auto" => Ok(engine::Chunks::Auto),
+        n => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(engine::Chunks::Lanes(n)),
+            _ => Err(format!(
+                "'{n}' is not off, auto or a number of encoders (1 or more)"
+            )),
+        },
+    }
 }
 
 /// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`.
@@ -104,6 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         profile,
         force: args.force,
         threads: args.threads,
+        chunks: args.chunks,
         cancel: Some(cancel),
     };
     let mut reporter = Reporter::new(args.progress, &source.display().to_string());

@@ -308,6 +308,7 @@ fn execute(
         profile: job.profile.clone(),
         force: true,
         threads: None,
+        chunks: engine::Chunks::Off,
         cancel: Some(cancel.clone()),
     };
     let report = engine::transcode(&opts, &mut |p| {

@@ -343,6 +343,7 @@ impl Context<'_> {
             force: false,
             // All jobs' encoders together stay within the machine's cores.
             threads: Some((cores / self.opts.jobs.max(1)).max(1)),
+            chunks: engine::Chunks::Off,
             cancel: Some(cancel.clone()),
         };
         let mut last = Instant::now();

@@ -64,7 +64,12 @@ pub fn mpe(args: &[&str]) -> Output {
 
 /// Runs `mpe transcode` and panics with its stderr on failure; returns the asset folder.
 pub fn transcode(src: &Path, profile: &str, out: &Path) -> PathBuf {
-    let o = mpe(&[
+    transcode_with(src, profile, out, &[])
+}
+
+/// [`transcode`] with extra arguments.
+pub fn transcode_with(src: &Path, profile: &str, out: &Path, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
         "transcode",
         src.to_str().expect("utf-8 path"),
         "-p",
@@ -73,7 +78,9 @@ pub fn transcode(src: &Path, profile: &str, out: &Path) -> PathBuf {
         out.to_str().expect("utf-8 path"),
         "--progress",
         "none",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = mpe(&args);
     assert!(
         o.status.success(),
         "mpe transcode {} failed: {}",
