@@ -4,7 +4,7 @@
 # contender, their ratios to the single ffmpeg process, and per-rung PSNR/SSIM of mpe's
 # and ffmpeg's encodes against the same scaled source, so no speed comes from quality.
 #
-#   benches/compare.sh [--reps N] [--source FILE] [--cores LIST]
+#   benches/compare.sh [--reps N] [--source FILE] [--cores LIST] [--contenders LIST]
 #   benches/compare.sh --instructions [--source FILE]
 #
 # Contenders (all write the 1080p/720p/480p/360p ladder of the default profile: H.264
@@ -13,7 +13,16 @@
 #   ffmpeg-4x      four separate ffmpeg runs (the naive baseline)
 #   mpe-mp4        mpe with benches/ladder-mp4.json: the same four MP4s
 #   mpe-default    mpe with the default profile: CMAF ladder (HLS + DASH) + a 720p MP4
-# --cores "1 2" reruns everything under `taskset` for each core count.
+#   mpe-chunked    mpe-mp4 with --chunks auto: rungs with more cores than one x264 uses
+#                  well are encoded in 6 s chunks on parallel encoders (not run by default)
+#   ffmpeg-1080, mpe-1080, mpe-1080-chunked
+#                  one 1080p rung only (benches/rung-1080.json), the single-encoder case
+#                  chunking is for (not run by default)
+# Ratios are to the first contender listed.
+# --cores "1 2" reruns everything under `taskset` for each core count; --contenders picks
+# which run (default: "ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default").
+# GNU_TIME (default /usr/bin/time), FFMPEG and MPE name the binaries (benches/bundle.py
+# packs them for another machine).
 # --instructions counts instructions instead (valgrind's callgrind, all threads and child
 # processes): the work each contender does, free of the shared host's noise, split by
 # library. Slow (~60x): give it a short source.
@@ -24,17 +33,20 @@ reps=3
 src=""
 cores_list=""
 instructions=""
+contenders=(ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default)
 while (($#)); do
   case $1 in
     --instructions) instructions=1; shift ;;
     --reps) reps=$2; shift 2 ;;
     --source) src=$2; shift 2 ;;
     --cores) cores_list=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--source FILE] [--cores LIST] | --instructions [--source FILE]" >&2; exit 2 ;;
+    --contenders) read -ra contenders <<<"$2"; shift 2 ;;
+    *) echo "usage: $0 [--reps N] [--source FILE] [--cores LIST] [--contenders LIST] | --instructions [--source FILE]" >&2; exit 2 ;;
   esac
 done
 [[ -n $src ]] || src=$(bash fixtures/generate.sh hd_16x9)
-command -v /usr/bin/time >/dev/null || { echo "compare: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
+GNU_TIME=${GNU_TIME:-/usr/bin/time}
+command -v "$GNU_TIME" >/dev/null || { echo "compare: $GNU_TIME missing (apt-get install time)" >&2; exit 1; }
 MPE=${MPE:-target/release/mpe}
 if [[ ! -x $MPE || -n ${MPE_REBUILD:-} ]]; then
   cargo build --release --locked >&2
@@ -76,10 +88,13 @@ ffmpeg_4x() {
 }
 mpe_mp4() { "$MPE" transcode "$src" -p benches/ladder-mp4.json -o "$1" --force --progress none >/dev/null; }
 mpe_default() { "$MPE" transcode "$src" -p default -o "$1" --force --progress none >/dev/null; }
-export -f ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default
+mpe_chunked() { "$MPE" transcode "$src" -p benches/ladder-mp4.json -o "$1" --force --progress none --chunks auto >/dev/null; }
+# shellcheck disable=SC2086
+ffmpeg_1080() { $FFMPEG -v error -y -i "$src" $R1080 "$1/1080.mp4"; }
+mpe_1080() { "$MPE" transcode "$src" -p benches/rung-1080.json -o "$1" --force --progress none >/dev/null; }
+mpe_1080_chunked() { "$MPE" transcode "$src" -p benches/rung-1080.json -o "$1" --force --progress none --chunks auto >/dev/null; }
+export -f ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default mpe_chunked ffmpeg_1080 mpe_1080 mpe_1080_chunked
 export src FFMPEG MPE R1080 R720 R480 R360
-
-contenders=(ffmpeg_split ffmpeg_4x mpe_mp4 mpe_default)
 
 # Runs one contender under /usr/bin/time; appends "name wall user sys maxrss_kb".
 measure() { # name cores
@@ -87,21 +102,22 @@ measure() { # name cores
   rm -rf "$o"; mkdir -p "$o"
   local pin=()
   [[ -n $cores ]] && pin=(taskset -c "0-$((cores - 1))")
-  # set -f: the keyframe expression holds a '*' that must not glob.
-  /usr/bin/time -o "$work/t" -f "%e %U %S %M" "${pin[@]}" bash -c "set -f; $name $o"
+  # set -f: the keyframe expression holds a '*' that must not glob. The function's text
+  # goes along: a wrapper run by /bin/sh (dash) drops exported bash functions.
+  "$GNU_TIME" -o "$work/t" -f "%e %U %S %M" "${pin[@]}" bash -c "$(declare -f "$name"); set -f; $name $o"
   echo "$name $(cat "$work/t")" >>"$work/results-${cores:-all}"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 report() { # cores
-  local f="$work/results-${1:-all}" base_wall base_rss
-  base_wall=$(awk '$1=="ffmpeg_split"{print $2}' "$f" | median)
-  base_rss=$(awk '$1=="ffmpeg_split"{print $5}' "$f" | median)
+  local f="$work/results-${1:-all}" base_wall base_rss base=${contenders[0]}
+  base_wall=$(awk -v c="$base" '$1==c{print $2}' "$f" | median)
+  base_rss=$(awk -v c="$base" '$1==c{print $5}' "$f" | median)
   echo
   echo "cores: ${1:-all ($(nproc))}, reps: $reps, source: $src"
   echo
-  echo "| contender | wall s (median) | CPU s | peak RSS MB | wall / ffmpeg-split | RSS / ffmpeg-split |"
+  echo "| contender | wall s (median) | CPU s | peak RSS MB | wall / ${base//_/-} | RSS / ${base//_/-} |"
   echo "|---|---:|---:|---:|---:|---:|"
   for c in "${contenders[@]}"; do
     local wall cpu rss
@@ -161,32 +177,48 @@ if [[ -n $instructions ]]; then
   exit 0
 fi
 
+# Quality at equal settings: each encode against the source scaled the same way (bicubic).
+has() { [[ " ${contenders[*]} " == *" $1 "* ]]; }
+metric() { # file w h -> "psnr ssim"
+  local out psnr ssim
+  out=$($FFMPEG -v info -nostats -i "$1" -i "$src" -lavfi \
+    "[1:v]scale=$2:$3:flags=bicubic,split[r1][r2];[0:v]split[d1][d2];[d1][r1]psnr;[d2][r2]ssim" \
+    -f null - 2>&1)
+  psnr=$(grep -o 'PSNR y:[^ ]* u:[^ ]* v:[^ ]* average:[0-9.inf]*' <<<"$out" | sed 's/.*average://')
+  ssim=$(grep -o 'SSIM Y:[^ ]* .*All:[0-9.]*' <<<"$out" | sed 's/.*All://')
+  echo "$psnr $ssim"
+}
+quality() {
+  echo
+  echo "| rung | contender | PSNR dB | ffmpeg PSNR dB | diff dB | SSIM | ffmpeg SSIM |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  local base r c mp ms fp fs
+  base=$(basename "${src%.*}")
+  for r in "1080 1920" "720 1280" "480 854" "360 640"; do
+    set -- $r
+    # Each mpe contender against the ffmpeg contender that wrote the same rung.
+    for pair in ffmpeg_split:mpe_mp4 ffmpeg_split:mpe_chunked ffmpeg_1080:mpe_1080 ffmpeg_1080:mpe_1080_chunked; do
+      local ref=${pair%%:*} c=${pair#*:}
+      has "$ref" && has "$c" && [[ -e $work/$ref/$1.mp4 ]] || continue
+      read -r fp fs < <(metric "$work/$ref/$1.mp4" "$2" "$1")
+      read -r mp ms < <(metric "$work/$c/$base/mp4/${base}_$1p.mp4" "$2" "$1")
+      printf '| %sp | %s | %.3f | %.3f | %+.3f | %.4f | %.4f |\n' "$1" "${c//_/-}" "$mp" "$fp" \
+        "$(echo "$mp - $fp" | bc -l)" "$ms" "$fs"
+    done
+  done
+}
+
+# The quality table is of the first core count's encodes (with --chunks auto, the most
+# cores chunk the most).
+first=1
 for cores in ${cores_list:-""}; do
   for ((i = 1; i <= reps; i++)); do
     echo "rep $i/$reps${cores:+ on $cores cores}" >&2
     for c in "${contenders[@]}"; do measure "$c" "$cores"; done
   done
   report "$cores"
-done
-
-# Quality at equal settings: each encode against the source scaled the same way (bicubic).
-echo
-echo "| rung | mpe PSNR dB | ffmpeg PSNR dB | diff dB | mpe SSIM | ffmpeg SSIM |"
-echo "|---|---:|---:|---:|---:|---:|"
-metric() { # file w h -> "psnr ssim"
-  local out
-  out=$($FFMPEG -v info -nostats -i "$1" -i "$src" -lavfi \
-    "[1:v]scale=$2:$3:flags=bicubic,split[r1][r2];[0:v]split[d1][d2];[d1][r1]psnr;[d2][r2]ssim" \
-    -f null - 2>&1)
-  local psnr ssim
-  psnr=$(grep -o 'PSNR y:[^ ]* u:[^ ]* v:[^ ]* average:[0-9.inf]*' <<<"$out" | sed 's/.*average://')
-  ssim=$(grep -o 'SSIM Y:[^ ]* .*All:[0-9.]*' <<<"$out" | sed 's/.*All://')
-  echo "$psnr $ssim"
-}
-base=$(basename "${src%.*}")
-for r in "1080 1920" "720 1280" "480 854" "360 640"; do
-  set -- $r
-  read -r mp ms < <(metric "$work/mpe_mp4/$base/mp4/${base}_$1p.mp4" "$2" "$1")
-  read -r fp fs < <(metric "$work/ffmpeg_split/$1.mp4" "$2" "$1")
-  printf '| %sp | %.3f | %.3f | %+.3f | %.4f | %.4f |\n' "$1" "$mp" "$fp" "$(echo "$mp - $fp" | bc -l)" "$ms" "$fs"
+  if [[ -n $first ]]; then
+    quality
+    first=""
+  fi
 done

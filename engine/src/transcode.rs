@@ -562,3 +562,22 @@ fn thread_budget(plan: &Plan, cores: usize) -> Vec<usize> {
         .map(|p| ((budget * p / sum).round() as usize).max(1))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{lanes, Chunks};
+
+    #[test]
+    fn auto_chunks_only_rungs_with_threads_to_spare() {
+        // The default ladder on 2 cores: 1080p gets 2 threads, nothing is chunked.
+        assert_eq!(lanes(1080, 2, Chunks::Auto), (1, 2));
+        // On 16 cores (24 threads split by pixels: 14/6/3/2): 3, 2, 2 and 1 encoders.
+        assert_eq!(lanes(1080, 14, Chunks::Auto), (3, 5));
+        assert_eq!(lanes(720, 6, Chunks::Auto), (2, 3));
+        assert_eq!(lanes(480, 3, Chunks::Auto), (2, 2));
+        assert_eq!(lanes(360, 2, Chunks::Auto), (1, 2));
+        // Asked for: that many encoders, sharing the threads, at least one each.
+        assert_eq!(lanes(1080, 2, Chunks::Lanes(3)), (3, 1));
+        assert_eq!(lanes(1080, 14, Chunks::Off), (1, 14));
+    }
+}
