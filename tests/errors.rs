@@ -6,7 +6,12 @@ use crate::util;
 
 /// Runs a transcode expected to fail; returns its one-line error.
 fn fails(src: &Path, profile: &str, out: &Path) -> String {
-    let o = util::mpe(&[
+    fails_with(src, profile, out, &[])
+}
+
+/// [`fails`] with extra arguments.
+fn fails_with(src: &Path, profile: &str, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "transcode",
         src.to_str().expect("utf-8"),
         "-p",
@@ -15,7 +20,9 @@ fn fails(src: &Path, profile: &str, out: &Path) -> String {
         out.to_str().expect("utf-8"),
         "--progress",
         "none",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = util::mpe(&args);
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(1), "exit code; stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -59,6 +66,14 @@ fn text_file_named_mp4() {
 fn truncated_file_with_index_at_front() {
     let src = util::fixture("truncated");
     let e = fails(&src, "default", &util::work_dir("err-trunc"));
+    assert!(e.contains("truncated.mp4: truncated: media ends at"), "{e}");
+}
+
+#[test]
+fn truncated_file_fails_the_same_when_chunked() {
+    let src = util::fixture("truncated");
+    let out = util::work_dir("err-trunc-chunked");
+    let e = fails_with(&src, "default", &out, &["--chunks", "2"]);
     assert!(e.contains("truncated.mp4: truncated: media ends at"), "{e}");
 }
 

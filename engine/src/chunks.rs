@@ -96,19 +96,16 @@ pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
         // Hanging up lets each lane finish its last chunk and the joiner write it.
         drop(senders);
         drop(jtx);
-        let mut errors = Vec::new();
+        // The dispatcher's own error first: when it stops mid-chunk, the joiner's
+        // complaint about a missing chunk is only a consequence.
+        let (frames, mut errors) = match dispatched {
+            Ok(n) => (n, Vec::new()),
+            Err(e) => (0, vec![e]),
+        };
         for l in lanes {
             errors.extend(joined(l).err());
         }
-        let written = joined(joiner);
-        errors.extend(written.err());
-        let frames = match dispatched {
-            Ok(n) => n,
-            Err(e) => {
-                errors.push(e);
-                0
-            }
-        };
+        errors.extend(joined(joiner).err());
         // The first error that is not merely another thread having stopped.
         let first = errors
             .iter()
