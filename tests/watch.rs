@@ -563,3 +563,21 @@ fn a_waiting_job_can_be_cancelled_and_its_source_goes_to_failed() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to cancel"));
     w.stop();
 }
+
+#[test]
+fn chunks_reach_the_jobs() {
+    let dir = util::work_dir("watch-chunks");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &["--chunks", "2"]);
+    std::fs::copy(util::fixture("ntsc_long"), input.join("long.mp4")).expect("drop");
+    let list = wait_for(&w, 120, "one Complete job", |l| all_in(l, 1, "Complete"));
+    let asset = PathBuf::from(list[0]["asset_dir"].as_str().expect("asset_dir"));
+    let files = util::entries(&asset.join("mp4"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    // x264 writes its version SEI at the start of each stream it encodes: 20 s in 6 s
+    // segments is four chunks, so four encoders.
+    let bytes = std::fs::read(asset.join("mp4").join(&files[0])).expect("read mp4");
+    let streams = bytes.windows(11).filter(|w| w == b"x264 - core").count();
+    assert_eq!(streams, 4);
+    w.stop();
+}

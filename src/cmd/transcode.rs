@@ -50,7 +50,8 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
+/// Parses `--chunks`: off, auto, or a number of encoders per rung.
+pub(crate) fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
     match s {
         "off" => Ok(engine::Chunks::Off),
         "auto" => Ok(engine::Chunks::Auto),

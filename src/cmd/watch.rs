@@ -40,6 +40,10 @@ pub struct Args {
     /// CPU cores all jobs together may use (default: all).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Encode each rung in GOP-aligned chunks on parallel encoders (as `mpe transcode
+    /// --chunks`): off, auto, or a number of encoders per rung.
+    #[arg(long, default_value = "off", value_parser = crate::cmd::transcode::parse_chunks)]
+    pub chunks: engine::Chunks,
     /// Leave processed sources where they were dropped instead of moving them to done/
     /// (a source already processed, same path and checksum, is not taken again).
     #[arg(long)]
@@ -74,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         retry_base: Duration::from_secs_f64(args.retry_base),
         webhook: args.webhook,
         cores: args.threads,
+        chunks: args.chunks,
         keep_sources: args.keep_sources,
     };
     let stop = Arc::new(AtomicBool::new(false));

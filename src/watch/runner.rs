@@ -47,6 +47,8 @@ pub struct WatchOptions {
     pub webhook: Option<String>,
     /// Cores shared by all jobs' encoders (default: all available).
     pub cores: Option<usize>,
+    /// Whether rungs are encoded in chunks on parallel encoders.
+    pub chunks: engine::Chunks,
     /// Put processed sources back where they were dropped instead of into `done/`; a
     /// source whose path and checksum match a completed job is then not taken again.
     pub keep_sources: bool,
@@ -343,7 +345,7 @@ impl Context<'_> {
             force: false,
             // All jobs' encoders together stay within the machine's cores.
             threads: Some((cores / self.opts.jobs.max(1)).max(1)),
-            chunks: engine::Chunks::Off,
+            chunks: self.opts.chunks,
             cancel: Some(cancel.clone()),
         };
         let mut last = Instant::now();
