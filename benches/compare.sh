@@ -196,11 +196,14 @@ quality() {
   base=$(basename "${src%.*}")
   for r in "1080 1920" "720 1280" "480 854" "360 640"; do
     set -- $r
-    # Each mpe contender against the ffmpeg contender that wrote the same rung.
+    # Each mpe contender against the ffmpeg contender that wrote the same rung; each
+    # ffmpeg encode is measured once.
+    local -A ref_metric=()
     for pair in ffmpeg_split:mpe_mp4 ffmpeg_split:mpe_chunked ffmpeg_1080:mpe_1080 ffmpeg_1080:mpe_1080_chunked; do
       local ref=${pair%%:*} c=${pair#*:}
       has "$ref" && has "$c" && [[ -e $work/$ref/$1.mp4 ]] || continue
-      read -r fp fs < <(metric "$work/$ref/$1.mp4" "$2" "$1")
+      [[ -n ${ref_metric[$ref]:-} ]] || ref_metric[$ref]=$(metric "$work/$ref/$1.mp4" "$2" "$1")
+      read -r fp fs <<<"${ref_metric[$ref]}"
       read -r mp ms < <(metric "$work/$c/$base/mp4/${base}_$1p.mp4" "$2" "$1")
       printf '| %sp | %s | %.3f | %.3f | %+.3f | %.4f | %.4f |\n' "$1" "${c//_/-}" "$mp" "$fp" \
         "$(echo "$mp - $fp" | bc -l)" "$ms" "$fs"

@@ -762,26 +762,11 @@ fn timestamps(path: &Path) -> Vec<(i64, i64)> {
 /// PSNR of an encoded rung against the source scaled to its size (FFmpeg's psnr filter).
 fn psnr_to_source(src: &Path, encoded: &Path) -> f64 {
     let (w, h) = util::dimensions(encoded);
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i"])
-        .arg(encoded)
-        .arg("-i")
-        .arg(src)
-        .args([
-            "-lavfi",
-            &format!("[1:v]scale={w}:{h}:flags=bicubic[ref];[0:v][ref]psnr"),
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .expect("run ffmpeg psnr");
-    let text = String::from_utf8_lossy(&out.stderr);
-    text.split("average:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no PSNR for {}: {text}", encoded.display()))
+    util::psnr_graph(
+        encoded,
+        src,
+        &format!("[1:v]scale={w}:{h}:flags=bicubic[ref];[0:v][ref]psnr"),
+    )
 }
 
 #[test]
@@ -836,11 +821,7 @@ fn chunked_rungs_join_into_the_same_stream() {
             assert!(ts.iter().all(|(d, p)| d <= p), "{fixture} {name}: {ts:?}");
             // Each chunk (a segment) came from an encoder of its own: x264 writes its
             // version SEI at the start of every stream it encodes.
-            let sei = |path: &Path| {
-                let bytes = std::fs::read(path).expect("read mp4");
-                bytes.windows(11).filter(|w| w == b"x264 - core").count()
-            };
-            assert_eq!(sei(&a), 1, "{fixture} {name}: unchunked");
+            assert_eq!(util::x264_streams(&a), 1, "{fixture} {name}: unchunked");
             let mut chunks: Vec<i64> = pb
                 .iter()
                 .filter(|p| p.1)
@@ -848,7 +829,11 @@ fn chunked_rungs_join_into_the_same_stream() {
                 .collect();
             chunks.dedup();
             assert!(chunks.len() >= 2, "{fixture}: {chunks:?}");
-            assert_eq!(sei(&b), chunks.len(), "{fixture} {name}: one per chunk");
+            assert_eq!(
+                util::x264_streams(&b),
+                chunks.len(),
+                "{fixture} {name}: one per chunk"
+            );
             // The same pictures, about as good: rate control restarts at a join, which
             // costs easy content (this) up to about a decibel; a frame out of place would
             // cost far more.

@@ -222,6 +222,7 @@ fn lane(
     joiner: Sender<Joined>,
 ) -> Result<(), Error> {
     let ticks = rung::frame_ticks(setup);
+    let name = &setup.rendition.name;
     let mut current = None;
     for msg in rx {
         match msg {
@@ -239,12 +240,7 @@ fn lane(
                 let Some((_, enc, packets)) = current.as_mut() else {
                     return Err(Error::Internal("a frame outside any chunk".into()));
                 };
-                enc.send_frame(&f).map_err(Error::ffmpeg(format!(
-                    "encoding {}x{}",
-                    f.width(),
-                    f.height()
-                )))?;
-                rung::receive(enc, ticks, &mut |p| {
+                rung::encode(enc, Some(&f), name, ticks, &mut |p| {
                     packets.push(p);
                     Ok(())
                 })?;
@@ -253,11 +249,7 @@ fn lane(
                 let Some((k, mut enc, mut packets)) = current.take() else {
                     return Err(Error::Internal("a chunk ended twice".into()));
                 };
-                enc.send_eof().map_err(Error::ffmpeg(format!(
-                    "flushing the {} encoder",
-                    setup.rendition.name
-                )))?;
-                rung::receive(&mut enc, ticks, &mut |p| {
+                rung::encode(&mut enc, None, name, ticks, &mut |p| {
                     packets.push(p);
                     Ok(())
                 })?;

@@ -345,13 +345,25 @@ pub(crate) fn fit(scaler: &mut Scaler, src: &frame::Video) -> Result<frame::Vide
     }
 }
 
-/// Moves every packet the encoder has ready to `out`; `Ok` once it wants more input or
-/// has been drained.
-pub(crate) fn receive(
+/// Sends `frame` to the encoder (`None`: flushes the rung `name`'s encoder), then moves
+/// every packet it has ready to `out`.
+pub(crate) fn encode(
     enc: &mut encoder::video::Encoder,
+    frame: Option<&frame::Video>,
+    name: &str,
     frame_ticks: i64,
     out: &mut dyn FnMut(Packet) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    match frame {
+        Some(f) => enc.send_frame(f).map_err(Error::ffmpeg(format!(
+            "encoding {}x{}",
+            f.width(),
+            f.height()
+        )))?,
+        None => enc
+            .send_eof()
+            .map_err(Error::ffmpeg(format!("flushing the {name} encoder")))?,
+    }
     loop {
         let mut p = Packet::empty();
         match enc.receive_packet(&mut p) {
@@ -390,14 +402,15 @@ pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
     let mut rung = Rung::open(&setup)?;
     for msg in rx {
         match msg {
-            Msg::Video(f) => rung.video(&f)?,
+            Msg::Video(f) => {
+                let f = fit(&mut rung.scaler, &f)?;
+                rung.encode(Some(&f), &name)?;
+                rung.frames += 1;
+            }
             Msg::Audio(p) => rung.outputs.audio(&p)?,
         }
     }
-    rung.encoder
-        .send_eof()
-        .map_err(Error::ffmpeg(format!("flushing the {name} encoder")))?;
-    rung.drain()?;
+    rung.encode(None, &name)?;
     let codec = codec_string(&rung.encoder);
     rung.outputs.finish()?;
     Ok(Finished {
@@ -423,20 +436,9 @@ impl Rung {
         })
     }
 
-    fn video(&mut self, src: &frame::Video) -> Result<(), Error> {
-        let f = fit(&mut self.scaler, src)?;
-        self.encoder.send_frame(&f).map_err(Error::ffmpeg(format!(
-            "encoding {}x{}",
-            f.width(),
-            f.height()
-        )))?;
-        self.frames += 1;
-        self.drain()
-    }
-
-    fn drain(&mut self) -> Result<(), Error> {
+    fn encode(&mut self, frame: Option<&frame::Video>, name: &str) -> Result<(), Error> {
         let outputs = &mut self.outputs;
-        receive(&mut self.encoder, self.frame_ticks, &mut |p| {
+        encode(&mut self.encoder, frame, name, self.frame_ticks, &mut |p| {
             outputs.video(&p)
         })
     }

@@ -219,12 +219,18 @@ pub fn write_profile(dir: &Path, base: &str, edit: impl FnOnce(&mut serde_json::
 
 /// PSNR (average over planes) of two pictures by FFmpeg's psnr filter; infinite when equal.
 pub fn psnr(a: &Path, b: &Path) -> f64 {
+    psnr_graph(a, b, "psnr")
+}
+
+/// The average PSNR that a filter graph over inputs `a` (0) and `b` (1) ending in FFmpeg's
+/// psnr filter reports.
+pub fn psnr_graph(a: &Path, b: &Path, graph: &str) -> f64 {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-i"])
         .arg(a)
         .arg("-i")
         .arg(b)
-        .args(["-lavfi", "psnr", "-f", "null", "-"])
+        .args(["-lavfi", graph, "-f", "null", "-"])
         .output()
         .expect("run ffmpeg psnr");
     let text = String::from_utf8_lossy(&out.stderr);
@@ -308,4 +314,11 @@ pub fn python() -> PathBuf {
         PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
     })
     .clone()
+}
+
+/// How many x264 streams a file holds: x264 writes its version SEI at the start of every
+/// stream it encodes, so a chunked rung has one per chunk.
+pub fn x264_streams(path: &Path) -> usize {
+    let bytes = std::fs::read(path).expect("read media file");
+    bytes.windows(11).filter(|w| w == b"x264 - core").count()
 }
