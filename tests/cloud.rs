@@ -264,3 +264,73 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
         "{stderr}"
     );
 }
+
+#[test]
+fn render_needs_no_role_and_asks_qvbr_for_capped_crf() {
+    let out = util::work_dir("cloud-render-role");
+    let render = |profile: &str, extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_mpe"))
+            .args(["cloud", "render", "-p", profile])
+            .args(["--input", "s3://raw/key.mp4", "--dest", "s3://out/asset/"])
+            .args(extra)
+            .env_remove("MPE_MEDIACONVERT_ROLE")
+            .env_remove("MPE_MEDIACONVERT_QUEUE")
+            .env_remove("MPE_STACK_OUTPUTS")
+            .output()
+            .expect("mpe cloud render");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let job: Value = serde_json::from_slice(&o.stdout).expect("job JSON");
+        (job, String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    // The issue's own command line: no role anywhere, so a placeholder, said on stderr.
+    let (job, warning) = render("default", &[]);
+    let role = job["Role"].as_str().expect("role");
+    assert!(role.contains("REPLACE-WITH"), "{role}");
+    assert!(warning.contains("no role"), "{warning}");
+    botocore_valid("CreateJob", &job, &out);
+
+    // Role and queue from the deployed stack's outputs.
+    let outputs = out.join("outputs.json");
+    let doc = json!({ "Stacks": [{ "Outputs": [
+        { "OutputKey": "MediaConvertRoleArn", "OutputValue": "arn:aws:iam::123456789012:role/mc-prod" },
+        { "OutputKey": "MediaConvertQueueArn", "OutputValue": "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-prod" },
+    ] }] });
+    std::fs::write(&outputs, doc.to_string()).expect("outputs");
+    let (job, warning) = render(
+        "default",
+        &["--stack-outputs", outputs.to_str().expect("utf-8")],
+    );
+    assert_eq!(job["Role"], "arn:aws:iam::123456789012:role/mc-prod");
+    assert_eq!(
+        job["Queue"],
+        "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-prod"
+    );
+    assert!(warning.is_empty(), "{warning}");
+
+    // A capped-CRF profile asks MediaConvert for QVBR, capped by each rung's peak, and
+    // the model accepts it.
+    let qvbr = util::write_profile(&out, "default", |p| {
+        p["video"]["rate_control"] = json!("capped_crf");
+        p["video"]["crf"] = json!(20.0);
+    });
+    let (job, _) = render(qvbr.to_str().expect("utf-8"), &[]);
+    botocore_valid("CreateJob", &job, &out);
+    let mut rungs = 0;
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        for o in g["Outputs"].as_array().expect("outputs") {
+            let h264 = &o["VideoDescription"]["CodecSettings"]["H264Settings"];
+            if h264.is_null() {
+                continue;
+            }
+            rungs += 1;
+            assert_eq!(h264["RateControlMode"], "QVBR", "{h264:#}");
+            assert_eq!(h264["QvbrSettings"]["QvbrQualityLevel"], 8, "{h264:#}");
+            assert!(
+                h264["MaxBitrate"].as_u64().is_some_and(|b| b > 0),
+                "{h264:#}"
+            );
+            assert!(h264.get("Bitrate").is_none(), "{h264:#}");
+        }
+    }
+    assert!(rungs >= 4, "{rungs} H.264 outputs");
+}

@@ -64,35 +64,41 @@ fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
         }
     };
     let port = free_port();
-    let serve = Command::new(env!("CARGO_BIN_EXE_mpe"))
-        .args([
-            "mediaconvert",
-            "serve",
-            "--port",
-            &port.to_string(),
-            "--s3-endpoint",
-            &s3_url,
-        ])
-        .arg("--work")
-        .arg(dir.join("work"))
-        .envs(CREDS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mpe mediaconvert serve");
-    let serve = Proc(serve);
-    wait_port(port, "mpe mediaconvert serve");
+    let (serve, mc_url) = start_server(
+        Command::new(env!("CARGO_BIN_EXE_mpe"))
+            .args(["mediaconvert", "serve", "--port", &port.to_string()])
+            .args(["--s3-endpoint", &s3_url])
+            .arg("--work")
+            .arg(dir.join("work"))
+            .envs(CREDS),
+        port,
+        "mpe mediaconvert serve",
+    );
     Stack {
         _s3: s3,
         _serve: serve,
         s3_url,
-        mc_url: format!("http://127.0.0.1:{port}"),
+        mc_url,
         python,
     }
 }
 
-/// Uploads `src`, submits `job` with boto3, waits; returns the client's report.
-fn submit(stack: &Stack, src: &Path, job: &Value, dir: &Path) -> Value {
+/// Starts a server process, quiet, and waits until it listens on `port`; returns it and
+/// its URL.
+fn start_server(cmd: &mut Command, port: u16, what: &str) -> (Proc, String) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let p = Proc(child);
+    wait_port(port, what);
+    (p, format!("http://127.0.0.1:{port}"))
+}
+
+/// Uploads `src`, submits `job` with boto3, waits; returns the client's report. With
+/// `download`, the asset's objects are fetched into that folder.
+fn submit(stack: &Stack, src: &Path, job: &Value, dir: &Path, download: Option<&Path>) -> Value {
     let file = dir.join("job.json");
     std::fs::write(&file, job.to_string()).expect("job");
     let o = Command::new(&stack.python)
@@ -100,6 +106,7 @@ fn submit(stack: &Stack, src: &Path, job: &Value, dir: &Path) -> Value {
         .args([&stack.s3_url, &stack.mc_url])
         .arg(src)
         .arg(&file)
+        .args(download)
         .envs(CREDS)
         .output()
         .expect("run the boto3 client");
@@ -117,7 +124,8 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
     let dir = util::work_dir("mediaconvert");
     let stack = stack(&dir, None);
     let job = crate::cloud::render(&src, "default");
-    let report = submit(&stack, &src, &job, &dir);
+    let cloud_dir = dir.join("cloud");
+    let report = submit(&stack, &src, &job, &dir, Some(&cloud_dir));
     let done = &report["job"];
     assert_eq!(done["Status"], "COMPLETE", "{done:#}");
     let id = done["Id"].as_str().expect("id");
@@ -126,10 +134,29 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
         .expect("list")
         .iter()
         .any(|j| j == id));
-    let details = &done["OutputGroupDetails"][0]["OutputDetails"];
-    assert_eq!(details[0]["VideoDetails"]["HeightInPx"], 360, "{done:#}");
+    // OutputGroupDetails as MediaConvert gives them: one per output group, one detail
+    // per output, picture sizes only where there is video.
+    let groups = job["Settings"]["OutputGroups"].as_array().expect("groups");
+    let details = done["OutputGroupDetails"].as_array().expect("details");
+    assert_eq!(details.len(), groups.len(), "{done:#}");
+    for (g, d) in groups.iter().zip(details) {
+        let outputs = g["Outputs"].as_array().expect("outputs");
+        let got = d["OutputDetails"].as_array().expect("output details");
+        assert_eq!(got.len(), outputs.len(), "{d:#}");
+        for (o, od) in outputs.iter().zip(got) {
+            assert_eq!(
+                od.get("VideoDetails").is_some(),
+                o.get("VideoDescription").is_some(),
+                "{od:#}"
+            );
+        }
+    }
+    assert_eq!(
+        details[0]["OutputDetails"][0]["VideoDetails"]["HeightInPx"], 360,
+        "{done:#}"
+    );
     // Parity: the objects MediaConvert's API wrote are the files `mpe transcode` writes
-    // (less mpe's own metadata.json, which MediaConvert does not make).
+    // (less mpe's own metadata.json, which MediaConvert does not make)...
     let local = util::transcode(&src, "default", &dir.join("local"));
     let expected: Vec<String> = util::tree(&local)
         .into_iter()
@@ -138,16 +165,75 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
         .collect();
     let keys: Vec<String> = serde_json::from_value(report["keys"].clone()).expect("keys");
     assert_eq!(keys, expected);
+    // ...and, by ffprobe, the same renditions: the MP4s, the thumbnails, and each CMAF
+    // track joined from its init and media segments.
+    let cloud_asset = cloud_dir.join("asset");
+    let files = util::tree(&local);
+    let mut compared = 0;
+    for f in &files {
+        let (a, b) = if f.ends_with(".mp4") || f.ends_with(".jpg") || f.ends_with(".ts") {
+            (cloud_asset.join(f), local.join(f))
+        } else if let Some(prefix) = f
+            .strip_suffix("init.cmfv")
+            .or_else(|| f.strip_suffix("init.cmfa"))
+        {
+            let ext = &f[f.len() - 5..];
+            let segments: Vec<&String> = files
+                .iter()
+                .filter(|s| s.starts_with(&format!("{prefix}_")) && s.ends_with(ext))
+                .collect();
+            let join = |root: &Path, side: &str| {
+                let out = dir.join(format!("joined-{side}-{}.mp4", compared));
+                let segs: Vec<PathBuf> = segments.iter().map(|s| root.join(s)).collect();
+                util::join_segments(Some(&root.join(f)), &segs, &out);
+                out
+            };
+            (join(&cloud_asset, "cloud"), join(&local, "local"))
+        } else {
+            continue;
+        };
+        assert_eq!(rendition(&a), rendition(&b), "{f}");
+        compared += 1;
+    }
+    assert!(compared >= 4, "only {compared} files compared: {files:?}");
 
     // A setting the engine does not support ends the job in ERROR, naming it.
     let mut clipped = job.clone();
     clipped["Settings"]["Inputs"][0]["InputClippings"] =
         json!([{ "StartTimecode": "00:00:00:10" }]);
-    let report = submit(&stack, &src, &clipped, &dir);
+    let report = submit(&stack, &src, &clipped, &dir, None);
     let failed = &report["job"];
     assert_eq!(failed["Status"], "ERROR", "{failed:#}");
     let msg = failed["ErrorMessage"].as_str().expect("message");
     assert!(msg.contains("Settings.Inputs[0].InputClippings"), "{msg}");
+    // ListJobs pages (one job a page, by NextToken) give every job, newest first.
+    let failed_id = failed["Id"].as_str().expect("id");
+    assert_eq!(report["paged"], json!([failed_id, id]), "{report:#}");
+}
+
+/// What ffprobe says a media file holds: each stream's codec, profile, size, pixel
+/// format, frame rate and audio layout, and the duration to 0.1 s.
+fn rendition(path: &Path) -> Value {
+    let probe = util::ffprobe(path);
+    let keys = [
+        "codec_type",
+        "codec_name",
+        "profile",
+        "width",
+        "height",
+        "pix_fmt",
+        "r_frame_rate",
+        "sample_rate",
+        "channels",
+    ];
+    let streams: Vec<Value> = probe["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| keys.iter().map(|k| (k.to_string(), s[k].clone())).collect())
+        .collect();
+    let duration = (util::num(&probe["format"]["duration"]) * 10.0).round() / 10.0;
+    json!({ "streams": streams, "duration": duration })
 }
 
 #[test]
@@ -184,15 +270,11 @@ fn an_unreachable_s3_endpoint_fails_the_job_with_a_clear_message() {
 pub(crate) fn moto(python: &Path, auth: bool) -> (Proc, String) {
     let port = free_port();
     let mut cmd = Command::new(python.with_file_name("moto_server"));
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     if auth {
         cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
     }
-    let p = Proc(cmd.spawn().expect("start moto_server"));
-    wait_port(port, "moto_server");
-    (p, format!("http://127.0.0.1:{port}"))
+    start_server(&mut cmd, port, "moto_server")
 }
 
 /// Runs a boto3 snippet (`s3` is a client on `s3_url`); returns its stdout as JSON.
@@ -293,6 +375,14 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     let job: Value = serde_json::from_slice(&o.stdout).expect("job JSON");
     assert_eq!(job["status"], "COMPLETE", "{job:#}");
     let id = job["id"].as_str().expect("id").to_string();
+    // `--wait` followed it: PROGRESSING with a percent, then COMPLETE.
+    let err = String::from_utf8_lossy(&o.stderr);
+    let progressing = format!("mpe: job {id}: PROGRESSING ");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&progressing) && l.ends_with('%')),
+        "{err}"
+    );
     let outputs: Vec<String> = serde_json::from_value(job["outputs"].clone()).expect("outputs");
     assert!(
         outputs.contains(&"s3://media/bulky/cmaf/bulky.m3u8".to_string()),
@@ -488,4 +578,274 @@ fn cloud_submit_errors_are_one_line() {
         "print(json.dumps([o['Key'] for o in s3.list_objects_v2(Bucket='raw').get('Contents', [])]))",
     );
     assert_eq!(keys, json!([]));
+}
+
+/// The fault proxy (tests/mediaconvert/faults.py) in front of a real server.
+struct Faults {
+    _proc: Proc,
+    url: String,
+    log: PathBuf,
+}
+
+impl Faults {
+    fn start(python: &Path, upstream: &str, log: PathBuf, rules: Value) -> Faults {
+        let port = free_port();
+        let (p, url) = start_server(
+            Command::new(python)
+                .arg(util::repo().join("tests/mediaconvert/faults.py"))
+                .arg(port.to_string())
+                .arg(upstream)
+                .arg(&log)
+                .arg(rules.to_string()),
+            port,
+            "the fault proxy",
+        );
+        Faults { _proc: p, url, log }
+    }
+
+    /// The requests it saw, in order.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("log line"))
+            .collect()
+    }
+}
+
+/// UploadPart requests of a proxy's log: (part number, status, in flight, CRC32 sent).
+fn parts(f: &Faults) -> Vec<(u32, u64, u64, Option<String>)> {
+    f.requests()
+        .iter()
+        .filter(|r| r["method"] == "PUT")
+        .filter_map(|r| {
+            let q = r["query"].as_str()?;
+            let n = q
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("partNumber="))?
+                .parse()
+                .ok()?;
+            let checksum = r["checksum"].as_str().map(str::to_string);
+            Some((n, r["status"].as_u64()?, r["inflight"].as_u64()?, checksum))
+        })
+        .collect()
+}
+
+#[test]
+fn cloud_submit_retries_throttling_and_lost_answers() {
+    let src = util::fixture("bulky");
+    let dir = util::work_dir("cloud-faults");
+    let python = util::python();
+    let (_moto, moto_url) = moto(&python, false);
+    boto3(
+        &python,
+        &moto_url,
+        "for b in ('raw', 'media'): s3.create_bucket(Bucket=b)",
+    );
+    // S3 throttles part 2 once (503 SlowDown); every part is held 0.3 s, so parts sent
+    // in parallel overlap. The job's own read of its input is held 3 s, so that it is
+    // surely still running when it is cancelled.
+    let s3 = Faults::start(
+        &python,
+        &moto_url,
+        dir.join("s3.log"),
+        json!([
+            { "method": "PUT", "query": "partNumber=2", "status": 503, "code": "SlowDown", "times": 1 },
+            { "method": "PUT", "query": "partNumber=", "delay": 0.3 },
+            { "method": "GET", "path": "/raw/uploads/", "delay": 3.0 },
+        ]),
+    );
+    let st = stack(&dir, Some(s3.url.clone()));
+    // MediaConvert makes the job but its answer is lost once (500), and GetJob is
+    // throttled once (429).
+    let mc = Faults::start(
+        &st.python,
+        &st.mc_url,
+        dir.join("mc.log"),
+        json!([
+            { "method": "POST", "path": "/2017-08-29/jobs", "status": 500, "code": "InternalServerErrorException", "after": true, "times": 1, "format": "json" },
+            { "method": "GET", "path": "/2017-08-29/jobs/", "status": 429, "code": "TooManyRequestsException", "times": 1, "format": "json" },
+        ]),
+    );
+    // Bucket, destination and role from the environment this time.
+    let o = cloud(
+        &[
+            "submit",
+            src.to_str().expect("utf-8"),
+            "--part-size",
+            "5",
+            "--concurrency",
+            "3",
+        ],
+        &s3.url,
+        &mc.url,
+        &[
+            ("MPE_RAW_BUCKET", "raw"),
+            ("MPE_DEST", "s3://media/"),
+            ("MPE_MEDIACONVERT_ROLE", "arn:aws:iam::000000000000:role/mc"),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = cloud(&["cancel", &id], &st.s3_url, &st.mc_url, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Part 2 was sent again after the throttle; every part carried its CRC32; parts
+    // were in flight together.
+    let sent = parts(&s3);
+    let tries = |n: u32| -> Vec<u64> { sent.iter().filter(|p| p.0 == n).map(|p| p.1).collect() };
+    assert_eq!(tries(1), [200], "{sent:?}");
+    assert_eq!(tries(2), [503, 200], "{sent:?}");
+    assert_eq!(tries(3), [200], "{sent:?}");
+    // Each part's CRC32 (base64 of the big-endian value, as S3 takes it) by zlib.
+    let script = format!(
+        "import base64, zlib\nd = open({:?}, 'rb').read()\n\
+         print(json.dumps([base64.b64encode(zlib.crc32(d[i:i + 5242880]).to_bytes(4, 'big')).decode() \
+         for i in range(0, len(d), 5242880)]))",
+        src.to_str().expect("utf-8")
+    );
+    let crc: Vec<String> = serde_json::from_value(boto3(&python, &moto_url, &script)).expect("crc");
+    for (n, _, _, sum) in &sent {
+        assert_eq!(
+            sum.as_deref(),
+            Some(crc[*n as usize - 1].as_str()),
+            "part {n}"
+        );
+    }
+    assert!(
+        sent.iter().any(|p| p.2 >= 2),
+        "parts never overlapped: {sent:?}"
+    );
+    let head = boto3(
+        &python,
+        &moto_url,
+        "h = s3.head_object(Bucket='raw', Key='uploads/bulky.mp4')\nprint(json.dumps(h['ETag']))",
+    );
+    assert!(head.as_str().expect("etag").ends_with("-3\""), "{head}");
+
+    // CreateJob was retried with the same token and made one job, not two.
+    let posts = mc
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
+    assert_eq!(posts, 2);
+    let o = cloud(&["list", "--json"], &st.s3_url, &st.mc_url, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed: Value = serde_json::from_slice(&o.stdout).expect("list JSON");
+    let ids: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|j| j["id"].as_str())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
+
+    // Cancelled while it ran: `wait` (through the throttling proxy) says so in one line.
+    let o = cloud(
+        &["wait", &id, "--interval", "0.2"],
+        &st.s3_url,
+        &mc.url,
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.lines().last().expect("an error line");
+    assert_eq!(
+        last,
+        format!("mpe: error: job {id} ended CANCELED"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cloud_submit_aborts_a_refused_upload_and_names_the_region() {
+    let src = util::fixture("bulky");
+    let short = util::fixture("short");
+    let python = util::python();
+    let dir = util::work_dir("cloud-refused");
+    let (_moto, s3_url) = moto(&python, false);
+    boto3(&python, &s3_url, "s3.create_bucket(Bucket='raw')");
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let s3 = Faults::start(
+        &python,
+        &s3_url,
+        dir.join("s3.log"),
+        json!([{ "method": "PUT", "query": "partNumber=2", "status": 403, "code": "AccessDenied" }]),
+    );
+    let submit = |src: &Path, s3: &str, env: &[(&str, &str)]| {
+        cloud(
+            &[
+                "submit",
+                src.to_str().expect("utf-8"),
+                "--bucket",
+                "raw",
+                "--dest",
+                "s3://media/",
+                "--role",
+                "arn:aws:iam::000000000000:role/mc",
+                "--part-size",
+                "5",
+                "--max-attempts",
+                "2",
+            ],
+            s3,
+            &dead,
+            env,
+        )
+    };
+
+    // Access denied to a part: one line naming it, and the upload is aborted, so no
+    // parts are left behind and no object appears.
+    let o = submit(&src, &s3.url, &[]);
+    assert!(!o.status.success());
+    let err = stderr_line(&o);
+    assert!(
+        err.contains("part 2 of s3://raw/uploads/bulky.mp4"),
+        "{err}"
+    );
+    assert!(err.contains("AccessDenied"), "{err}");
+    let refused = parts(&s3).iter().filter(|p| p.0 == 2).count();
+    assert_eq!(refused, 1, "access denied is not retried");
+    let left = boto3(
+        &python,
+        &s3_url,
+        "u = s3.list_multipart_uploads(Bucket='raw').get('Uploads', [])\n\
+         o = s3.list_objects_v2(Bucket='raw').get('Contents', [])\n\
+         print(json.dumps({'uploads': len(u), 'objects': len(o)}))",
+    );
+    assert_eq!(left, json!({ "uploads": 0, "objects": 0 }));
+
+    // Uploaded, but MediaConvert cannot be reached: said in one line, after the upload.
+    let o = submit(&short, &s3_url, &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.lines().last().expect("an error line");
+    assert!(
+        err.contains("mpe: uploaded s3://raw/uploads/short.mp4"),
+        "{err}"
+    );
+    assert!(
+        last.contains("MediaConvert CreateJob: endpoint unreachable"),
+        "{err}"
+    );
+
+    // A region where nothing answers (no endpoint override): the error names the region.
+    let o = cloud(
+        &[
+            "status",
+            "1700000000-abcdef",
+            "--region",
+            "xx-nowhere-1",
+            "--max-attempts",
+            "1",
+        ],
+        &s3_url,
+        "",
+        &[("AWS_ENDPOINT_URL_MEDIACONVERT", "")],
+    );
+    assert!(!o.status.success());
+    let err = stderr_line(&o);
+    assert!(err.contains("region xx-nowhere-1"), "{err}");
+    assert!(err.contains("endpoint unreachable"), "{err}");
 }

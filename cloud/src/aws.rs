@@ -32,6 +32,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// MediaConvert, for jobs.
     pub mediaconvert: aws_sdk_mediaconvert::Client,
+    /// The region the clients use.
+    pub region: String,
 }
 
 /// Loads the configuration chain and builds the clients. Fails early, in one line, when
@@ -43,11 +45,11 @@ pub async fn clients(e: &Endpoints) -> Result<Clients, CloudError> {
         loader = loader.region(Region::new(r.clone()));
     }
     let shared = loader.load().await;
-    if shared.region().is_none() {
+    let Some(region) = shared.region().map(|r| r.to_string()) else {
         return Err(CloudError::Config(
             "no region: pass --region, or set AWS_REGION or a region in the AWS profile".into(),
         ));
-    }
+    };
     let Some(creds) = shared.credentials_provider() else {
         return Err(CloudError::Config("no credentials provider".into()));
     };
@@ -71,6 +73,7 @@ pub async fn clients(e: &Endpoints) -> Result<Clients, CloudError> {
     Ok(Clients {
         s3: aws_sdk_s3::Client::from_conf(s3.build()),
         mediaconvert: aws_sdk_mediaconvert::Client::from_conf(mc.build()),
+        region,
     })
 }
 

@@ -86,7 +86,15 @@ pub async fn create_job(mc: &Client, request: &Value) -> Result<JobState, CloudE
             reason: "missing".into(),
         })?
         .to_string();
-    let body = serde_json::to_vec(&to_camel(request)).map_err(|e| CloudError::Job {
+    // The SDK fills the idempotency token only into bodies it serialises itself: one is
+    // added here, so that a CreateJob retried after a lost answer returns the job that
+    // was made instead of making a second.
+    let mut request = request.clone();
+    if let Some(obj) = request.as_object_mut() {
+        obj.entry("ClientRequestToken")
+            .or_insert_with(|| Value::String(uuid::Uuid::new_v4().to_string()));
+    }
+    let body = serde_json::to_vec(&to_camel(&request)).map_err(|e| CloudError::Job {
         field: "(request)".into(),
         reason: e.to_string(),
     })?;

@@ -32,12 +32,17 @@ pub enum CloudCommand {
         /// The asset folder in S3: s3://bucket/prefix/ (ending in '/').
         #[arg(long)]
         dest: String,
-        /// IAM role MediaConvert assumes (or MPE_MEDIACONVERT_ROLE).
+        /// IAM role MediaConvert assumes (else MPE_MEDIACONVERT_ROLE, else the stack's
+        /// output; without any, a placeholder to replace before submitting).
         #[arg(long, env = "MPE_MEDIACONVERT_ROLE")]
-        role: String,
-        /// Queue ARN (default: the account's Default queue).
-        #[arg(long)]
+        role: Option<String>,
+        /// Queue ARN (default: the stack's queue, else the account's Default queue).
+        #[arg(long, env = "MPE_MEDIACONVERT_QUEUE")]
         queue: Option<String>,
+        /// The deployed stack's outputs (`aws cloudformation describe-stacks`), for the
+        /// role and queue.
+        #[arg(long, env = "MPE_STACK_OUTPUTS")]
+        stack_outputs: Option<PathBuf>,
         /// A local copy of the source: probed, so the job gets the renditions the engine
         /// would make (no upscaling, exact sizes); without it, the whole ladder by height.
         #[arg(long)]
@@ -108,7 +113,7 @@ pub enum CloudCommand {
 }
 
 /// Where AWS is; the rest (credentials, region) comes from the usual AWS chain.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AwsArgs {
     /// AWS region (else AWS_REGION or the profile's).
     #[arg(long)]
@@ -202,10 +207,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             dest,
             role,
             queue,
+            stack_outputs,
             source,
             job_id,
         } => {
             let profile = Profile::load(&profile)?;
+            let outputs = load_outputs(stack_outputs.as_deref())?;
+            let role = role
+                .or_else(|| outputs.get(deployment::ROLE_ARN).map(str::to_string))
+                .unwrap_or_else(|| {
+                    eprintln!(
+                        "mpe: warning: no role (--role, MPE_MEDIACONVERT_ROLE or --stack-outputs): \
+                         the job's Role is {PLACEHOLDER_ROLE}, to replace before submitting"
+                    );
+                    PLACEHOLDER_ROLE.to_string()
+                });
+            let queue = queue.or_else(|| outputs.get(deployment::QUEUE_ARN).map(str::to_string));
             let plan = match &source {
                 Some(src) => {
                     let media = engine::probe(src)?;
@@ -244,16 +261,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 None => print_stdout(text.trim_end())?,
             }
         }
-        CloudCommand::Submit(a) => block_on(submit(*a))?,
+        CloudCommand::Submit(a) => {
+            let aws = a.aws.clone();
+            block_on(submit(*a)).map_err(|e| region_hint(e, &aws))?
+        }
         CloudCommand::Status { id, json, aws } => block_on(async {
             let c = connect(&aws).await?;
             let state = cloud::client::get_job(&c.mediaconvert, &id).await?;
             print_state(&state, json)
-        })?,
+        })
+        .map_err(|e| region_hint(e, &aws))?,
         CloudCommand::Wait { id, follow, aws } => block_on(async {
             let c = connect(&aws).await?;
             follow_job(&c, &id, &follow).await
-        })?,
+        })
+        .map_err(|e| region_hint(e, &aws))?,
         CloudCommand::List {
             status,
             max,
@@ -278,10 +300,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cloud::client::cancel_job(&c.mediaconvert, &id).await?;
             eprintln!("mpe: cancelled job {id}");
             Ok(())
-        })?,
+        })
+        .map_err(|e| region_hint(e, &aws))?,
     }
     Ok(())
 }
+
+/// An AWS endpoint that cannot be reached at its default address usually means a region
+/// where the service is not offered (or a mistyped one): say which region was used.
+fn region_hint(e: anyhow::Error, aws: &AwsArgs) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let overridden = if text.contains("MediaConvert") {
+        aws.mediaconvert_endpoint.is_some()
+    } else {
+        aws.s3_endpoint.is_some()
+    };
+    if overridden || !text.contains("endpoint unreachable") {
+        return e;
+    }
+    match REGION.get() {
+        Some(r) => e.context(format!(
+            "region {r}: is the region right, and is the service offered there?"
+        )),
+        None => e,
+    }
+}
+
+/// The region the AWS clients of this run resolved (one command per process).
+static REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Prints a document and a newline; a reader that stops early (`| head`) is not an error.
 fn print_stdout(text: &str) -> anyhow::Result<()> {
@@ -302,13 +348,15 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow
 }
 
 async fn connect(a: &AwsArgs) -> anyhow::Result<cloud::Clients> {
-    Ok(cloud::clients(&cloud::Endpoints {
+    let c = cloud::clients(&cloud::Endpoints {
         region: a.region.clone(),
         s3: a.s3_endpoint.clone(),
         mediaconvert: a.mediaconvert_endpoint.clone(),
         max_attempts: a.max_attempts,
     })
-    .await?)
+    .await?;
+    let _ = REGION.set(c.region.clone());
+    Ok(c)
 }
 
 /// A setting from its flag or environment variable, else the stack's output.
@@ -323,17 +371,24 @@ fn setting(
         .with_context(|| format!("no {what}: pass it, or give --stack-outputs with {key}"))
 }
 
-async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
-    let outputs = match &a.stack_outputs {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading stack outputs {}", p.display()))?;
-            let doc = serde_json::from_str(&text)
-                .with_context(|| format!("stack outputs {}: not JSON", p.display()))?;
-            StackOutputs::parse(&doc, &p.display().to_string())?
-        }
-        None => StackOutputs::default(),
+/// The Role of a job rendered without one: an ARN that MediaConvert refuses, shaped so
+/// that the JSON still validates and the place to edit is obvious.
+const PLACEHOLDER_ROLE: &str = "arn:aws:iam::111122223333:role/REPLACE-WITH-MEDIACONVERT-ROLE";
+
+/// The stack's outputs from `aws cloudformation describe-stacks` JSON, or none.
+fn load_outputs(path: Option<&Path>) -> anyhow::Result<StackOutputs> {
+    let Some(p) = path else {
+        return Ok(StackOutputs::default());
     };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("reading stack outputs {}", p.display()))?;
+    let doc = serde_json::from_str(&text)
+        .with_context(|| format!("stack outputs {}: not JSON", p.display()))?;
+    Ok(StackOutputs::parse(&doc, &p.display().to_string())?)
+}
+
+async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+    let outputs = load_outputs(a.stack_outputs.as_deref())?;
     if let Some(file) = &a.job {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading job {}", file.display()))?;

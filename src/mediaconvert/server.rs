@@ -27,6 +27,7 @@ pub struct ServeOptions {
 /// One job as the API shows it (PascalCase; converted on the way out).
 struct Job {
     id: String,
+    token: Option<String>,
     created: u64,
     request: Value,
     status: &'static str,
@@ -152,6 +153,20 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
                 let msg = json!({ "message": "role and settings are required" });
                 return respond(request, 400, &msg, Some("BadRequestException"));
             }
+            // A retried CreateJob (its answer lost) carries the same token: it gets the
+            // job it already made, as MediaConvert's idempotency promises, not a second.
+            let token = request_json
+                .get("ClientRequestToken")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let Some(t) = &token {
+                let jobs = lock()?;
+                if let Some(j) = jobs.iter().find(|j| j.token.as_deref() == Some(t)) {
+                    let body = json!({ "job": to_camel(&j.json()) });
+                    drop(jobs);
+                    return respond(request, 201, &body, None);
+                }
+            }
             let id = format!(
                 "{}-{}",
                 now(),
@@ -159,6 +174,7 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
             );
             let job = Job {
                 id: id.clone(),
+                token,
                 created: now(),
                 request: request_json,
                 status: "SUBMITTED",
@@ -178,16 +194,39 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
             let max: usize = query
                 .get("maxResults")
                 .and_then(|m| m.parse().ok())
-                .unwrap_or(20);
+                .unwrap_or(20)
+                .clamp(1, 20);
             let status = query.get("status").copied();
-            let list: Vec<Value> = lock()?
+            // The token is the offset of the next page: opaque to clients, as
+            // MediaConvert's is.
+            let skip: usize = match query.get("nextToken").map(|t| t.parse()) {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => {
+                    let msg = json!({ "message": "invalid nextToken" });
+                    return respond(request, 400, &msg, Some("BadRequestException"));
+                }
+            };
+            let jobs = lock()?;
+            let mut matched: Vec<&Job> = jobs
                 .iter()
-                .rev()
                 .filter(|j| status.is_none_or(|s| s == j.status))
+                .collect();
+            if query.get("order") != Some(&"ASCENDING") {
+                matched.reverse();
+            }
+            let list: Vec<Value> = matched
+                .iter()
+                .skip(skip)
                 .take(max)
                 .map(|j| to_camel(&j.json()))
                 .collect();
-            respond(request, 200, &json!({ "jobs": list }), None)
+            let mut body = json!({ "jobs": list });
+            if skip + max < matched.len() {
+                body["nextToken"] = json!((skip + max).to_string());
+            }
+            drop(jobs);
+            respond(request, 200, &body, None)
         }
         (Method::Get, _, Some(id)) => {
             let found = lock()?
@@ -326,12 +365,44 @@ fn execute(
             &format!("{}{}", job.destination, f.path),
         )?;
     }
-    let ms = (report.plan.duration * 1000.0).round() as u64;
-    let outputs: Vec<Value> = report
-        .plan
-        .renditions
+    Ok(output_group_details(request, &report.plan))
+}
+
+/// GetJob's OutputGroupDetails as MediaConvert gives them: one entry per output group of
+/// the request, one OutputDetail per output, with the picture size of outputs that have
+/// video (no paths: those come only with the COMPLETE event).
+fn output_group_details(request: &Value, plan: &profiles::Plan) -> Vec<Value> {
+    let ms = (plan.duration * 1000.0).round() as u64;
+    let size = |output: &Value| -> Option<(u32, u32)> {
+        output.get("VideoDescription")?;
+        let modifier = output["NameModifier"].as_str().unwrap_or_default();
+        let name = modifier.strip_prefix('_').unwrap_or(modifier);
+        if let Some(r) = plan.renditions.iter().find(|r| r.name == name) {
+            return Some((r.width, r.height));
+        }
+        plan.thumbnails.as_ref().map(|t| (t.width, t.height))
+    };
+    let groups = request["Settings"]["OutputGroups"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    groups
         .iter()
-        .map(|r| json!({ "DurationInMs": ms, "VideoDetails": { "WidthInPx": r.width, "HeightInPx": r.height } }))
-        .collect();
-    Ok(vec![json!({ "OutputDetails": outputs })])
+        .map(|g| {
+            let outputs: Vec<Value> = g["Outputs"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|o| {
+                    let mut d = json!({ "DurationInMs": ms });
+                    if let Some((w, h)) = size(o) {
+                        d["VideoDetails"] = json!({ "WidthInPx": w, "HeightInPx": h });
+                    }
+                    d
+                })
+                .collect();
+            json!({ "OutputDetails": outputs })
+        })
+        .collect()
 }

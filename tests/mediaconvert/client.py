@@ -1,12 +1,13 @@
 """Drives mpe's local MediaConvert API with the real boto3 clients, as a user would.
 
-    python client.py S3_URL MEDIACONVERT_URL SOURCE JOB_JSON
+    python client.py S3_URL MEDIACONVERT_URL SOURCE JOB_JSON [DOWNLOAD_DIR]
 
 Creates the buckets `raw` and `media` (if missing), uploads SOURCE to
 s3://raw/uploads/<name> (multipart), submits JOB_JSON (a CreateJob request as
 `mpe cloud render` writes it) with the MediaConvert client, waits for the job to end,
-and prints JSON: the final job, the ids ListJobs returns, and the keys under
-s3://media/asset/.
+and prints JSON: the final job, the ids ListJobs returns (also page by page, one job
+a page), and the keys under s3://media/asset/, which it downloads into DOWNLOAD_DIR
+when given.
 """
 
 import json
@@ -38,10 +39,19 @@ def main():
         time.sleep(0.3)
         job = mc.get_job(Id=job["Id"])["Job"]
     listed = [j["Id"] for j in mc.list_jobs()["Jobs"]]
+    paged = []
+    for page in mc.get_paginator("list_jobs").paginate(PaginationConfig={"PageSize": 1}):
+        paged += [j["Id"] for j in page["Jobs"]]
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket="media", Prefix="asset/"):
         keys += [o["Key"] for o in page.get("Contents", [])]
-    print(json.dumps({"job": job, "listed": listed, "keys": sorted(keys)}, default=str))
+    if len(sys.argv) > 5:
+        for key in keys:
+            path = os.path.join(sys.argv[5], key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            s3.download_file("media", key, path)
+    report = {"job": job, "listed": listed, "paged": paged, "keys": sorted(keys)}
+    print(json.dumps(report, default=str))
 
 
 if __name__ == "__main__":
