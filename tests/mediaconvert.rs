@@ -676,6 +676,8 @@ fn cloud_submit_retries_throttling_and_lost_answers() {
             "5",
             "--concurrency",
             "3",
+            "--progress",
+            "json",
         ],
         &s3.url,
         &mc.url,
@@ -687,8 +689,22 @@ fn cloud_submit_retries_throttling_and_lost_answers() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    let o = cloud(&["cancel", &id], &st.s3_url, &st.mc_url, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o_cancel = cloud(&["cancel", &id], &st.s3_url, &st.mc_url, &[]);
+    assert!(
+        o_cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o_cancel.stderr)
+    );
+    // Progress as JSON: one object per finished part, rising to the whole file.
+    let size = std::fs::metadata(&src).expect("size").len();
+    let progress: Vec<u64> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["bytes"].as_u64())
+        .collect();
+    assert_eq!(progress.len(), 3, "{progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert_eq!(progress.last(), Some(&size));
 
     // Part 2 was sent again after the throttle; every part carried its CRC32; parts
     // were in flight together.

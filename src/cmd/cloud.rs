@@ -186,6 +186,11 @@ pub struct SubmitArgs {
     /// Part size in MiB (S3 allows 5 to 5120).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120))]
     part_size: u64,
+    /// How upload progress is shown: a bar on a terminal, else a line every few seconds
+    /// (auto); `json` prints one object per finished part:
+    /// {"upload","bytes","total","fraction"}.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: crate::progress::Mode,
     /// Parts uploaded at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
@@ -459,27 +464,47 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let size = std::fs::metadata(source)
         .with_context(|| format!("reading {}", source.display()))?
         .len();
-    let bar = upload_bar(size, &input);
+    use crate::progress::Mode;
+    let mode = match a.progress {
+        Mode::Auto if std::io::stderr().is_terminal() => Mode::Bar,
+        // Without a terminal (logs, CI) a line every few seconds instead of a bar.
+        Mode::Auto => Mode::Plain,
+        m => m,
+    };
+    let bar = if mode == Mode::Bar {
+        upload_bar(size, &input)
+    } else {
+        ProgressBar::hidden()
+    };
     let shown = bar.clone();
-    // Without a terminal (logs, CI) a line every few seconds instead of a bar.
-    let plain = !std::io::stderr().is_terminal();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let last = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
     let label = input.clone();
     let progress: cloud::upload::Progress = Arc::new(move |n| {
         shown.inc(n);
-        if !plain {
-            return;
-        }
         let done = sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-        if let Ok(mut at) = last.lock() {
-            if at.elapsed() >= Duration::from_secs(5) && done < size {
-                *at = std::time::Instant::now();
-                eprintln!(
-                    "mpe: upload {label}: {}% ({done} of {size} bytes)",
-                    done * 100 / size.max(1)
-                );
+        match mode {
+            Mode::Json => eprintln!(
+                "{}",
+                serde_json::json!({
+                    "upload": label,
+                    "bytes": done,
+                    "total": size,
+                    "fraction": done as f64 / size.max(1) as f64,
+                })
+            ),
+            Mode::Plain => {
+                if let Ok(mut at) = last.lock() {
+                    if at.elapsed() >= Duration::from_secs(5) && done < size {
+                        *at = std::time::Instant::now();
+                        eprintln!(
+                            "mpe: upload {label}: {}% ({done} of {size} bytes)",
+                            done * 100 / size.max(1)
+                        );
+                    }
+                }
             }
+            _ => {}
         }
     });
     let opts = cloud::UploadOptions {
@@ -514,9 +539,6 @@ async fn submitted(c: &cloud::Clients, state: JobState, a: &SubmitArgs) -> anyho
 }
 
 fn upload_bar(size: u64, uri: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
     let b = ProgressBar::new(size);
     b.set_style(
         ProgressStyle::with_template(
