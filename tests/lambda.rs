@@ -24,13 +24,19 @@ fn shared(url: &str) -> aws_config::SdkConfig {
         .build()
 }
 
-/// "Object Created" as EventBridge delivers it from S3, wrapped by the state machine.
+/// A real-shaped event document from `cloud/tests/events/`.
+fn event_doc(name: &str) -> Value {
+    let path = util::repo().join(format!("cloud/tests/events/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("JSON")
+}
+
+/// "Object Created" as EventBridge delivers it from S3, for `key` and `size`, passed on
+/// as the state machine's Validate task does (`executionId`, `$.detail`).
 fn created(key: &str, size: u64) -> Value {
-    json!({ "executionId": "exec-1", "detail": {
-        "version": "0", "bucket": { "name": BUCKET },
-        "object": { "key": key, "size": size, "etag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0062E99A88DC407460" },
-        "request-id": "57H08PA84AB1JZW0", "requester": "123456789012",
-        "source-ip-address": "192.0.2.10", "reason": "PutObject" } })
+    let mut e = event_doc("s3-object-created");
+    e["detail"]["object"]["key"] = json!(key);
+    e["detail"]["object"]["size"] = json!(size);
+    json!({ "executionId": "exec-1", "detail": e["detail"] })
 }
 
 #[test]
@@ -104,42 +110,44 @@ fn handlers_judge_uploads_update_records_and_presign_puts() {
 
     // job-state: COMPLETE updates the record the state machine wrote; another job's
     // event changes nothing.
-    let event = json!({
-        "version": "0", "id": "3c1e5f2a-4b6d-8e9f-a0b1-c2d3e4f5a6b7",
-        "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-        "account": "123456789012", "time": "2026-11-25T21:30:00Z", "region": "eu-west-3",
-        "resources": ["arn:aws:mediaconvert:eu-west-3:123456789012:jobs/1764106200000-q1w2e3"],
-        "detail": { "timestamp": 1_764_106_200_000_u64, "accountId": "123456789012",
-            "queue": "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-queue-dev",
-            "jobId": "1764106200000-q1w2e3", "status": "COMPLETE",
-            "userMetadata": { "mpe_job_id": "exec-1", "mpe_profile": "default" },
-            "outputGroupDetails": [{ "outputDetails": [{ "durationInMs": 1500,
-                "videoDetails": { "widthInPx": 640, "heightInPx": 360 } }],
-                "playlistFilePaths": ["s3://media/short/cmaf/short.mpd", "s3://media/short/cmaf/short.m3u8"],
-                "type": "CMAF_GROUP" }] } });
-    let out = rt
-        .block_on(job_state::handle(&ddb, "jobs", &event))
-        .expect("handled");
-    assert_eq!(out["updated"], true, "{out}");
+    let mut event = event_doc("mediaconvert-complete");
+    event["detail"]["userMetadata"]["mpe_job_id"] = json!("exec-1");
+    let updated = |e: &Value| {
+        rt.block_on(job_state::handle(&ddb, "jobs", e))
+            .expect("handled")["updated"]
+            .clone()
+    };
+    let records = || {
+        boto3(
+            &python,
+            &url,
+            "ddb = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-3')\n\
+             print(json.dumps(ddb.scan(TableName='jobs')['Items']))",
+        )
+    };
+    assert_eq!(updated(&event), true);
     let mut other = event.clone();
     other["detail"]["userMetadata"]["mpe_job_id"] = json!("exec-unknown");
-    let out = rt
-        .block_on(job_state::handle(&ddb, "jobs", &other))
-        .expect("handled");
-    assert_eq!(out["updated"], false, "{out}");
-    let items = boto3(
-        &python,
-        &url,
-        "ddb = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-3')\n\
-         print(json.dumps(ddb.scan(TableName='jobs')['Items']))",
-    );
+    assert_eq!(updated(&other), false);
+    let items = records();
     let items = items.as_array().expect("items");
     assert_eq!(items.len(), 1, "no record made for a foreign id: {items:?}");
     assert_eq!(items[0]["status"]["S"], "COMPLETE");
-    assert_eq!(items[0]["mediaConvertJobId"]["S"], "1764106200000-q1w2e3");
+    assert_eq!(items[0]["mediaConvertJobId"]["S"], "1732568975123-abc123");
     assert_eq!(
         items[0]["outputs"]["L"][1]["S"],
-        "s3://media/short/cmaf/short.m3u8"
+        "s3://media/movie/cmaf/movie.m3u8"
+    );
+
+    // job-state: ERROR records the code and message.
+    let mut failed = event_doc("mediaconvert-error");
+    failed["detail"]["userMetadata"]["mpe_job_id"] = json!("exec-1");
+    assert_eq!(updated(&failed), true);
+    let items = records()[0].clone();
+    assert_eq!(items["status"]["S"], "ERROR", "{items}");
+    assert!(
+        items.to_string().contains("Unable to open input file"),
+        "{items}"
     );
 
     // upload-url: the presigned PUT works against the S3 server.

@@ -219,7 +219,167 @@ fn every_job_template_is_mpe_cloud_template_for_its_profile() {
             expected["Settings"],
             "profile {name}"
         );
-        assert_eq!(p["Description"], expected["Description"]);
-        assert_eq!(p["StatusUpdateInterval"], expected["StatusUpdateInterval"]);
+        // Every other member of the template, under its CloudFormation name.
+        for (key, value) in expected.as_object().expect("template") {
+            match key.as_str() {
+                "Settings" => {}
+                "Name" => assert_eq!(value, &format!("mpe-{name}")),
+                _ => assert_eq!(&p[key], value, "profile {name}: {key}"),
+            }
+        }
+    }
+}
+
+/// An event document from `cloud/tests/events/` (real shapes, as EventBridge delivers).
+fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(format!("tests/events/{name}.json")))
+        .expect("event file");
+    serde_json::from_str(&text).expect("event JSON")
+}
+
+/// A rule's EventPattern with its references made concrete, as deployed with the
+/// suffix `dev` in account 123456789012, eu-west-3 (the names the event files carry).
+fn pattern(stack: &Value, rule: &str) -> Value {
+    fn resolve(v: &Value) -> Value {
+        match v {
+            Value::Object(m) if m.get("Ref") == Some(&Value::from("RawBucket")) => {
+                Value::from("mpe-raw-dev-123456789012")
+            }
+            Value::Object(m) if m.contains_key("Fn::GetAtt") => {
+                assert_eq!(
+                    m["Fn::GetAtt"],
+                    serde_json::json!(["MediaConvertQueue", "Arn"])
+                );
+                Value::from("arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-queue-dev")
+            }
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(resolve).collect()),
+            other => other.clone(),
+        }
+    }
+    resolve(&stack["Resources"][rule]["Properties"]["EventPattern"])
+}
+
+#[test]
+fn the_rules_match_the_real_events_by_eventbridges_matcher() {
+    let stack = committed();
+    let upload = pattern(&stack, "UploadRule");
+    let state = pattern(&stack, "JobStateRule");
+    let created = event("s3-object-created");
+    let mut elsewhere = created.clone();
+    elsewhere["detail"]["object"]["key"] = Value::from("logs/2026-11-25.txt");
+    let mut other_bucket = created.clone();
+    other_bucket["detail"]["bucket"]["name"] = Value::from("someone-elses-bucket");
+    let mut deleted = created.clone();
+    deleted["detail-type"] = Value::from("Object Deleted");
+    deleted["detail"]["reason"] = Value::from("DeleteObject");
+    let mut other_queue = event("mediaconvert-complete");
+    other_queue["detail"]["queue"] =
+        Value::from("arn:aws:mediaconvert:eu-west-3:123456789012:queues/Default");
+    // (pattern, event, whether EventBridge delivers it)
+    let cases = serde_json::json!([
+        [upload, created, true],
+        [upload, elsewhere, false],
+        [upload, other_bucket, false],
+        [upload, deleted, false],
+        [state, event("mediaconvert-complete"), true],
+        [state, event("mediaconvert-error"), true],
+        [state, event("mediaconvert-progressing"), false],
+        [state, other_queue, false],
+        [state, created, false],
+    ]);
+    // moto's implementation of EventBridge's pattern matching, in process. (It cannot
+    // take an event that lacks an object the pattern descends into, so every event
+    // here has the shape its rule's source sends.)
+    let script = "import json, sys\n\
+        from moto.events.models import EventPattern\n\
+        cases = json.load(sys.stdin)\n\
+        print(json.dumps([EventPattern.load(json.dumps(p)).matches_event(e) for p, e, _ in cases]))";
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(cases.to_string().as_bytes())
+            .expect("write cases");
+    }
+    let out = child.wait_with_output().expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<bool> = serde_json::from_slice(&out.stdout).expect("verdicts");
+    let want: Vec<bool> = cases
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c[2].as_bool().expect("bool"))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn every_taggable_resource_is_tagged_by_the_resource_schemas() {
+    let stack = committed();
+    let resources = stack["Resources"].as_object().expect("resources");
+    let types: std::collections::BTreeSet<&str> = resources
+        .values()
+        .filter_map(|r| r["Type"].as_str())
+        .collect();
+    // The CloudFormation resource schemas cfn-lint ships say which types take tags.
+    let script = "import json, os, sys, cfnlint\n\
+        base = os.path.join(os.path.dirname(cfnlint.__file__), 'data', 'schemas')\n\
+        index = json.load(open(os.path.join(base, 'providers', sys.argv[1] + '.json')))\n\
+        out = {}\n\
+        for t in sys.argv[2:]:\n\
+        \x20   s = json.load(open(os.path.join(base, 'resources', index[t] + '.json')))\n\
+        \x20   tagging = s.get('tagging', {})\n\
+        \x20   out[t] = tagging.get('tagProperty', '/properties/Tags').split('/')[-1] if tagging.get('taggable') else None\n\
+        print(json.dumps(out))";
+    let lint_python = tool("cfn-lint").with_file_name("python");
+    let out = Command::new(lint_python)
+        .args(["-c", script, stack::DEFAULT_REGION])
+        .args(&types)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let taggable: std::collections::BTreeMap<String, Option<String>> =
+        serde_json::from_slice(&out.stdout).expect("schema verdicts");
+    let mut tagged = 0;
+    for (id, r) in resources {
+        let t = r["Type"].as_str().expect("type");
+        if let Some(Some(property)) = taggable.get(t) {
+            let tags = &r["Properties"][property];
+            assert!(!tags.is_null(), "{id} ({t}) takes {property} but has none");
+            assert!(
+                tags.to_string().contains("EnvironmentSuffix"),
+                "{id}: {tags}"
+            );
+            tagged += 1;
+        }
+    }
+    assert!(tagged >= 40, "only {tagged} tagged resources");
+    // Every log group expires by the LogRetentionDays parameter.
+    for (id, r) in resources {
+        if r["Type"] == "AWS::Logs::LogGroup" {
+            assert_eq!(
+                r["Properties"]["RetentionInDays"],
+                serde_json::json!({ "Ref": "LogRetentionDays" }),
+                "{id}"
+            );
+        }
     }
 }

@@ -148,36 +148,22 @@ pub async fn handle(
 mod tests {
     use super::*;
 
-    /// A COMPLETE event in the shape MediaConvert publishes (shared/MEDIACONVERT.md §5).
-    fn complete() -> Value {
-        json!({
-            "version": "0", "id": "6c5a2f1e-8e42-6f4d-1b3c-0a9d8e7f6a5b",
-            "detail-type": "MediaConvert Job State Change", "source": "aws.mediaconvert",
-            "account": "123456789012", "time": "2026-11-25T21:10:04Z", "region": "eu-west-3",
-            "resources": ["arn:aws:mediaconvert:eu-west-3:123456789012:jobs/1732568975123-abc123"],
-            "detail": {
-                "timestamp": 1_732_569_004_000_u64, "accountId": "123456789012",
-                "queue": "arn:aws:mediaconvert:eu-west-3:123456789012:queues/mpe-queue-dev",
-                "jobId": "1732568975123-abc123", "status": "COMPLETE",
-                "userMetadata": { "mpe_job_id": "exec-42", "mpe_profile": "default" },
-                "outputGroupDetails": [
-                    { "outputDetails": [
-                        { "durationInMs": 10000, "videoDetails": { "widthInPx": 1920, "heightInPx": 1080 } },
-                        { "durationInMs": 10000, "videoDetails": { "widthInPx": 1280, "heightInPx": 720 } } ],
-                      "playlistFilePaths": ["s3://media/movie/cmaf/movie.mpd", "s3://media/movie/cmaf/movie.m3u8"],
-                      "type": "CMAF_GROUP" },
-                    { "outputDetails": [
-                        { "outputFilePaths": ["s3://media/movie/mp4/movie_720p.mp4"], "durationInMs": 10000,
-                          "videoDetails": { "widthInPx": 1280, "heightInPx": 720 } } ],
-                      "type": "FILE_GROUP" }
-                ]
-            }
-        })
+    /// A real-shaped event from `cloud/tests/events/` (the documents the stack's
+    /// EventBridge rules are also tested against).
+    fn event(name: &str) -> Value {
+        let text = match name {
+            "complete" => include_str!("../../tests/events/mediaconvert-complete.json"),
+            "error" => include_str!("../../tests/events/mediaconvert-error.json"),
+            _ => include_str!("../../tests/events/mediaconvert-progressing.json"),
+        };
+        serde_json::from_str(text).expect("event JSON")
     }
 
     #[test]
     fn complete_records_the_outputs() {
-        let u = update(&complete()).expect("parses").expect("an mpe job");
+        let u = update(&event("complete"))
+            .expect("parses")
+            .expect("an mpe job");
         assert_eq!(u.id, "exec-42");
         assert_eq!(u.status, "COMPLETE");
         assert_eq!(u.mediaconvert_job_id, "1732568975123-abc123");
@@ -194,21 +180,15 @@ mod tests {
 
     #[test]
     fn error_records_code_and_message_and_foreign_jobs_are_left_alone() {
-        let mut e = complete();
-        let d = &mut e["detail"];
-        d["status"] = json!("ERROR");
-        d["errorCode"] = json!(1030);
-        d["errorMessage"] = json!("Unable to open input file [s3://raw/uploads/a.mp4]");
-        d.as_object_mut()
-            .expect("detail")
-            .remove("outputGroupDetails");
+        let mut e = event("error");
         let u = update(&e).expect("parses").expect("an mpe job");
         assert_eq!(u.status, "ERROR");
         assert_eq!(
             u.error.as_deref(),
-            Some("1030: Unable to open input file [s3://raw/uploads/a.mp4]")
+            Some("1030: Unable to open input file [s3://mpe-raw-dev-123456789012/uploads/a.mp4]")
         );
         assert!(u.outputs.is_empty());
+        assert_eq!(u.id, "exec-43");
 
         e["detail"]["userMetadata"] = json!({});
         assert_eq!(update(&e).expect("parses"), None);

@@ -213,18 +213,16 @@ mod tests {
         }
     }
 
-    /// An "Object Created" event as EventBridge delivers it from S3, wrapped as the
-    /// state machine passes it.
+    /// The "Object Created" event EventBridge delivers from S3 (`cloud/tests/events/`),
+    /// for `key` and `size`, passed on as the state machine's Validate task does:
+    /// `{"executionId": $$.Execution.Name, "detail": $.detail}`.
     fn event(key: &str, size: u64) -> Value {
-        json!({ "executionId": "0b6c2d2e", "detail": {
-            "version": "0",
-            "bucket": { "name": "mpe-raw-dev-123456789012" },
-            "object": { "key": key, "size": size, "etag": "9b2cf535f27731c974343645a3985328", "sequencer": "00617F08299329D189" },
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "source-ip-address": "1.2.3.4",
-            "reason": "PutObject"
-        } })
+        let mut e: Value =
+            serde_json::from_str(include_str!("../../tests/events/s3-object-created.json"))
+                .expect("event JSON");
+        e["detail"]["object"]["key"] = json!(key);
+        e["detail"]["object"]["size"] = json!(size);
+        json!({ "executionId": "0b6c2d2e", "detail": e["detail"] })
     }
 
     fn mp4_head() -> Vec<u8> {

@@ -123,7 +123,7 @@ pub(super) fn add(res: &mut Resources, profiles: &[String]) {
         "ValidateAlias",
         "AWS::Lambda::Alias",
         json!({
-            "Name": "live",
+            "Name": sub("live-${EnvironmentSuffix}"),
             "FunctionName": ref_("ValidateFunction"),
             "FunctionVersion": att("ValidateVersion", "Version"),
             "ProvisionedConcurrencyConfig": { "ProvisionedConcurrentExecutions": 2 },

@@ -328,15 +328,55 @@ mod tests {
         let tasks: Vec<_> = states.iter().filter(|(_, s)| s["Type"] == "Task").collect();
         assert!(tasks.len() >= 7, "{} tasks", tasks.len());
         for (id, s) in tasks {
-            assert!(
-                s["Retry"].as_array().is_some_and(|r| !r.is_empty()),
-                "{id} has no Retry"
-            );
+            let retry = s["Retry"].as_array().expect("a Retry list");
+            assert!(!retry.is_empty(), "{id} has no Retry");
+            for r in retry {
+                // Backoff: each wait longer than the last.
+                assert!(
+                    r["BackoffRate"].as_f64().is_some_and(|b| b > 1.0),
+                    "{id}: {r}"
+                );
+                assert!(
+                    r["MaxAttempts"].as_u64().is_some_and(|m| m >= 2),
+                    "{id}: {r}"
+                );
+                assert!(
+                    r["IntervalSeconds"].as_u64().is_some_and(|i| i >= 1),
+                    "{id}: {r}"
+                );
+            }
             assert!(
                 s["Catch"].as_array().is_some_and(|c| !c.is_empty()),
                 "{id} has no Catch"
             );
         }
+        // The graph is whole: StartAt, every Next, Default, Choice and Catch target is a
+        // state, and every state but the start is reached.
+        let definition = &stack["Resources"]["StateMachine"]["Properties"]["Definition"];
+        let start = definition["StartAt"].as_str().expect("StartAt");
+        let mut reached = std::collections::BTreeSet::from([start]);
+        for (id, s) in states {
+            let mut targets: Vec<&Value> = vec![&s["Next"], &s["Default"]];
+            for list in ["Choices", "Catch"] {
+                if let Some(items) = s[list].as_array() {
+                    targets.extend(items.iter().map(|c| &c["Next"]));
+                }
+            }
+            for t in targets.into_iter().filter_map(Value::as_str) {
+                assert!(
+                    states.contains_key(t),
+                    "{id} goes to {t}, which is not a state"
+                );
+                reached.insert(t);
+            }
+            let ends = s["End"] == true || matches!(s["Type"].as_str(), Some("Fail" | "Succeed"));
+            assert!(
+                ends || s["Next"].is_string() || s["Type"] == "Choice",
+                "{id} leads nowhere"
+            );
+        }
+        let all: std::collections::BTreeSet<&str> = states.keys().map(String::as_str).collect();
+        assert_eq!(reached, all, "states no path reaches");
     }
 
     #[test]
@@ -383,10 +423,16 @@ mod tests {
             for map in std::iter::once(props).chain(nested) {
                 for key in NAME_KEYS {
                     let Some(v) = map.get(*key) else { continue };
-                    // A Name that is a plain string is the alias `live`, not a resource name;
-                    // FunctionName in a Version, Alias or Url is a reference to the function.
-                    let Some(text) = v.get("Fn::Sub").and_then(Value::as_str) else {
+                    // FunctionName in a Version, Alias, Url or Permission is a reference
+                    // to the function; every other name is built with the suffix.
+                    if *key == "FunctionName"
+                        && (v.get("Ref").is_some() || v.get("Fn::GetAtt").is_some())
+                    {
                         continue;
+                    }
+                    let text = v.get("Fn::Sub").and_then(Value::as_str);
+                    let Some(text) = text else {
+                        panic!("{id}.{key} = {v}: a name without the suffix");
                     };
                     named += 1;
                     assert!(text.contains("${EnvironmentSuffix}"), "{id}.{key} = {text}");
