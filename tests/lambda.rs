@@ -13,7 +13,7 @@ use crate::util;
 
 const BUCKET: &str = "mpe-raw-dev-123456789012";
 
-fn shared(url: &str) -> aws_config::SdkConfig {
+pub(crate) fn shared(url: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-3"))

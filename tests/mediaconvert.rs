@@ -865,3 +865,112 @@ fn cloud_submit_aborts_a_refused_upload_and_names_the_region() {
     assert!(err.contains("region xx-nowhere-1"), "{err}");
     assert!(err.contains("endpoint unreachable"), "{err}");
 }
+
+#[test]
+fn the_typed_sdk_client_creates_gets_lists_and_cancels_jobs() {
+    use aws_sdk_mediaconvert::types::{
+        ContainerSettings, ContainerType, FileGroupSettings, Input, JobSettings, JobStatus, Output,
+        OutputGroup, OutputGroupSettings, OutputGroupType,
+    };
+    let dir = util::work_dir("mediaconvert-typed");
+    let st = stack(&dir, None);
+    let mc = aws_sdk_mediaconvert::Client::new(&crate::lambda::shared(&st.mc_url));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // A job built with the SDK's own types and serialised by it: an MP4 output with no
+    // video description, which the local executor cannot run.
+    let settings = JobSettings::builder()
+        .inputs(
+            Input::builder()
+                .file_input("s3://raw/uploads/a.mp4")
+                .build(),
+        )
+        .output_groups(
+            OutputGroup::builder()
+                .name("File Group")
+                .output_group_settings(
+                    OutputGroupSettings::builder()
+                        .r#type(OutputGroupType::FileGroupSettings)
+                        .file_group_settings(
+                            FileGroupSettings::builder()
+                                .destination("s3://media/a/")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .outputs(
+                    Output::builder()
+                        .name_modifier("_360p")
+                        .container_settings(
+                            ContainerSettings::builder()
+                                .container(ContainerType::Mp4)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let create = |token: &str| {
+        rt.block_on(
+            mc.create_job()
+                .role("arn:aws:iam::000000000000:role/mc")
+                .settings(settings.clone())
+                .user_metadata("mpe_profile", "default")
+                .client_request_token(token)
+                .send(),
+        )
+        .expect("CreateJob")
+        .job()
+        .cloned()
+        .expect("a job")
+    };
+    let job = create("token-1");
+    let id = job.id().expect("id").to_string();
+    assert!(
+        matches!(
+            job.status(),
+            Some(JobStatus::Submitted | JobStatus::Progressing)
+        ),
+        "{job:?}"
+    );
+    // The same token is the same job.
+    assert_eq!(create("token-1").id(), Some(id.as_str()));
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let j = rt
+            .block_on(mc.get_job().id(&id).send())
+            .expect("GetJob")
+            .job()
+            .cloned()
+            .expect("a job");
+        if j.status() == Some(&JobStatus::Error) {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "still {:?}", j.status());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ended.error_code(), Some(1010));
+    let message = ended.error_message().expect("a message");
+    assert!(
+        message.contains("Settings.OutputGroups[0].Outputs[0]"),
+        "{message}"
+    );
+    assert_eq!(
+        ended.user_metadata().and_then(|m| m.get("mpe_profile")),
+        Some(&"default".to_string())
+    );
+
+    let listed = rt
+        .block_on(mc.list_jobs().status(JobStatus::Error).send())
+        .expect("ListJobs");
+    let ids: Vec<&str> = listed.jobs().iter().filter_map(|j| j.id()).collect();
+    assert_eq!(ids, [id.as_str()]);
+
+    // Cancelling an ended job is refused with MediaConvert's error type.
+    let refused = rt
+        .block_on(mc.cancel_job().id(&id).send())
+        .expect_err("an ended job cannot be cancelled");
+    let service = refused.into_service_error();
+    assert!(service.is_conflict_exception(), "{service:?}");
+}
