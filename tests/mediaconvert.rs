@@ -211,6 +211,17 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
     assert_eq!(report["paged"], json!([failed_id, id]), "{report:#}");
 }
 
+/// The heights of the renditions the engine plans for `src` with the default profile.
+fn plan_heights(src: &Path) -> Vec<u64> {
+    let profile = profiles::Profile::load("default").expect("profile");
+    let media = engine::probe(src).expect("probe");
+    let plan = profiles::plan(&profile, &media).expect("plan");
+    plan.renditions
+        .iter()
+        .map(|r| u64::from(r.height))
+        .collect()
+}
+
 /// What ffprobe says a media file holds: each stream's codec, profile, size, pixel
 /// format, frame rate and audio layout, and the duration to 0.1 s.
 fn rendition(path: &Path) -> Value {
@@ -444,6 +455,23 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     let state: Value = serde_json::from_slice(&o.stdout).expect("status JSON");
     assert_eq!(state["status"], "COMPLETE");
     assert_eq!(state["outputs"], job["outputs"]);
+    // The output group details: one list per group of the job, sizes where video is.
+    let groups = state["output_groups"].as_array().expect("output groups");
+    let rungs = plan_heights(&src);
+    assert!(groups.len() >= 3, "{state:#}");
+    let first: Vec<u64> = groups[0]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .filter_map(|o| o["height"].as_u64())
+        .collect();
+    assert_eq!(first, rungs, "{state:#}");
+    // ...and as text.
+    let o = cloud(&["status", &id], &st.s3_url, &st.mc_url, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("status   COMPLETE"), "{text}");
+    assert!(text.contains("group 0  "), "{text}");
     assert!(
         state["user_metadata"]["mpe_job_id"].is_string(),
         "{state:#}"

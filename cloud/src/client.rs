@@ -38,6 +38,20 @@ pub struct JobState {
     /// of streaming groups and the files of file groups (as the COMPLETE event lists
     /// them; frame captures as a `*` pattern).
     pub outputs: Vec<String>,
+    /// The job's OutputGroupDetails once it is COMPLETE: per output group, what each
+    /// output came out as (GetJob gives durations and picture sizes, never paths).
+    pub output_groups: Vec<Vec<OutputInfo>>,
+}
+
+/// One output of a finished job, from its OutputDetail.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutputInfo {
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i32>,
+    /// Picture width, for outputs with video.
+    pub width: Option<i32>,
+    /// Picture height, for outputs with video.
+    pub height: Option<i32>,
 }
 
 impl JobState {
@@ -66,6 +80,20 @@ impl JobState {
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
             outputs: job.settings().map(output_paths).unwrap_or_default(),
+            output_groups: job
+                .output_group_details()
+                .iter()
+                .map(|g| {
+                    g.output_details()
+                        .iter()
+                        .map(|d| OutputInfo {
+                            duration_ms: d.duration_in_ms(),
+                            width: d.video_details().and_then(|v| v.width_in_px()),
+                            height: d.video_details().and_then(|v| v.height_in_px()),
+                        })
+                        .collect()
+                })
+                .collect(),
         }
     }
 }

@@ -603,5 +603,21 @@ fn print_state(s: &JobState, json: bool) -> anyhow::Result<()> {
     for o in &s.outputs {
         println!("output   {o}");
     }
+    for (i, group) in s.output_groups.iter().enumerate() {
+        let outputs: Vec<String> = group
+            .iter()
+            .map(|o| {
+                let secs = o
+                    .duration_ms
+                    .map(|ms| format!("{:.1} s", f64::from(ms) / 1000.0))
+                    .unwrap_or_else(|| "-".into());
+                match (o.width, o.height) {
+                    (Some(w), Some(h)) => format!("{w}x{h} {secs}"),
+                    _ => secs,
+                }
+            })
+            .collect();
+        println!("group {i}  {}", outputs.join(", "));
+    }
     Ok(())
 }
