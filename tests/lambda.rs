@@ -16,6 +16,7 @@ const BUCKET: &str = "mpe-raw-dev-123456789012";
 pub(crate) fn shared(url: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(cloud::aws::http_client())
         .region(Region::new("eu-west-3"))
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             Credentials::new("testing", "testing", None, None, "test"),

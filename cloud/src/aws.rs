@@ -40,6 +40,7 @@ pub struct Clients {
 /// there is no region or no credentials, rather than after a long upload.
 pub async fn clients(e: &Endpoints) -> Result<Clients, CloudError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(e.max_attempts.max(1)));
     if let Some(r) = &e.region {
         loader = loader.region(Region::new(r.clone()));
@@ -75,6 +76,16 @@ pub async fn clients(e: &Endpoints) -> Result<Clients, CloudError> {
         mediaconvert: aws_sdk_mediaconvert::Client::from_conf(mc.build()),
         region,
     })
+}
+
+/// The HTTPS client every AWS client here uses (hyper, rustls with ring, the system's
+/// root certificates), and the credential and SSO providers of the configuration chain
+/// with them.
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// One line for an SDK error: the service's code and message, or the reason a request

@@ -39,7 +39,10 @@ pub(crate) fn env_list(key: &str) -> Vec<String> {
 /// Runs the Lambda Runtime API loop for `handler` (the function's `_HANDLER`), with
 /// clients from the function's role; returns when the runtime stops.
 pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::aws::http_client())
+        .load()
+        .await;
     match handler {
         VALIDATE => {
             let s3 = aws_sdk_s3::Client::new(&shared);
