@@ -513,6 +513,13 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     assert!(last.starts_with("mpe: error: job "), "{err}");
     assert!(last.contains("ended ERROR: 1010"), "{err}");
     assert!(last.contains("Settings.Inputs[0].InputClippings"), "{err}");
+    // `list` shows it, with its error, among the jobs that ended in ERROR.
+    let o = cloud(&["list", "--status", "error"], &st.s3_url, &st.mc_url, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(" ERROR "), "{text}");
+    assert!(text.contains("1010: "), "{text}");
 }
 
 #[test]

@@ -55,6 +55,16 @@ pub struct OutputInfo {
 }
 
 impl JobState {
+    /// The error as one line, `code: message`, when the job has one.
+    pub fn error_line(&self) -> Option<String> {
+        match (&self.error_code, &self.error_message) {
+            (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+            (None, Some(m)) => Some(m.clone()),
+            (Some(c), None) => Some(format!("error {c}")),
+            (None, None) => None,
+        }
+    }
+
     /// Whether the job has ended (COMPLETE, ERROR or CANCELED).
     pub fn is_final(&self) -> bool {
         matches!(self.status.as_str(), "COMPLETE" | "ERROR" | "CANCELED")

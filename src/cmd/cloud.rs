@@ -295,7 +295,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 for j in &jobs {
                     let pct = j.percent.map(|p| format!(" {p}%")).unwrap_or_default();
                     let created = j.created.as_deref().unwrap_or("-");
-                    println!("{}  {:<11}{pct}  {created}", j.id, j.status);
+                    let error = j.error_line().map(|e| format!("  {e}")).unwrap_or_default();
+                    println!("{}  {:<11}{pct}  {created}{error}", j.id, j.status);
                 }
             }
             Ok(())
@@ -573,11 +574,10 @@ async fn follow_job(c: &cloud::Clients, id: &str, f: &Follow) -> anyhow::Result<
     .await?;
     print_state(&state, f.json)?;
     if state.status != "COMPLETE" {
-        let why = match (&state.error_code, &state.error_message) {
-            (Some(c), Some(m)) => format!(": {c}: {m}"),
-            (None, Some(m)) => format!(": {m}"),
-            _ => String::new(),
-        };
+        let why = state
+            .error_line()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
         bail!("job {} ended {}{why}", state.id, state.status);
     }
     Ok(())
@@ -594,8 +594,8 @@ fn print_state(s: &JobState, json: bool) -> anyhow::Result<()> {
     if let Some(c) = &s.created {
         println!("created  {c}");
     }
-    if let Some(m) = &s.error_message {
-        println!("error    {}: {m}", s.error_code.unwrap_or_default());
+    if let Some(e) = s.error_line() {
+        println!("error    {e}");
     }
     for (k, v) in &s.user_metadata {
         println!("meta     {k}={v}");
