@@ -792,7 +792,8 @@ fn cloud_submit_retries_throttling_and_lost_answers() {
         .collect();
     assert_eq!(ids, [id.as_str()]);
 
-    // Cancelled while it ran: `wait` (through the throttling proxy) says so in one line.
+    // Cancelled while it ran: `wait` (through the throttling proxy, which refuses its
+    // first GetJob) says so in one line.
     let o = cloud(
         &["wait", &id, "--interval", "0.2"],
         &st.s3_url,
@@ -807,6 +808,14 @@ fn cloud_submit_retries_throttling_and_lost_answers() {
         format!("mpe: error: job {id} ended CANCELED"),
         "{err}"
     );
+    let gets: Vec<u64> = mc
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "GET")
+        .filter_map(|r| r["status"].as_u64())
+        .collect();
+    assert_eq!(gets.first(), Some(&429), "{gets:?}");
+    assert_eq!(gets.get(1), Some(&200), "{gets:?}");
 }
 
 #[test]

@@ -80,12 +80,22 @@ pub async fn clients(e: &Endpoints) -> Result<Clients, CloudError> {
 
 /// The HTTPS client every AWS client here uses (hyper, rustls with ring, the system's
 /// root certificates), and the credential and SSO providers of the configuration chain
-/// with them.
+/// with them. Like the SDK's own default client it honours `HTTPS_PROXY`, `HTTP_PROXY`
+/// and `NO_PROXY`, and takes timeouts and the async sleep from each client's settings.
 pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            connector.set_sleep_impl(c.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// One line for an SDK error: the service's code and message, or the reason a request

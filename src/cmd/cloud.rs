@@ -187,8 +187,8 @@ pub struct SubmitArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(5..=5120))]
     part_size: u64,
     /// How upload progress is shown: a bar on a terminal, else a line every few seconds
-    /// (auto); `json` prints one object per finished part:
-    /// {"upload","bytes","total","fraction"}.
+    /// (auto). Here `json` prints one object per finished part,
+    /// {"upload","bytes","total","fraction"}, not the transcode's per-second object.
     #[arg(long, value_enum, default_value = "auto")]
     progress: crate::progress::Mode,
     /// Parts uploaded at once.
@@ -300,7 +300,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             Ok(())
-        })?,
+        })
+        .map_err(|e| region_hint(e, &aws))?,
         CloudCommand::Cancel { id, aws } => block_on(async {
             let c = connect(&aws).await?;
             cloud::client::cancel_job(&c.mediaconvert, &id).await?;
@@ -316,11 +317,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// where the service is not offered (or a mistyped one): say which region was used.
 fn region_hint(e: anyhow::Error, aws: &AwsArgs) -> anyhow::Error {
     let text = format!("{e:#}");
-    let overridden = if text.contains("MediaConvert") {
-        aws.mediaconvert_endpoint.is_some()
-    } else {
-        aws.s3_endpoint.is_some()
-    };
+    // Every MediaConvert action's error starts with its name; the S3 ones with "upload".
+    let overridden = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || if text.starts_with("MediaConvert ") {
+            aws.mediaconvert_endpoint.is_some()
+        } else {
+            aws.s3_endpoint.is_some()
+        };
     if overridden || !text.contains("endpoint unreachable") {
         return e;
     }
@@ -483,6 +486,9 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     let label = input.clone();
     let progress: cloud::upload::Progress = Arc::new(move |n| {
         shown.inc(n);
+        // Counted and printed under one lock, so that lines from parts finishing together
+        // on different threads still rise.
+        let Ok(mut at) = last.lock() else { return };
         let done = sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
         match mode {
             Mode::Json => eprintln!(
@@ -494,16 +500,12 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
                     "fraction": done as f64 / size.max(1) as f64,
                 })
             ),
-            Mode::Plain => {
-                if let Ok(mut at) = last.lock() {
-                    if at.elapsed() >= Duration::from_secs(5) && done < size {
-                        *at = std::time::Instant::now();
-                        eprintln!(
-                            "mpe: upload {label}: {}% ({done} of {size} bytes)",
-                            done * 100 / size.max(1)
-                        );
-                    }
-                }
+            Mode::Plain if at.elapsed() >= Duration::from_secs(5) && done < size => {
+                *at = std::time::Instant::now();
+                eprintln!(
+                    "mpe: upload {label}: {}% ({done} of {size} bytes)",
+                    done * 100 / size.max(1)
+                );
             }
             _ => {}
         }

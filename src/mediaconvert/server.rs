@@ -222,8 +222,9 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
                 .map(|j| to_camel(&j.json()))
                 .collect();
             let mut body = json!({ "jobs": list });
-            if skip + max < matched.len() {
-                body["nextToken"] = json!((skip + max).to_string());
+            let next = skip.saturating_add(max);
+            if next < matched.len() {
+                body["nextToken"] = json!(next.to_string());
             }
             drop(jobs);
             respond(request, 200, &body, None)
@@ -360,6 +361,10 @@ fn execute(
         .iter()
         .filter(|f| f.path != profiles::naming::METADATA)
     {
+        // A job cancelled while its outputs go up stops there (CANCELED, not COMPLETE).
+        if cancel.load(Ordering::Relaxed) {
+            anyhow::bail!("cancelled while uploading its outputs");
+        }
         s3.put(
             &report.asset_dir.join(&f.path),
             &format!("{}{}", job.destination, f.path),
@@ -380,7 +385,11 @@ fn output_group_details(request: &Value, plan: &profiles::Plan) -> Vec<Value> {
         if let Some(r) = plan.renditions.iter().find(|r| r.name == name) {
             return Some((r.width, r.height));
         }
-        plan.thumbnails.as_ref().map(|t| (t.width, t.height))
+        let capture = output["VideoDescription"]["CodecSettings"]["Codec"] == "FRAME_CAPTURE";
+        plan.thumbnails
+            .as_ref()
+            .filter(|_| capture)
+            .map(|t| (t.width, t.height))
     };
     let groups = request["Settings"]["OutputGroups"]
         .as_array()

@@ -37,6 +37,8 @@ UP = urllib.parse.urlsplit(UPSTREAM)
 LOCK = threading.Lock()
 STATE = {"inflight": 0}
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te"}
+# Set by send_response itself; forwarding the upstream's would send them twice.
+OWN = {"date", "server"}
 
 
 def matching(method, path, query):
@@ -65,10 +67,12 @@ class Proxy(BaseHTTPRequestHandler):
             data = b""
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                chunk = self.rfile.read(size + 2)
                 if size == 0:
                     break
-                data += chunk[:-2]
+                data += self.rfile.read(size + 2)[:-2]
+            # Trailers, if any, then the empty line that ends the body.
+            while self.rfile.readline().strip():
+                pass
             return data
         return self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
 
@@ -86,7 +90,7 @@ class Proxy(BaseHTTPRequestHandler):
         payload = resp.read()
         conn.close()
         # A HEAD answer keeps the object's Content-Length, with no body.
-        keep = HOP if self.command == "HEAD" else HOP | {"content-length"}
+        keep = HOP | OWN if self.command == "HEAD" else HOP | OWN | {"content-length"}
         return resp.status, [(k, v) for k, v in resp.getheaders() if k.lower() not in keep], payload
 
     def fault(self, rule):
@@ -117,7 +121,11 @@ class Proxy(BaseHTTPRequestHandler):
             if rule and "status" in rule and not rule.get("after"):
                 status, headers, payload = self.fault(rule)
             else:
-                status, headers, payload = self.forward(data)
+                try:
+                    status, headers, payload = self.forward(data)
+                except OSError as e:
+                    status, headers = 502, [("Content-Type", "text/plain")]
+                    payload = f"upstream unreachable: {e}".encode()
                 if rule and "status" in rule:
                     status, headers, payload = self.fault(rule)
             entry = {

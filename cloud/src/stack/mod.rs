@@ -350,24 +350,26 @@ mod tests {
                 "{id} has no Catch"
             );
         }
-        // The graph is whole: StartAt, every Next, Default, Choice and Catch target is a
-        // state, and every state but the start is reached.
-        let definition = &stack["Resources"]["StateMachine"]["Properties"]["Definition"];
-        let start = definition["StartAt"].as_str().expect("StartAt");
-        let mut reached = std::collections::BTreeSet::from([start]);
-        for (id, s) in states {
-            let mut targets: Vec<&Value> = vec![&s["Next"], &s["Default"]];
+        // The graph is whole: every Next, Default, Choice and Catch target is a state,
+        // every state leads somewhere or ends, and a walk from StartAt reaches them all.
+        let targets = |s: &Value| -> Vec<String> {
+            let mut t: Vec<&Value> = vec![&s["Next"], &s["Default"]];
             for list in ["Choices", "Catch"] {
                 if let Some(items) = s[list].as_array() {
-                    targets.extend(items.iter().map(|c| &c["Next"]));
+                    t.extend(items.iter().map(|c| &c["Next"]));
                 }
             }
-            for t in targets.into_iter().filter_map(Value::as_str) {
+            t.into_iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
+        for (id, s) in states {
+            for t in targets(s) {
                 assert!(
-                    states.contains_key(t),
+                    states.contains_key(&t),
                     "{id} goes to {t}, which is not a state"
                 );
-                reached.insert(t);
             }
             let ends = s["End"] == true || matches!(s["Type"].as_str(), Some("Fail" | "Succeed"));
             assert!(
@@ -375,8 +377,17 @@ mod tests {
                 "{id} leads nowhere"
             );
         }
-        let all: std::collections::BTreeSet<&str> = states.keys().map(String::as_str).collect();
-        assert_eq!(reached, all, "states no path reaches");
+        let definition = &stack["Resources"]["StateMachine"]["Properties"]["Definition"];
+        let start = definition["StartAt"].as_str().expect("StartAt").to_string();
+        let mut reached = std::collections::BTreeSet::new();
+        let mut queue = vec![start];
+        while let Some(id) = queue.pop() {
+            if reached.insert(id.clone()) {
+                queue.extend(targets(&states[&id]));
+            }
+        }
+        let all: std::collections::BTreeSet<String> = states.keys().cloned().collect();
+        assert_eq!(reached, all, "states no path from StartAt reaches");
     }
 
     #[test]
