@@ -21,6 +21,17 @@ pub enum Mode {
     None,
 }
 
+impl Mode {
+    /// `Auto` made concrete: a bar when stderr is a terminal, plain lines otherwise.
+    pub fn resolved(self) -> Mode {
+        match self {
+            Mode::Auto if std::io::stderr().is_terminal() => Mode::Bar,
+            Mode::Auto => Mode::Plain,
+            m => m,
+        }
+    }
+}
+
 /// Shows a transcode's progress on stderr.
 pub struct Reporter {
     mode: Mode,
@@ -33,11 +44,7 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter for `label` (the source name).
     pub fn new(mode: Mode, label: &str) -> Reporter {
-        let mode = match mode {
-            Mode::Auto if std::io::stderr().is_terminal() => Mode::Bar,
-            Mode::Auto => Mode::Plain,
-            m => m,
-        };
+        let mode = mode.resolved();
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::new(1000);
             b.set_style(

@@ -211,17 +211,6 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
     assert_eq!(report["paged"], json!([failed_id, id]), "{report:#}");
 }
 
-/// The heights of the renditions the engine plans for `src` with the default profile.
-fn plan_heights(src: &Path) -> Vec<u64> {
-    let profile = profiles::Profile::load("default").expect("profile");
-    let media = engine::probe(src).expect("probe");
-    let plan = profiles::plan(&profile, &media).expect("plan");
-    plan.renditions
-        .iter()
-        .map(|r| u64::from(r.height))
-        .collect()
-}
-
 /// What ffprobe says a media file holds: each stream's codec, profile, size, pixel
 /// format, frame rate and audio layout, and the duration to 0.1 s.
 fn rendition(path: &Path) -> Value {
@@ -334,6 +323,36 @@ fn cloud(args: &[&str], s3: &str, mc: &str, extra_env: &[(&str, &str)]) -> std::
         }
     }
     cmd.output().expect("run mpe cloud")
+}
+
+/// `mpe cloud submit SRC` to `bucket`, with destination and role flags, parts of 5 MiB
+/// and 2 attempts per request, so that failures come quickly.
+fn submit_to(
+    src: &Path,
+    bucket: &str,
+    s3: &str,
+    mc: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    cloud(
+        &[
+            "submit",
+            src.to_str().expect("utf-8"),
+            "--bucket",
+            bucket,
+            "--dest",
+            "s3://media/",
+            "--role",
+            "arn:aws:iam::000000000000:role/mc",
+            "--part-size",
+            "5",
+            "--max-attempts",
+            "2",
+        ],
+        s3,
+        mc,
+        env,
+    )
 }
 
 fn stderr_line(o: &std::process::Output) -> String {
@@ -457,7 +476,11 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     assert_eq!(state["outputs"], job["outputs"]);
     // The output group details: one list per group of the job, sizes where video is.
     let groups = state["output_groups"].as_array().expect("output groups");
-    let rungs = plan_heights(&src);
+    let rungs: Vec<u64> = plan
+        .renditions
+        .iter()
+        .map(|r| u64::from(r.height))
+        .collect();
     assert!(groups.len() >= 3, "{state:#}");
     let first: Vec<u64> = groups[0]
         .as_array()
@@ -529,25 +552,8 @@ fn cloud_submit_errors_are_one_line() {
     let (_moto, s3_url) = moto(&python, false);
     boto3(&python, &s3_url, "s3.create_bucket(Bucket='raw')");
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let submit = |bucket: &str, s3: &str, env: &[(&str, &str)]| {
-        cloud(
-            &[
-                "submit",
-                src.to_str().expect("utf-8"),
-                "--bucket",
-                bucket,
-                "--dest",
-                "s3://media/",
-                "--role",
-                "arn:aws:iam::000000000000:role/mc",
-                "--max-attempts",
-                "2",
-            ],
-            s3,
-            &dead,
-            env,
-        )
-    };
+    let submit =
+        |bucket: &str, s3: &str, env: &[(&str, &str)]| submit_to(&src, bucket, s3, &dead, env);
 
     // A bucket that does not exist.
     let o = submit("nosuch", &s3_url, &[]);
@@ -833,31 +839,11 @@ fn cloud_submit_aborts_a_refused_upload_and_names_the_region() {
         dir.join("s3.log"),
         json!([{ "method": "PUT", "query": "partNumber=2", "status": 403, "code": "AccessDenied" }]),
     );
-    let submit = |src: &Path, s3: &str, env: &[(&str, &str)]| {
-        cloud(
-            &[
-                "submit",
-                src.to_str().expect("utf-8"),
-                "--bucket",
-                "raw",
-                "--dest",
-                "s3://media/",
-                "--role",
-                "arn:aws:iam::000000000000:role/mc",
-                "--part-size",
-                "5",
-                "--max-attempts",
-                "2",
-            ],
-            s3,
-            &dead,
-            env,
-        )
-    };
+    let submit = |src: &Path, s3: &str| submit_to(src, "raw", s3, &dead, &[]);
 
     // Access denied to a part: one line naming it, and the upload is aborted, so no
     // parts are left behind and no object appears.
-    let o = submit(&src, &s3.url, &[]);
+    let o = submit(&src, &s3.url);
     assert!(!o.status.success());
     let err = stderr_line(&o);
     assert!(
@@ -877,7 +863,7 @@ fn cloud_submit_aborts_a_refused_upload_and_names_the_region() {
     assert_eq!(left, json!({ "uploads": 0, "objects": 0 }));
 
     // Uploaded, but MediaConvert cannot be reached: said in one line, after the upload.
-    let o = submit(&short, &s3_url, &[]);
+    let o = submit(&short, &s3_url);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     let last = err.lines().last().expect("an error line");

@@ -38,6 +38,26 @@ fn tool(name: &str) -> PathBuf {
     bin
 }
 
+/// Runs a Python snippet with `python` and `args` (its `sys.argv[1:]`); its stdout is
+/// JSON of type `T`.
+fn python_json<T: serde::de::DeserializeOwned>(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&str],
+) -> T {
+    let out = Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the snippet's JSON")
+}
+
 #[test]
 fn committed_stack_is_the_generators_output() {
     let text = std::fs::read_to_string(stack_file()).expect("read stack.json");
@@ -143,22 +163,12 @@ fn the_default_region_offers_mediaconvert_by_botocores_endpoint_data() {
         "dynamodb",
         "events",
     ];
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import botocore.session, json, sys; s = botocore.session.get_session(); \
-             print(json.dumps({x: s.get_available_regions(x) for x in sys.argv[1:]}))",
-        ])
-        .args(services)
-        .output()
-        .expect("botocore");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let regions: std::collections::BTreeMap<String, Vec<String>> = python_json(
+        &python,
+        "import botocore.session, json, sys; s = botocore.session.get_session(); \
+         print(json.dumps({x: s.get_available_regions(x) for x in sys.argv[1:]}))",
+        &services,
     );
-    let regions: std::collections::BTreeMap<String, Vec<String>> =
-        serde_json::from_slice(&out.stdout).expect("regions");
     for svc in services {
         assert!(
             regions[svc].iter().any(|r| r == stack::DEFAULT_REGION),
@@ -295,29 +305,9 @@ fn the_rules_match_the_real_events_by_eventbridges_matcher() {
     // here has the shape its rule's source sends.)
     let script = "import json, sys\n\
         from moto.events.models import EventPattern\n\
-        cases = json.load(sys.stdin)\n\
+        cases = json.loads(sys.argv[1])\n\
         print(json.dumps([EventPattern.load(json.dumps(p)).matches_event(e) for p, e, _ in cases]))";
-    let mut child = Command::new(python())
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(cases.to_string().as_bytes())
-            .expect("write cases");
-    }
-    let out = child.wait_with_output().expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<bool> = serde_json::from_slice(&out.stdout).expect("verdicts");
+    let got: Vec<bool> = python_json(&python(), script, &[&cases.to_string()]);
     let want: Vec<bool> = cases
         .as_array()
         .expect("cases")
@@ -346,18 +336,10 @@ fn every_taggable_resource_is_tagged_by_the_resource_schemas() {
         \x20   out[t] = tagging.get('tagProperty', '/properties/Tags').split('/')[-1] if tagging.get('taggable') else None\n\
         print(json.dumps(out))";
     let lint_python = tool("cfn-lint").with_file_name("python");
-    let out = Command::new(lint_python)
-        .args(["-c", script, stack::DEFAULT_REGION])
-        .args(&types)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec![stack::DEFAULT_REGION];
+    args.extend(&types);
     let taggable: std::collections::BTreeMap<String, Option<String>> =
-        serde_json::from_slice(&out.stdout).expect("schema verdicts");
+        python_json(&lint_python, script, &args);
     let mut tagged = 0;
     for (id, r) in resources {
         let t = r["Type"].as_str().expect("type");

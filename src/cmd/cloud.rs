@@ -1,6 +1,5 @@
 //! `mpe cloud`: the MediaConvert side of a profile: render, upload and submit, follow.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,9 +202,33 @@ pub struct SubmitArgs {
     aws: AwsArgs,
 }
 
+impl CloudCommand {
+    /// Where AWS is, for the commands that talk to it.
+    fn aws(&self) -> Option<&AwsArgs> {
+        match self {
+            CloudCommand::Submit(a) => Some(&a.aws),
+            CloudCommand::Status { aws, .. }
+            | CloudCommand::Wait { aws, .. }
+            | CloudCommand::List { aws, .. }
+            | CloudCommand::Cancel { aws, .. } => Some(aws),
+            CloudCommand::Render { .. }
+            | CloudCommand::Template { .. }
+            | CloudCommand::Stack { .. } => None,
+        }
+    }
+}
+
 /// Runs the cloud subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    match args.command {
+    let aws = args.command.aws().cloned();
+    dispatch(args.command).map_err(|e| match &aws {
+        Some(a) => region_hint(e, a),
+        None => e,
+    })
+}
+
+fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
+    match command {
         CloudCommand::Render {
             profile,
             input,
@@ -266,21 +289,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 None => print_stdout(text.trim_end())?,
             }
         }
-        CloudCommand::Submit(a) => {
-            let aws = a.aws.clone();
-            block_on(submit(*a)).map_err(|e| region_hint(e, &aws))?
-        }
+        CloudCommand::Submit(a) => block_on(submit(*a))?,
         CloudCommand::Status { id, json, aws } => block_on(async {
             let c = connect(&aws).await?;
             let state = cloud::client::get_job(&c.mediaconvert, &id).await?;
             print_state(&state, json)
-        })
-        .map_err(|e| region_hint(e, &aws))?,
+        })?,
         CloudCommand::Wait { id, follow, aws } => block_on(async {
             let c = connect(&aws).await?;
             follow_job(&c, &id, &follow).await
-        })
-        .map_err(|e| region_hint(e, &aws))?,
+        })?,
         CloudCommand::List {
             status,
             max,
@@ -300,15 +318,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             Ok(())
-        })
-        .map_err(|e| region_hint(e, &aws))?,
+        })?,
         CloudCommand::Cancel { id, aws } => block_on(async {
             let c = connect(&aws).await?;
             cloud::client::cancel_job(&c.mediaconvert, &id).await?;
             eprintln!("mpe: cancelled job {id}");
             Ok(())
-        })
-        .map_err(|e| region_hint(e, &aws))?,
+        })?,
     }
     Ok(())
 }
@@ -469,12 +485,8 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", source.display()))?
         .len();
     use crate::progress::Mode;
-    let mode = match a.progress {
-        Mode::Auto if std::io::stderr().is_terminal() => Mode::Bar,
-        // Without a terminal (logs, CI) a line every few seconds instead of a bar.
-        Mode::Auto => Mode::Plain,
-        m => m,
-    };
+    // Without a terminal (logs, CI) a line every few seconds instead of a bar.
+    let mode = a.progress.resolved();
     let bar = if mode == Mode::Bar {
         upload_bar(size, &input)
     } else {
