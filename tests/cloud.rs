@@ -34,7 +34,7 @@ pub(crate) fn render(src: &Path, profile: &str) -> Value {
 }
 
 /// Validates a request with botocore's model (cloud/tests/validate_mediaconvert.py).
-fn botocore_valid(op: &str, request: &Value, dir: &Path) {
+pub(crate) fn botocore_valid(op: &str, request: &Value, dir: &Path) {
     let python = util::python();
     let file = dir.join(format!("{op}.json"));
     std::fs::write(&file, request.to_string()).expect("write");

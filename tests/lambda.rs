@@ -1,5 +1,6 @@
 //! The pipeline's Lambda handlers (`cloud::lambda`) with real event documents, against
-//! moto's S3 and DynamoDB on 127.0.0.1 through the SDK clients they run with in AWS.
+//! moto's S3 and DynamoDB and `mpe mediaconvert serve`'s Probe on 127.0.0.1, through the
+//! SDK clients they run with in AWS.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use aws_sdk_s3::config::Credentials;
 use cloud::lambda::{job_state, upload_url, validate};
 use serde_json::{json, Value};
 
-use crate::mediaconvert::{boto3, moto};
+use crate::mediaconvert::{boto3, stack};
 use crate::util;
 
 const BUCKET: &str = "mpe-raw-dev-123456789012";
@@ -42,8 +43,8 @@ fn created(key: &str, size: u64) -> Value {
 
 #[test]
 fn handlers_judge_uploads_update_records_and_presign_puts() {
-    let python = util::python();
-    let (_moto, url) = moto(&python, false);
+    let st = stack(&util::work_dir("lambda"), None);
+    let (python, url) = (st.python.clone(), st.s3_url.clone());
     let short = util::fixture("short");
     let mkv = util::fixture("mkv_long_audio");
     let text = util::fixture("not_video");
@@ -73,9 +74,11 @@ fn handlers_judge_uploads_update_records_and_presign_puts() {
             .build(),
     );
     let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    let mc = aws_sdk_mediaconvert::Client::new(&shared(&st.mc_url));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
-    // validate: real files, read back from S3 by their first bytes.
+    // validate: real files, read back from S3 by their first bytes, then probed by
+    // MediaConvert.
     let settings = validate::Settings {
         raw_bucket: BUCKET.into(),
         prefix: "uploads/".into(),
@@ -83,14 +86,23 @@ fn handlers_judge_uploads_update_records_and_presign_puts() {
         profiles: vec!["default".into(), "mobile".into()],
     };
     let judge = |key: &str, bytes: u64| {
-        rt.block_on(validate::handle(&s3, &settings, &created(key, bytes)))
+        rt.block_on(validate::handle(&s3, &mc, &settings, &created(key, bytes)))
             .expect("handled")
     };
     let v = judge("uploads/short.mp4", size(&short));
     assert_eq!(
-        v,
-        json!({ "accepted": true, "input": format!("s3://{BUCKET}/uploads/short.mp4"), "profile": "default" })
+        (&v["accepted"], &v["input"], &v["profile"], &v["reason"]),
+        (
+            &json!(true),
+            &json!(format!("s3://{BUCKET}/uploads/short.mp4")),
+            &json!("default"),
+            &Value::Null
+        ),
+        "{v}"
     );
+    let probe = cloud::probe::ProbeResult::from_json(&v["probe"]).expect("a ProbeResult");
+    let media = cloud::probe::media_info(&probe, "short").expect("facts");
+    assert_eq!((media.video[0].width, media.video[0].height), (640, 360));
     let v = judge("uploads/mobile/long.mkv", size(&mkv));
     assert_eq!(
         (v["accepted"].clone(), v["profile"].clone()),

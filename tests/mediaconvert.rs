@@ -46,15 +46,15 @@ pub(crate) const CREDS: [(&str, &str); 3] = [
 ];
 
 /// moto's S3 server and `mpe mediaconvert serve` in front of it (or of `s3_url`).
-struct Stack {
+pub(crate) struct Stack {
     _s3: Option<Proc>,
     _serve: Proc,
-    s3_url: String,
-    mc_url: String,
-    python: PathBuf,
+    pub(crate) s3_url: String,
+    pub(crate) mc_url: String,
+    pub(crate) python: PathBuf,
 }
 
-fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
+pub(crate) fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
     let python = util::python();
     let (s3, s3_url) = match s3_url {
         Some(u) => (None, u),
@@ -303,7 +303,12 @@ fn empty_aws_file() -> PathBuf {
 
 /// `mpe cloud ...` with test credentials, the given endpoints, and nothing from the
 /// user's own AWS configuration.
-fn cloud(args: &[&str], s3: &str, mc: &str, extra_env: &[(&str, &str)]) -> std::process::Output {
+pub(crate) fn cloud(
+    args: &[&str],
+    s3: &str,
+    mc: &str,
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpe"));
     cmd.arg("cloud")
         .args(args)
@@ -355,7 +360,7 @@ fn submit_to(
     )
 }
 
-fn stderr_line(o: &std::process::Output) -> String {
+pub(crate) fn stderr_line(o: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");
     err

@@ -11,6 +11,7 @@ mod errors;
 mod lambda;
 mod mediaconvert;
 mod pictures;
+mod planning;
 mod player;
 mod probe;
 mod thumbs;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_mediaconvert::types::{
-    ContainerType, Job, JobSettings, JobStatus, Order, OutputGroupType,
+    ContainerType, Job, JobSettings, JobStatus, Order, OutputGroupType, ProbeInputFile,
 };
 use aws_sdk_mediaconvert::Client;
 use aws_smithy_types::body::SdkBody;
@@ -325,4 +325,126 @@ pub fn output_paths(settings: &JobSettings) -> Vec<String> {
         }
     }
     paths
+}
+
+/// Probe: what MediaConvert reads of one file (`s3://bucket/key`, or an HTTP(S) URL).
+///
+/// A file MediaConvert refuses to read (BadRequest, UnprocessableEntity, NotFound, or an
+/// answer with no result) is [`CloudError::Unreadable`]; an endpoint that cannot be
+/// reached, throttling that outlasts the SDK's retries and the service's own faults are
+/// [`CloudError::Aws`], worth another try.
+pub async fn probe(mc: &Client, input: &str) -> Result<crate::probe::ProbeResult, CloudError> {
+    let out = mc
+        .probe()
+        .input_files(ProbeInputFile::builder().file_url(input).build())
+        .send()
+        .await
+        .map_err(|e| {
+            let message = describe(&e);
+            let refused = e.as_service_error().is_some_and(|s| {
+                s.is_bad_request_exception()
+                    || s.is_unprocessable_entity_exception()
+                    || s.is_not_found_exception()
+            });
+            if refused {
+                CloudError::Unreadable {
+                    input: input.to_string(),
+                    message,
+                }
+            } else {
+                CloudError::Aws {
+                    action: format!("MediaConvert Probe {input}"),
+                    message,
+                }
+            }
+        })?;
+    out.probe_results()
+        .first()
+        .map(from_sdk)
+        .ok_or_else(|| CloudError::Unreadable {
+            input: input.to_string(),
+            message: "MediaConvert's probe gave no result".into(),
+        })
+}
+
+/// The SDK's ProbeResult as mpe's data (the members mpe reads).
+fn from_sdk(r: &aws_sdk_mediaconvert::types::ProbeResult) -> crate::probe::ProbeResult {
+    use crate::probe as p;
+    use aws_sdk_mediaconvert::types as t;
+    let ratio = |n: Option<i32>, d: Option<i32>| p::Ratio {
+        numerator: n,
+        denominator: d,
+    };
+    let frame = |f: &t::FrameRate| ratio(f.numerator(), f.denominator());
+    let aspect = |a: &t::AspectRatio| ratio(a.numerator(), a.denominator());
+    let name = |s: &str| Some(s.to_string());
+    let video = |v: &t::VideoProperties| p::VideoProperties {
+        bit_depth: v.bit_depth(),
+        bit_rate: v.bit_rate(),
+        codec_metadata: v.codec_metadata().map(|c| p::CodecMetadata {
+            bit_depth: c.bit_depth(),
+            chroma_subsampling: c.chroma_subsampling().and_then(name),
+            coded_frame_rate: c.coded_frame_rate().map(frame),
+            display_aspect_ratio: c.display_aspect_ratio().map(aspect),
+            field_order: c.field_order().and_then(name),
+            height: c.height(),
+            level: c.level().and_then(name),
+            profile: c.profile().and_then(name),
+            rotation: c.rotation(),
+            sample_aspect_ratio: c.sample_aspect_ratio().map(aspect),
+            scan_type: c.scan_type().and_then(name),
+            width: c.width(),
+        }),
+        color_primaries: v.color_primaries().map(|c| c.as_str().to_string()),
+        display_aspect_ratio: v.display_aspect_ratio().map(aspect),
+        frame_rate: v.frame_rate().map(frame),
+        height: v.height(),
+        matrix_coefficients: v.matrix_coefficients().map(|c| c.as_str().to_string()),
+        rotation: v.rotation(),
+        sample_aspect_ratio: v.sample_aspect_ratio().map(aspect),
+        transfer_characteristics: v.transfer_characteristics().map(|c| c.as_str().to_string()),
+        width: v.width(),
+    };
+    let track = |tr: &t::Track| p::Track {
+        audio_properties: tr.audio_properties().map(|a| p::AudioProperties {
+            bit_depth: a.bit_depth(),
+            bit_rate: a.bit_rate(),
+            channel_layout: a.channel_layout().and_then(name),
+            channels: a.channels(),
+            language_code: a.language_code().and_then(name),
+            sample_rate: a.sample_rate(),
+        }),
+        codec: tr.codec().map(|c| c.as_str().to_string()),
+        data_properties: tr.data_properties().map(|d| p::DataProperties {
+            language_code: d.language_code().and_then(name),
+        }),
+        duration: tr.duration(),
+        index: tr.index(),
+        track_type: tr.track_type().map(|k| k.as_str().to_string()),
+        video_properties: tr.video_properties().map(video),
+    };
+    p::ProbeResult {
+        container: r.container().map(|c| p::Container {
+            bit_rate: c.bit_rate(),
+            duration: c.duration(),
+            format: c.format().map(|f| f.as_str().to_string()),
+            tracks: Some(c.tracks().iter().map(track).collect()),
+        }),
+        metadata: r.metadata().map(|m| p::Metadata {
+            e_tag: m.e_tag().and_then(name),
+            file_size: m.file_size(),
+            last_modified: m.last_modified().map(|d| d.as_secs_f64()),
+            mime_type: m.mime_type().and_then(name),
+        }),
+        track_mappings: Some(
+            r.track_mappings()
+                .iter()
+                .map(|m| p::TrackMapping {
+                    audio_track_indexes: Some(m.audio_track_indexes().to_vec()),
+                    data_track_indexes: Some(m.data_track_indexes().to_vec()),
+                    video_track_indexes: Some(m.video_track_indexes().to_vec()),
+                })
+                .collect(),
+        ),
+    }
 }

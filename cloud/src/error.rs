@@ -53,6 +53,26 @@ pub enum CloudError {
         /// The OS error.
         message: String,
     },
+    /// MediaConvert refused to read a file (it is not media, or not there): final, not
+    /// worth another try.
+    #[error("{input}: MediaConvert cannot read it: {message}")]
+    Unreadable {
+        /// The file.
+        input: String,
+        /// MediaConvert's answer.
+        message: String,
+    },
+    /// A MediaConvert probe result lacks what a plan needs; `field` is the member's path
+    /// in the ProbeResult (`Container.Tracks[0].VideoProperties.FrameRate`).
+    #[error("{input}: MediaConvert's probe result: {field}: {reason}")]
+    Probe {
+        /// The file probed.
+        input: String,
+        /// Where in the result.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A deployed stack's outputs could not be read.
     #[error("stack outputs {path}: {reason}")]
     StackOutputs {

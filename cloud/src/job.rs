@@ -15,10 +15,27 @@ pub struct LocalJob {
     pub profile: Profile,
     /// `Settings.Inputs[0].FileInput` as written (an `s3://` URI or a path).
     pub input: String,
-    /// The asset folder every output group writes under (ends in `/`).
+    /// The asset folder the output groups write under (ends in `/`).
     pub destination: String,
+    /// Folders of the asset written somewhere else: `(folder, destination)`, such as
+    /// `("thumbnails/", "s3://thumbs/movie/thumbnails/")` when frame captures go to a
+    /// bucket of their own.
+    pub elsewhere: Vec<(String, String)>,
     /// `UserMetadata.mpe_job_id`, when present.
     pub job_id: Option<String>,
+}
+
+impl LocalJob {
+    /// Where the file at `path` (relative to the asset folder) goes.
+    pub fn uri_of(&self, path: &str) -> String {
+        self.elsewhere
+            .iter()
+            .find_map(|(folder, to)| {
+                path.strip_prefix(folder.as_str())
+                    .map(|rest| format!("{to}{rest}"))
+            })
+            .unwrap_or_else(|| format!("{}{path}", self.destination))
+    }
 }
 
 /// Where in the request, for errors: `Settings.OutputGroups[0].Outputs[1]`.
@@ -182,6 +199,7 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
     let mut outputs = Map::new();
     let mut video = Map::new();
     let mut thumbnails = None;
+    let mut elsewhere = Vec::new();
     for (gi, g) in groups.iter().enumerate() {
         let gat = groups_at.index(gi);
         let g = object(
@@ -261,26 +279,6 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
                 "must be a folder ending in '/' (mpe names files after the input)",
             ));
         }
-        // The asset folder is the parent of the first group's folder; every group must
-        // write into a folder of its own under it.
-        let trimmed = &dest[..dest.len() - 1];
-        let parent = match trimmed.rfind('/') {
-            Some(i) => &dest[..=i],
-            None => return Err(err(&dat, "must be a folder inside the asset folder")),
-        };
-        let asset = destination
-            .get_or_insert_with(|| parent.to_string())
-            .clone();
-        let folder = dest
-            .strip_prefix(&asset)
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| {
-                err(
-                    &dat,
-                    format!("must be a folder under {asset}, as the other groups'"),
-                )
-            })?
-            .to_string();
         let oat = gat.key("Outputs");
         let outs = get(g, &gat, "Outputs")?
             .as_array()
@@ -291,7 +289,34 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
                 .unwrap_or("")
                 .to_string()
         };
-        if kind == "FILE_GROUP_SETTINGS" && outs.iter().any(|o| container_of(o) == "RAW") {
+        let capture =
+            kind == "FILE_GROUP_SETTINGS" && outs.iter().any(|o| container_of(o) == "RAW");
+        // The asset folder is the parent of the first group's folder; every group must
+        // write into a folder of its own under it, except frame captures, which may go
+        // to a folder of the same name elsewhere (the stack's thumbnails bucket).
+        let trimmed = &dest[..dest.len() - 1];
+        let parent = match trimmed.rfind('/') {
+            Some(i) => &dest[..=i],
+            None => return Err(err(&dat, "must be a folder inside the asset folder")),
+        };
+        let asset = destination
+            .get_or_insert_with(|| parent.to_string())
+            .clone();
+        let folder = match dest.strip_prefix(&asset).filter(|f| !f.is_empty()) {
+            Some(f) => f.to_string(),
+            None if capture => {
+                let folder = format!("{}/", &trimmed[parent.len()..]);
+                elsewhere.push((folder.clone(), dest.to_string()));
+                folder
+            }
+            None => {
+                return Err(err(
+                    &dat,
+                    format!("must be a folder under {asset}, as the other groups'"),
+                ))
+            }
+        };
+        if capture {
             if outs.len() != 1 {
                 return Err(err(&oat, "a frame-capture group holds one output"));
             }
@@ -491,6 +516,7 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
         profile,
         input: file_input,
         destination: destination.unwrap_or_default(),
+        elsewhere,
         job_id,
     })
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod job;
 pub mod lambda;
 pub mod mediaconvert;
+pub mod probe;
 pub mod stack;
 pub mod upload;
 pub mod wire;

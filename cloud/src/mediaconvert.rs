@@ -85,6 +85,37 @@ pub fn render_template(profile: &Profile, destination: Option<&str>) -> Result<V
     }))
 }
 
+/// Sends a rendered job's frame captures to `destination` (a folder, ending in `/`)
+/// instead of their folder beside the media: the deployed stack keeps thumbnails in a
+/// bucket of their own, under the same paths.
+pub fn capture_destination(job: &mut Value, destination: &str) -> Result<(), CloudError> {
+    check_uri("thumbnails destination", destination, true)?;
+    let settings = if job.get("Settings").is_some() {
+        &mut job["Settings"]
+    } else {
+        job
+    };
+    if let Some(groups) = settings["OutputGroups"].as_array_mut() {
+        for g in groups.iter_mut().filter(|g| is_frame_capture(g)) {
+            g["OutputGroupSettings"]["FileGroupSettings"]["Destination"] = json!(destination);
+        }
+    }
+    Ok(())
+}
+
+/// A file group whose outputs are all raw frames (MediaConvert's frame capture).
+pub(crate) fn is_frame_capture(group: &Value) -> bool {
+    let outputs = group["Outputs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    group["OutputGroupSettings"]["Type"] == "FILE_GROUP_SETTINGS"
+        && !outputs.is_empty()
+        && outputs
+            .iter()
+            .all(|o| o["ContainerSettings"]["Container"] == "RAW")
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }

@@ -42,13 +42,20 @@ pub enum CloudCommand {
         /// role and queue.
         #[arg(long, env = "MPE_STACK_OUTPUTS")]
         stack_outputs: Option<PathBuf>,
-        /// A local copy of the source: probed, so the job gets the renditions the engine
-        /// would make (no upscaling, exact sizes); without it, the whole ladder by height.
-        #[arg(long)]
+        /// A local copy of the source, probed here. Without it, MediaConvert (the endpoint
+        /// of the usual AWS chain) probes --input; either way the job gets the renditions
+        /// the engine would make: never upscaled, aspect kept, exact sizes.
+        #[arg(long, conflicts_with = "no_probe")]
         source: Option<PathBuf>,
+        /// Probe nothing: the whole ladder by height, as the job templates have it. Such
+        /// a job may upscale a small source and squash a portrait one.
+        #[arg(long)]
+        no_probe: bool,
         /// The job id carried in UserMetadata (default: a new GUID).
         #[arg(long)]
         job_id: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Print the JobTemplate (CreateJobTemplate JSON) of a profile.
     Template {
@@ -237,7 +244,9 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
             queue,
             stack_outputs,
             source,
+            no_probe,
             job_id,
+            aws,
         } => {
             let profile = Profile::load(&profile)?;
             let outputs = load_outputs(stack_outputs.as_deref())?;
@@ -251,12 +260,23 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
                     PLACEHOLDER_ROLE.to_string()
                 });
             let queue = queue.or_else(|| outputs.get(deployment::QUEUE_ARN).map(str::to_string));
-            let plan = match &source {
-                Some(src) => {
+            let plan = match (&source, no_probe) {
+                (Some(src), _) => {
                     let media = engine::probe(src)?;
                     Some(profiles::plan(&profile, &media)?)
                 }
-                None => None,
+                (None, true) => {
+                    eprintln!(
+                        "mpe: warning: --no-probe: every rung of profile {} by height only; \
+                         MediaConvert will upscale a smaller source and squash a portrait one",
+                        profile.name
+                    );
+                    None
+                }
+                (None, false) => {
+                    let media = block_on_value(probe_input(&input, &aws))?;
+                    Some(profiles::plan(&profile, &media)?)
+                }
             };
             let id = job_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let req = cloud::JobRequest {
@@ -329,6 +349,32 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// MediaConvert's probe of `input` (the endpoint of the usual AWS chain), as media facts.
+/// Without an endpoint to ask, one line says what to give instead.
+async fn probe_input(input: &str, aws: &AwsArgs) -> anyhow::Result<profiles::MediaInfo> {
+    let hint = "to plan without MediaConvert, pass --source with a local copy (or --no-probe); \
+                to probe, set a region or AWS_ENDPOINT_URL_MEDIACONVERT";
+    let c = connect(aws)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot ask MediaConvert to probe {input}: {e:#}; {hint}"))?;
+    let result = match cloud::client::probe(&c.mediaconvert, input).await {
+        Ok(r) => r,
+        Err(e @ cloud::CloudError::Unreadable { .. }) => return Err(e.into()),
+        Err(e) => bail!("{e} (region {}); {hint}", c.region),
+    };
+    Ok(cloud::probe::media_info(&result, input)?)
+}
+
+fn block_on_value<T, F: std::future::Future<Output = anyhow::Result<T>>>(
+    f: F,
+) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(f)
+}
+
 /// An AWS endpoint that cannot be reached at its default address usually means a region
 /// where the service is not offered (or a mistyped one): say which region was used.
 fn region_hint(e: anyhow::Error, aws: &AwsArgs) -> anyhow::Error {
@@ -365,11 +411,7 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(f)
+    block_on_value(f)
 }
 
 async fn connect(a: &AwsArgs) -> anyhow::Result<cloud::Clients> {

@@ -72,8 +72,18 @@ fn local(root: &Path, uri: &str) -> PathBuf {
     }
 }
 
+/// What to run: source, output folder, asset name, profile, and the asset's folders
+/// that a job sends elsewhere (`thumbnails/` to a bucket of their own).
+type What = (
+    PathBuf,
+    PathBuf,
+    Option<String>,
+    Profile,
+    Vec<(String, PathBuf)>,
+);
+
 /// What to run: from the arguments, or from a MediaConvert job.
-fn what(args: &Args) -> anyhow::Result<(PathBuf, PathBuf, Option<String>, Profile)> {
+fn what(args: &Args) -> anyhow::Result<What> {
     let Some(job_path) = &args.job else {
         let source = args
             .source
@@ -84,6 +94,7 @@ fn what(args: &Args) -> anyhow::Result<(PathBuf, PathBuf, Option<String>, Profil
             args.output.clone(),
             None,
             Profile::load(&args.profile)?,
+            Vec::new(),
         ));
     };
     let text = std::fs::read_to_string(job_path)
@@ -104,12 +115,39 @@ fn what(args: &Args) -> anyhow::Result<(PathBuf, PathBuf, Option<String>, Profil
             )
         })?;
     let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok((source, parent, Some(name), job.profile))
+    let elsewhere = job
+        .elsewhere
+        .iter()
+        .map(|(folder, uri)| (folder.clone(), local(&args.s3_root, uri)))
+        .collect();
+    Ok((source, parent, Some(name), job.profile, elsewhere))
+}
+
+/// Moves the folders a job writes elsewhere out of the published asset.
+fn send_elsewhere(asset: &Path, moves: &[(String, PathBuf)], force: bool) -> anyhow::Result<()> {
+    for (folder, to) in moves {
+        let from = asset.join(folder.trim_end_matches('/'));
+        if !from.exists() {
+            continue;
+        }
+        if to.exists() {
+            if !force {
+                anyhow::bail!("{} exists (use --force to replace it)", to.display());
+            }
+            std::fs::remove_dir_all(to).with_context(|| format!("replacing {}", to.display()))?;
+        }
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+        }
+        std::fs::rename(&from, to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
 }
 
 /// Runs the transcode and prints where the asset is.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (source, output, asset_name, profile) = what(&args)?;
+    let (source, output, asset_name, profile, elsewhere) = what(&args)?;
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -131,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report = engine::transcode(&opts, &mut |p| reporter.update(p));
     reporter.finish();
     let report = report?;
+    send_elsewhere(&report.asset_dir, &elsewhere, args.force)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -16,6 +16,20 @@ pub struct S3 {
     agent: ureq::Agent,
 }
 
+/// What S3 says of an object it sends.
+#[derive(Debug, Clone, Default)]
+pub struct Object {
+    /// The ETag header.
+    pub etag: Option<String>,
+    /// The Content-Type header.
+    pub content_type: Option<String>,
+}
+
+/// The error of a request for an object or bucket that does not exist.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: no such bucket or object")]
+pub struct Missing(pub String);
+
 /// Splits `s3://bucket/key` into its parts.
 pub fn split(uri: &str) -> anyhow::Result<(String, String)> {
     let rest = uri
@@ -61,8 +75,8 @@ impl S3 {
         .map_err(|e| anyhow!("bucket {name}: {e}"))
     }
 
-    /// Downloads `s3://bucket/key` to `to`.
-    pub fn get(&self, uri: &str, to: &Path) -> anyhow::Result<()> {
+    /// Downloads `s3://bucket/key` to `to`; returns what S3 said of the object.
+    pub fn get(&self, uri: &str, to: &Path) -> anyhow::Result<Object> {
         let (b, k) = split(uri)?;
         let url = self
             .bucket(&b)?
@@ -73,10 +87,14 @@ impl S3 {
             .get(url.as_str())
             .call()
             .map_err(|e| http_error(uri, e))?;
+        let object = Object {
+            etag: resp.header("ETag").map(str::to_string),
+            content_type: resp.header("Content-Type").map(str::to_string),
+        };
         let mut file = std::fs::File::create(to).with_context(|| to.display().to_string())?;
         std::io::copy(&mut resp.into_reader(), &mut file)
             .with_context(|| format!("reading {uri}"))?;
-        Ok(())
+        Ok(object)
     }
 
     /// Uploads `from` to `s3://bucket/key`.
@@ -99,7 +117,7 @@ impl S3 {
 
 fn http_error(uri: &str, e: ureq::Error) -> anyhow::Error {
     match e {
-        ureq::Error::Status(404, _) => anyhow!("{uri}: no such bucket or object"),
+        ureq::Error::Status(404, _) => anyhow::Error::new(Missing(uri.to_string())),
         ureq::Error::Status(403, _) => anyhow!("{uri}: access denied"),
         ureq::Error::Status(code, r) => anyhow!("{uri}: S3 answered {code} {}", r.status_text()),
         ureq::Error::Transport(t) => anyhow!("{uri}: S3 endpoint unreachable: {t}"),

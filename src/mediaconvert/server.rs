@@ -1,5 +1,6 @@
-//! The HTTP side: MediaConvert's REST paths, camelCase JSON in and out, and a queue that
-//! runs jobs one at a time (as an on-demand queue of one slot would).
+//! The HTTP side: MediaConvert's REST paths, camelCase JSON in and out, a queue that runs
+//! jobs one at a time (as an on-demand queue of one slot would), and Probe, answered by
+//! the engine's probe of the object shaped as MediaConvert's ProbeResults.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,7 @@ fn now() -> u64 {
 /// Serves until the process is stopped.
 pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let s3 = S3::from_env(&opts.s3_endpoint)?;
+    let runner_s3 = s3.clone();
     let server = tiny_http::Server::http(("127.0.0.1", opts.port))
         .map_err(|e| anyhow::anyhow!("listening on 127.0.0.1:{}: {e}", opts.port))?;
     std::fs::create_dir_all(&opts.work).with_context(|| opts.work.display().to_string())?;
@@ -93,14 +95,18 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         let (jobs, work) = (jobs.clone(), opts.work.clone());
         std::thread::spawn(move || {
             for id in rx {
-                run(&jobs, &s3, &work, &id);
+                run(&jobs, &runner_s3, &work, &id);
             }
         });
     }
     tracing::info!(port = opts.port, s3 = %opts.s3_endpoint, "MediaConvert API on 127.0.0.1");
     eprintln!("mpe: MediaConvert API on http://127.0.0.1:{}", opts.port);
+    let probes = Probes {
+        s3,
+        work: opts.work.clone(),
+    };
     for request in server.incoming_requests() {
-        if let Err(e) = handle(request, &jobs, &tx) {
+        if let Err(e) = handle(request, &jobs, &tx, &probes) {
             tracing::warn!(error = %e, "request failed");
         }
     }
@@ -125,7 +131,19 @@ fn respond(
     request.respond(r).context("answering")
 }
 
-fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Result<()> {
+/// What Probe requests need: the S3 endpoint, and room for the files they read.
+#[derive(Clone)]
+struct Probes {
+    s3: S3,
+    work: PathBuf,
+}
+
+fn handle(
+    mut request: Request,
+    jobs: &Jobs,
+    tx: &Sender<String>,
+    probes: &Probes,
+) -> anyhow::Result<()> {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let query: HashMap<&str, &str> = query
@@ -139,6 +157,30 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
             .map_err(|_| anyhow::anyhow!("job table poisoned"))
     };
     match (method, path, id) {
+        (Method::Post, "/2017-08-29/probe", _) => {
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body)?;
+            let files = match probe_inputs(&body) {
+                Ok(f) => f,
+                Err(message) => {
+                    let msg = json!({ "message": message });
+                    return respond(request, 400, &msg, Some("BadRequestException"));
+                }
+            };
+            // Reading a whole object takes a while: off the accept loop, so that other
+            // clients are answered meanwhile.
+            let probes = probes.clone();
+            std::thread::spawn(move || {
+                let (code, body, kind) = match probe_all(&probes, &files) {
+                    Ok(results) => (200, json!({ "probeResults": results }), None),
+                    Err((code, kind, message)) => (code, json!({ "message": message }), Some(kind)),
+                };
+                if let Err(e) = respond(request, code, &body, kind) {
+                    tracing::warn!(error = %e, "probe answer failed");
+                }
+            });
+            Ok(())
+        }
         (Method::Post, "/2017-08-29/jobs", _) => {
             let mut body = String::new();
             request.as_reader().read_to_string(&mut body)?;
@@ -267,6 +309,82 @@ fn handle(mut request: Request, jobs: &Jobs, tx: &Sender<String>) -> anyhow::Res
     }
 }
 
+/// The FileUrls of a Probe request body (camelCase wire JSON).
+fn probe_inputs(body: &str) -> Result<Vec<String>, String> {
+    let v: Value =
+        serde_json::from_str(body).map_err(|e| format!("the request body is not JSON: {e}"))?;
+    let files = to_pascal(&v)["InputFiles"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if files.is_empty() {
+        return Err("inputFiles: give at least one file to probe".into());
+    }
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f["FileUrl"]
+                .as_str()
+                .filter(|u| u.starts_with("s3://"))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!("inputFiles[{i}].fileUrl: an s3://bucket/key URL is required")
+                })
+        })
+        .collect()
+}
+
+/// Probes each file: its object fetched from S3, then the engine's probe, shaped as
+/// MediaConvert's ProbeResult (camelCase). An error is (HTTP status, error type, message).
+fn probe_all(p: &Probes, files: &[String]) -> Result<Vec<Value>, (u16, &'static str, String)> {
+    let dir = p
+        .work
+        .join(format!("probe-{}", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            (
+                500,
+                "InternalServerErrorException",
+                format!("{}: {e}", dir.display()),
+            )
+        })?;
+        let mut out = Vec::new();
+        for (i, uri) in files.iter().enumerate() {
+            let name = uri
+                .rsplit('/')
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or("input");
+            let file = dir.join(format!("{i}-{name}"));
+            let object = p.s3.get(uri, &file).map_err(|e| {
+                if e.downcast_ref::<super::s3::Missing>().is_some() {
+                    (404, "NotFoundException", format!("{e:#}"))
+                } else {
+                    (500, "InternalServerErrorException", format!("{e:#}"))
+                }
+            })?;
+            let media = engine::probe(&file).map_err(|e| {
+                // The file is there but is no media MediaConvert could read.
+                (422, "UnprocessableEntityException", format!("{uri}: {e}"))
+            })?;
+            let size = std::fs::metadata(&file).map(|m| m.len()).ok();
+            let metadata = cloud::probe::Metadata {
+                e_tag: object.etag,
+                file_size: size.and_then(|s| i64::try_from(s).ok()),
+                last_modified: None,
+                mime_type: object.content_type,
+            };
+            out.push(to_camel(
+                &cloud::probe::probe_result(&media, metadata).to_json(),
+            ));
+        }
+        Ok(out)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 fn not_found(request: Request, id: &str) -> anyhow::Result<()> {
     let msg = json!({ "message": format!("job {id} not found") });
     respond(request, 404, &msg, Some("NotFoundException"))
@@ -365,10 +483,7 @@ fn execute(
         if cancel.load(Ordering::Relaxed) {
             anyhow::bail!("cancelled while uploading its outputs");
         }
-        s3.put(
-            &report.asset_dir.join(&f.path),
-            &format!("{}{}", job.destination, f.path),
-        )?;
+        s3.put(&report.asset_dir.join(&f.path), &job.uri_of(&f.path))?;
     }
     Ok(output_group_details(request, &report.plan))
 }

@@ -1,16 +1,19 @@
 //! The Lambda handlers of the deployed pipeline (`stack.json`): one `bootstrap` binary,
 //! the handler chosen by the function's Handler setting (`_HANDLER`).
 
-/// Validates an upload and picks its profile (Step Functions' first task).
+/// Validates an upload, picks its profile and probes it (Step Functions' first task).
 pub const VALIDATE: &str = "validate";
+/// Plans an upload from its probe and renders its CreateJob body.
+pub const PLAN: &str = "plan";
 /// Records MediaConvert job state changes in the job table.
 pub const JOB_STATE: &str = "job-state";
 /// Returns a presigned PUT URL for a new upload (a Function URL).
 pub const UPLOAD_URL: &str = "upload-url";
 /// Every handler the crate implements.
-pub const HANDLERS: &[&str] = &[VALIDATE, JOB_STATE, UPLOAD_URL];
+pub const HANDLERS: &[&str] = &[VALIDATE, PLAN, JOB_STATE, UPLOAD_URL];
 
 pub mod job_state;
+pub mod plan;
 pub mod upload_url;
 pub mod validate;
 
@@ -46,12 +49,21 @@ pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
     match handler {
         VALIDATE => {
             let s3 = aws_sdk_s3::Client::new(&shared);
+            let mc = aws_sdk_mediaconvert::Client::new(&shared);
             let settings = validate::Settings::from_env()?;
-            let (s3, settings) = (&s3, &settings);
+            let (s3, mc, settings) = (&s3, &mc, &settings);
             lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
-                validate::handle(s3, settings, &e.payload)
+                validate::handle(s3, mc, settings, &e.payload)
                     .await
                     .map_err(lambda_runtime::Error::from)
+            }))
+            .await
+        }
+        PLAN => {
+            let settings = plan::Settings::from_env()?;
+            let settings = &settings;
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                Ok::<Value, lambda_runtime::Error>(plan::plan(settings, &e.payload))
             }))
             .await
         }

@@ -1,6 +1,6 @@
-//! The `validate` handler: checks an upload named by an S3 "Object Created" event and
-//! picks its profile, so the state machine never starts MediaConvert on a file that
-//! cannot be a video.
+//! The `validate` handler: checks an upload named by an S3 "Object Created" event, picks
+//! its profile and has MediaConvert probe it, so the state machine never starts a job on
+//! a file that cannot be a video, and the plan step has the media facts it plans from.
 
 use serde_json::{json, Value};
 
@@ -132,11 +132,17 @@ pub fn profile_for(key: &str, metadata: Option<&str>, s: &Settings) -> Result<St
     Ok(s.default_profile.clone())
 }
 
+/// A rejection: every member the state machine reads is there.
+fn rejected(input: &str, s: &Settings, reason: String) -> Value {
+    json!({ "accepted": false, "input": input, "profile": s.default_profile, "reason": reason, "probe": null })
+}
+
 /// The verdict on an upload, given what S3 said about it. Always carries `accepted`,
-/// `input` and `profile` (the state machine reads all three), and `reason` when rejected.
+/// `input`, `profile`, `reason` (`null` when accepted) and `probe` (filled in by
+/// [`handle`] once MediaConvert has read the file); the state machine reads them all.
 pub fn verdict(u: &Upload, metadata: Option<&str>, head: &[u8], s: &Settings) -> Value {
     let input = format!("s3://{}/{}", u.bucket, u.key);
-    let reject = |reason: String| json!({ "accepted": false, "input": input, "profile": s.default_profile, "reason": reason });
+    let reject = |reason: String| rejected(&input, s, reason);
     if u.bucket != s.raw_bucket {
         return reject(format!(
             "bucket {} is not the raw bucket {}",
@@ -153,24 +159,26 @@ pub fn verdict(u: &Upload, metadata: Option<&str>, head: &[u8], s: &Settings) ->
         return reject(format!("{input} is not a video container mpe knows"));
     }
     match profile_for(&u.key, metadata, s) {
-        Ok(profile) => json!({ "accepted": true, "input": input, "profile": profile }),
+        Ok(profile) => {
+            json!({ "accepted": true, "input": input, "profile": profile, "reason": null, "probe": null })
+        }
         Err(reason) => reject(reason),
     }
 }
 
-/// Runs the handler: reads the object's metadata and first bytes, then judges.
+/// Runs the handler: reads the object's metadata and first bytes, judges, then has
+/// MediaConvert probe an accepted upload. A file MediaConvert cannot read is rejected
+/// with its answer as the reason; an error worth another try (S3 or MediaConvert
+/// unreachable, throttled) fails the invocation, for the state machine to retry.
 pub async fn handle(
     s3: &aws_sdk_s3::Client,
+    mc: &aws_sdk_mediaconvert::Client,
     s: &Settings,
     payload: &Value,
 ) -> Result<Value, CloudError> {
     let u = match upload(payload) {
         Ok(u) => u,
-        Err(reason) => {
-            return Ok(
-                json!({ "accepted": false, "input": "", "profile": s.default_profile, "reason": reason }),
-            )
-        }
+        Err(reason) => return Ok(rejected("", s, reason.to_string())),
     };
     if u.size == 0 || u.bucket != s.raw_bucket {
         return Ok(verdict(&u, None, &[], s));
@@ -197,7 +205,23 @@ pub async fn handle(
             message: e.to_string(),
         })?
         .into_bytes();
-    Ok(verdict(&u, metadata.as_deref(), &head, s))
+    let mut v = verdict(&u, metadata.as_deref(), &head, s);
+    if v["accepted"] != true {
+        return Ok(v);
+    }
+    let input = v["input"].as_str().unwrap_or_default().to_string();
+    match crate::client::probe(mc, &input).await {
+        Ok(result) => v["probe"] = result.to_json(),
+        Err(CloudError::Unreadable { message, .. }) => {
+            return Ok(rejected(
+                &input,
+                s,
+                format!("MediaConvert cannot read {input}: {message}"),
+            ))
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -239,7 +263,8 @@ mod tests {
         let v = verdict(&u, None, &mp4_head(), &s);
         assert_eq!(
             v,
-            json!({ "accepted": true, "input": "s3://mpe-raw-dev-123456789012/uploads/movie.mp4", "profile": "default" })
+            json!({ "accepted": true, "input": "s3://mpe-raw-dev-123456789012/uploads/movie.mp4",
+                    "profile": "default", "reason": null, "probe": null })
         );
         let u = upload(&event("uploads/mobile/clip.mov", 99)).expect("upload");
         assert_eq!(verdict(&u, None, &mp4_head(), &s)["profile"], "mobile");
@@ -262,6 +287,7 @@ mod tests {
             let v = verdict(&u, None, &head, &s);
             assert_eq!(v["accepted"], false);
             assert_eq!(v["profile"], "default", "the state machine reads it always");
+            assert!(v["probe"].is_null(), "{v}");
             assert!(v["reason"].as_str().expect("reason").contains(why), "{v}");
         }
         let u = upload(&event("uploads/a.mp4", 10)).expect("upload");

@@ -1,17 +1,19 @@
-//! The Lambda functions: validate, job-state and upload-url, each with its role, policy and
-//! log group, plus the default-profile parameter, the validate alias and the upload URL.
+//! The Lambda functions: validate, plan, job-state and upload-url, each with its role,
+//! policy and log group, plus the default-profile parameter, the validate alias and the
+//! upload URL.
 
 use serde_json::{json, Value};
 
 use super::iam::{own_logs, policy, role, stmt, write_traces, Stmt, KEY_USE, LAMBDA_TRACES};
 use super::storage::objects;
 use super::{att, key_arn, name, ref_, skip, sub, tag_map, tags, Resources};
-use crate::lambda::{JOB_STATE, UPLOAD_URL, VALIDATE};
+use crate::lambda::{JOB_STATE, PLAN, UPLOAD_URL, VALIDATE};
 
 /// Each function's logical-id prefix and handler; the handler also names it
 /// (`mpe-<handler>-<suffix>`).
-pub(super) const FUNCTIONS: [(&str, &str); 3] = [
+pub(super) const FUNCTIONS: [(&str, &str); 4] = [
     ("Validate", VALIDATE),
+    ("Plan", PLAN),
     ("JobState", JOB_STATE),
     ("UploadUrl", UPLOAD_URL),
 ];
@@ -55,13 +57,35 @@ pub(super) fn add(res: &mut Resources, profiles: &[String]) {
                 // default takes a stack update.
                 "DEFAULT_PROFILE": att("DefaultProfileParameter", "Value"),
                 "PROFILES": profiles.join(","),
+            }),
+            statements: vec![
+                stmt(
+                    "ReadUploads",
+                    &["s3:GetObject"],
+                    objects("RawBucket", "uploads/*"),
+                ),
+                // Probe names no resource type (a file URL is no MediaConvert resource),
+                // so it is granted on "*"; this function is the only one with it. It
+                // reads the upload with this role's own s3:GetObject and key use.
+                stmt("ProbeUploads", &["mediaconvert:Probe"], json!("*")),
+            ],
+        },
+        Function {
+            prefix: "Plan",
+            handler: PLAN,
+            memory: 256,
+            timeout: 10,
+            reserved: 20,
+            // Planning is computation only: the probe comes in with the payload and the
+            // job goes out to the state machine, so the role grants nothing but logs.
+            env: json!({
+                "MEDIA_BUCKET": ref_("MediaBucket"),
+                "THUMBNAILS_BUCKET": ref_("ThumbnailsBucket"),
+                "MEDIACONVERT_ROLE": att("MediaConvertRole", "Arn"),
+                "MEDIACONVERT_QUEUE": att("MediaConvertQueue", "Arn"),
                 "JOB_TEMPLATE_SUFFIX": ref_("EnvironmentSuffix"),
             }),
-            statements: vec![stmt(
-                "ReadUploads",
-                &["s3:GetObject"],
-                objects("RawBucket", "uploads/*"),
-            )],
+            statements: vec![],
         },
         Function {
             prefix: "JobState",

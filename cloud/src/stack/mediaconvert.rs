@@ -6,6 +6,7 @@ use super::iam::{policy, role, stmt, KEY_USE};
 use super::storage::objects;
 use super::{att, key_arn, name, sub, tag_map, Resources};
 use crate::error::CloudError;
+use crate::mediaconvert::is_frame_capture;
 use crate::profiles::{Profile, ProfileError};
 
 /// The bucket the templates are rendered into, rewritten to the stack's buckets
@@ -128,19 +129,6 @@ fn job_template(res: &mut Resources, profile: &Profile) -> Result<(), CloudError
         }),
     );
     Ok(())
-}
-
-/// A file group whose outputs are all raw frames (MediaConvert's frame capture).
-fn is_frame_capture(group: &Value) -> bool {
-    let outputs = group["Outputs"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    group["OutputGroupSettings"]["Type"] == "FILE_GROUP_SETTINGS"
-        && !outputs.is_empty()
-        && outputs
-            .iter()
-            .all(|o| o["ContainerSettings"]["Container"] == "RAW")
 }
 
 /// Rewrites every placeholder location under `v` into `bucket_id`'s bucket.

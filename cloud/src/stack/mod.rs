@@ -2,8 +2,10 @@
 //! shipped profiles.
 //!
 //! Raw uploads start a Step Functions execution through EventBridge; it validates the
-//! upload, picks a profile, records the job in DynamoDB, transcodes with MediaConvert from
-//! that profile's job template, and notifies through SNS; CloudFront serves the results.
+//! upload, picks a profile, has MediaConvert probe it, plans the job from the probe with
+//! `profiles::plan` (as the engine plans locally), records the job in DynamoDB,
+//! transcodes with MediaConvert, and notifies through SNS; CloudFront serves the results.
+//! The profiles' job templates stay in the stack for the console and other tools.
 //! Every resource is named `mpe-<kind>-${EnvironmentSuffix}`, tagged, encrypted with the
 //! stack's key where the service allows it, and deleted with the stack (nothing is
 //! retained). The checkov skips carry their reasons in `Metadata`.
@@ -42,7 +44,7 @@ pub fn generate() -> Result<Value, CloudError> {
     Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "mpe video pipeline: raw uploads -> EventBridge -> Step Functions \
-            (validate, choose profile, MediaConvert, DynamoDB records, SNS) -> CloudFront delivery",
+            (validate and probe, plan, MediaConvert, DynamoDB records, SNS) -> CloudFront delivery",
         "Parameters": parameters(),
         "Rules": {
             "RegionIsAllowed": {
@@ -388,6 +390,64 @@ mod tests {
         }
         let all: std::collections::BTreeSet<String> = states.keys().cloned().collect();
         assert_eq!(reached, all, "states no path from StartAt reaches");
+    }
+
+    /// Every (policy id, action) the stack's IAM policies grant.
+    fn grants(stack: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (id, r) in resources(stack) {
+            let Some(statements) = r
+                .pointer("/Properties/PolicyDocument/Statement")
+                .and_then(Value::as_array)
+            else {
+                continue;
+            };
+            for st in statements {
+                let actions = match &st["Action"] {
+                    Value::String(a) => vec![a.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .map(String::from)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.extend(actions.into_iter().map(|a| (id.clone(), a)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn only_the_validate_function_may_probe_and_the_plan_function_calls_nothing() {
+        let stack = stack();
+        let grants = grants(&stack);
+        let probing: Vec<&String> = grants
+            .iter()
+            .filter(|(_, a)| a == "mediaconvert:Probe" || a == "mediaconvert:*" || a == "*")
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(probing, ["ValidatePolicy"]);
+        // The plan function writes its logs and traces, uses the key and the DLQ: no
+        // AWS API of the pipeline.
+        let plan: Vec<&str> = grants
+            .iter()
+            .filter(|(id, _)| id == "PlanPolicy")
+            .map(|(_, a)| a.as_str())
+            .collect();
+        assert!(!plan.is_empty());
+        for a in plan {
+            let service = a.split(':').next().unwrap_or_default();
+            assert!(
+                ["logs", "kms", "sqs", "xray"].contains(&service),
+                "the plan function may {a}"
+            );
+        }
+        // The state machine creates jobs on its queue only, from the planned body.
+        let transcode = &stack["Resources"]["StateMachine"]["Properties"]["Definition"]["States"]
+            ["Transcode"]["Parameters"];
+        assert_eq!(transcode["Settings.$"], "$.plan.job.Settings");
+        assert!(transcode.get("JobTemplate").is_none() && transcode.get("JobTemplate.$").is_none());
     }
 
     #[test]

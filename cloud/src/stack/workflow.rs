@@ -21,6 +21,36 @@ const LAMBDA_ERRORS: &[&str] = &[
 
 const TASK_FAILED: &[&str] = &["States.TaskFailed"];
 
+/// Lambda's transient errors, then any failure of the function itself (its handlers fail
+/// only on errors worth another try; what cannot succeed is a rejection, not an error).
+fn lambda_retry() -> Value {
+    let mut r = retry(LAMBDA_ERRORS, 2, 3);
+    if let (Some(list), Some(more)) = (r.as_array_mut(), retry(TASK_FAILED, 5, 3).as_array()) {
+        list.extend(more.iter().cloned());
+    }
+    r
+}
+
+/// A Choice on a verdict's `accepted`: false goes to `reject`, anything else on.
+fn accepted(variable: &str, reject: &str, next: &str) -> Value {
+    json!({
+        "Type": "Choice",
+        "Choices": [{ "Variable": variable, "BooleanEquals": false, "Next": reject }],
+        "Default": next,
+    })
+}
+
+/// A rejected upload takes the failure path with the handler's reason as the cause,
+/// which the job record keeps.
+fn rejected(reason: &str) -> Value {
+    json!({
+        "Type": "Pass",
+        "Parameters": { "Error": "UploadRejected", "Cause.$": reason },
+        "ResultPath": "$.error",
+        "Next": "SendToDLQ",
+    })
+}
+
 /// One retrier with exponential backoff.
 fn retry(errors: &[&str], interval: u32, attempts: u32) -> Value {
     json!([{
@@ -99,9 +129,13 @@ fn states() -> Value {
                 "accepted.$": "$.Payload.accepted",
                 "input.$": "$.Payload.input",
                 "profile.$": "$.Payload.profile",
+                "reason.$": "$.Payload.reason",
+                "probe.$": "$.Payload.probe",
             })),
             result_path: Some("$.validation"),
-            retry: retry(LAMBDA_ERRORS, 2, 3),
+            // The handler fails (rather than rejects) only on errors worth another try:
+            // S3 or MediaConvert unreachable or throttled.
+            retry: lambda_retry(),
             ..Task::new(
                 "arn:aws:states:::lambda:invoke",
                 json!({
@@ -115,40 +149,42 @@ fn states() -> Value {
     );
     add(
         "ChooseProfile",
-        json!({
-            "Type": "Choice",
-            "Choices": [{
-                "Variable": "$.validation.accepted",
-                "BooleanEquals": false,
-                "Next": "RejectUpload",
-            }],
-            "Default": "SelectJobTemplate",
-        }),
+        accepted("$.validation.accepted", "RejectUpload", "Plan"),
+    );
+    add("RejectUpload", rejected("$.validation.reason"));
+    // MediaConvert's probe -> profiles::plan -> the whole CreateJob body, as `mpe cloud
+    // render` makes it: no upscaling, portrait kept portrait, the source-height rung.
+    add(
+        "Plan",
+        Task {
+            result_selector: Some(json!({
+                "accepted.$": "$.Payload.accepted",
+                "reason.$": "$.Payload.reason",
+                "job.$": "$.Payload.job",
+            })),
+            result_path: Some("$.plan"),
+            retry: retry(LAMBDA_ERRORS, 2, 3),
+            ..Task::new(
+                "arn:aws:states:::lambda:invoke",
+                json!({
+                    "FunctionName": "${PlanFunctionArn}",
+                    "Payload": {
+                        "executionId.$": "$$.Execution.Name",
+                        "input.$": "$.validation.input",
+                        "profile.$": "$.validation.profile",
+                        "probe.$": "$.validation.probe",
+                    },
+                }),
+                Some("ChoosePlan"),
+            )
+        }
+        .state(),
     );
     add(
-        "RejectUpload",
-        json!({
-            "Type": "Pass",
-            "Result": {
-                "Error": "UploadRejected",
-                "Cause": "The validate handler rejected the upload",
-            },
-            "ResultPath": "$.error",
-            "Next": "SendToDLQ",
-        }),
+        "ChoosePlan",
+        accepted("$.plan.accepted", "RejectPlan", "RecordSubmitted"),
     );
-    // The template of profile p is mpe-<p>-<suffix> (see the mediaconvert module).
-    add(
-        "SelectJobTemplate",
-        json!({
-            "Type": "Pass",
-            "Parameters": {
-                "name.$": "States.Format('mpe-{}-${EnvironmentSuffix}', $.validation.profile)",
-            },
-            "ResultPath": "$.jobTemplate",
-            "Next": "RecordSubmitted",
-        }),
-    );
+    add("RejectPlan", rejected("$.plan.reason"));
     add(
         "RecordSubmitted",
         Task::new(
@@ -161,7 +197,7 @@ fn states() -> Value {
                     "startedAt": { "S.$": "$$.Execution.StartTime" },
                     "input": { "S.$": "$.validation.input" },
                     "profile": { "S.$": "$.validation.profile" },
-                    "jobTemplate": { "S.$": "$.jobTemplate.name" },
+                    "jobTemplate": { "S.$": "$.plan.job.UserMetadata.mpe_job_template" },
                     "executionArn": { "S.$": "$$.Execution.Id" },
                 },
             }),
@@ -186,16 +222,17 @@ fn states() -> Value {
             ),
             ..Task::new(
                 "arn:aws:states:::mediaconvert:createJob.sync",
+                // The plan's body, member by member. The execution's name is the
+                // idempotency token: a CreateJob retried after a lost answer gets the job
+                // it made, not a second one.
                 json!({
-                    "Role": "${MediaConvertRoleArn}",
-                    "Queue": "${MediaConvertQueueArn}",
-                    "JobTemplate.$": "$.jobTemplate.name",
-                    "Settings": { "Inputs": [{ "FileInput.$": "$.validation.input" }] },
-                    // The job-state handler finds the record by this id.
-                    "UserMetadata": {
-                        "mpe_job_id.$": "$$.Execution.Name",
-                        "mpe_profile.$": "$.validation.profile",
-                    },
+                    "Role.$": "$.plan.job.Role",
+                    "Queue.$": "$.plan.job.Queue",
+                    "Settings.$": "$.plan.job.Settings",
+                    "StatusUpdateInterval.$": "$.plan.job.StatusUpdateInterval",
+                    // The job-state handler finds the record by its mpe_job_id.
+                    "UserMetadata.$": "$.plan.job.UserMetadata",
+                    "ClientRequestToken.$": "$$.Execution.Name",
                 }),
                 Some("RecordComplete"),
             )
@@ -318,27 +355,22 @@ fn state_machine(res: &mut Resources) {
         "StateMachineRole",
         vec![
             stmt(
-                "InvokeValidate",
+                "InvokeValidateAndPlan",
                 &["lambda:InvokeFunction"],
-                ref_("ValidateAlias"),
+                json!([ref_("ValidateAlias"), att("PlanFunction", "Arn")]),
             ),
             stmt(
                 "WriteJobRecords",
                 &["dynamodb:PutItem", "dynamodb:UpdateItem"],
                 att("JobTable", "Arn"),
             ),
-            // CreateJob takes queue and job-template ARNs as resources. If a deployment
-            // gets AccessDenied on CreateJob, this scoping is the first thing to widen.
+            // CreateJob takes the queue's ARN as its resource (the planned job names no
+            // template). If a deployment gets AccessDenied on CreateJob, this scoping is
+            // the first thing to widen.
             stmt(
                 "CreateMediaConvertJobs",
                 &["mediaconvert:CreateJob"],
-                json!([
-                    att("MediaConvertQueue", "Arn"),
-                    sub(
-                        "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:\
-                         jobTemplates/mpe-*-${EnvironmentSuffix}"
-                    ),
-                ]),
+                att("MediaConvertQueue", "Arn"),
             ),
             // TagResource: Step Functions tags the jobs it creates.
             stmt(
@@ -419,19 +451,19 @@ fn state_machine(res: &mut Resources) {
             "StateMachineType": "STANDARD",
             "RoleArn": att("StateMachineRole", "Arn"),
             "Definition": {
-                "Comment": "mpe: validate, choose a profile, record, transcode, record, notify; \
-                    failures to the DLQ",
+                "Comment": "mpe: validate and probe, plan the job, record, transcode, record, \
+                    notify; rejections and failures to the DLQ",
                 "StartAt": "Validate",
                 "States": states(),
             },
             "DefinitionSubstitutions": {
                 "ValidateFunctionAliasArn": ref_("ValidateAlias"),
+                "PlanFunctionArn": att("PlanFunction", "Arn"),
                 "JobTableName": ref_("JobTable"),
                 "MediaConvertRoleArn": att("MediaConvertRole", "Arn"),
                 "MediaConvertQueueArn": att("MediaConvertQueue", "Arn"),
                 "NotificationTopicArn": ref_("NotificationTopic"),
                 "DeadLetterQueueUrl": ref_("DeadLetterQueue"),
-                "EnvironmentSuffix": ref_("EnvironmentSuffix"),
             },
             "LoggingConfiguration": {
                 "Level": "ALL",
