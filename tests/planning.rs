@@ -169,7 +169,8 @@ fn states() -> Value {
 }
 
 /// Step Functions' Parameters/ResultSelector templating: `key.$` members take the value
-/// at their path (`$.a.b` in `input`, `$$.Execution.Name`), the rest are copied.
+/// at their path (`$.a.b` in `input`, `$$.Execution.Name` in the context), the rest are
+/// copied.
 fn fill(template: &Value, input: &Value, execution: &str) -> Value {
     match template {
         Value::Object(m) => Value::Object(
@@ -185,8 +186,20 @@ fn fill(template: &Value, input: &Value, execution: &str) -> Value {
 }
 
 fn resolve(path: &str, input: &Value, execution: &str) -> Value {
-    if path == "$$.Execution.Name" {
-        return json!(execution);
+    // The context object, as far as the states read it.
+    if let Some(rest) = path.strip_prefix("$$.") {
+        let context = json!({
+            "Execution": {
+                "Name": execution,
+                "Id": format!("arn:aws:states:us-east-1:000000000000:execution:mpe-pipeline-dev:{execution}"),
+                "StartTime": "2026-12-01T12:00:00Z",
+            },
+            "State": { "EnteredTime": "2026-12-01T12:00:01Z" },
+        });
+        return context
+            .pointer(&format!("/{}", rest.replace('.', "/")))
+            .cloned()
+            .unwrap_or_else(|| panic!("{path}: not in the context object"));
     }
     let rest = path.strip_prefix('$').expect("a JSONPath");
     let pointer = rest.replace('.', "/");
