@@ -35,13 +35,18 @@ pub(crate) fn render(src: &Path, profile: &str) -> Value {
 
 /// Validates a request with botocore's model (cloud/tests/validate_mediaconvert.py).
 pub(crate) fn botocore_valid(op: &str, request: &Value, dir: &Path) {
-    let python = util::python();
     let file = dir.join(format!("{op}.json"));
     std::fs::write(&file, request.to_string()).expect("write");
-    let o = Command::new(python)
+    botocore_judge(&[op], &[file]);
+}
+
+/// Runs cloud/tests/validate_mediaconvert.py with `args` (the operation, after
+/// `--wire-output` for answers) over `files`; panics with its report unless they pass.
+pub(crate) fn botocore_judge(args: &[&str], files: &[std::path::PathBuf]) {
+    let o = Command::new(util::python())
         .arg(util::repo().join("cloud/tests/validate_mediaconvert.py"))
-        .arg(op)
-        .arg(&file)
+        .args(args)
+        .args(files)
         .output()
         .expect("validator");
     assert!(
@@ -268,10 +273,14 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
 #[test]
 fn render_needs_no_role_and_asks_qvbr_for_capped_crf() {
     let out = util::work_dir("cloud-render-role");
+    // A local copy of a 1080p source to plan from: the whole ladder applies.
+    let source = util::fixture("hd_16x9");
     let render = |profile: &str, extra: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_mpe"))
             .args(["cloud", "render", "-p", profile])
             .args(["--input", "s3://raw/key.mp4", "--dest", "s3://out/asset/"])
+            .arg("--source")
+            .arg(&source)
             .args(extra)
             .env_remove("MPE_MEDIACONVERT_ROLE")
             .env_remove("MPE_MEDIACONVERT_QUEUE")

@@ -64,22 +64,6 @@ fn wire_probe(st: &Stack, uri: &str) -> (u16, Value) {
     (code, body)
 }
 
-/// Runs botocore's model over wire answers of Probe (cloud/tests/validate_mediaconvert.py).
-fn valid_probe_answers(python: &Path, files: &[std::path::PathBuf]) {
-    let o = std::process::Command::new(python)
-        .arg(util::repo().join("cloud/tests/validate_mediaconvert.py"))
-        .args(["--wire-output", "Probe"])
-        .args(files)
-        .output()
-        .expect("validator");
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 #[test]
 fn probe_results_are_valid_and_plan_as_the_engine_plans() {
     let dir = util::work_dir("planning-parity");
@@ -124,7 +108,7 @@ fn probe_results_are_valid_and_plan_as_the_engine_plans() {
             assert_eq!(a, b, "{key} with {}", profile.name);
         }
     }
-    valid_probe_answers(&st.python, &answers);
+    crate::cloud::botocore_judge(&["--wire-output", "Probe"], &answers);
 
     // What MediaConvert cannot read is said so, by the error types the model lists.
     std::fs::write(

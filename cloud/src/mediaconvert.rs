@@ -517,7 +517,8 @@ fn frame_capture(
     }))
 }
 
-fn reduce(a: u64, b: u64) -> (u64, u64) {
+/// `a / b` in lowest terms.
+pub(crate) fn reduce(a: u64, b: u64) -> (u64, u64) {
     fn gcd(a: u64, b: u64) -> u64 {
         if b == 0 {
             a.max(1)

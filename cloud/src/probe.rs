@@ -670,17 +670,10 @@ fn positive(r: Ratio) -> Option<[u32; 2]> {
 }
 
 fn reduce(a: u64, b: u64) -> [u32; 2] {
-    fn gcd(a: u64, b: u64) -> u64 {
-        if b == 0 {
-            a.max(1)
-        } else {
-            gcd(b, a % b)
-        }
-    }
-    let g = gcd(a, b);
+    let (n, d) = crate::mediaconvert::reduce(a, b);
     [
-        u32::try_from(a / g).unwrap_or(u32::MAX),
-        u32::try_from(b / g).unwrap_or(u32::MAX),
+        u32::try_from(n).unwrap_or(u32::MAX),
+        u32::try_from(d).unwrap_or(u32::MAX),
     ]
 }
 

@@ -89,37 +89,35 @@ def wire(value, shape, path, errors):
             errors.append(f"{path}: expected true or false, got {value!r}")
 
 
+def request_errors(params, shape):
+    errors = []
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        errors.append(report.generate_report())
+    walk(params, shape, "", errors)
+    return errors
+
+
+def response_errors(doc, shape):
+    errors = []
+    wire(doc, shape, "", errors)
+    return errors
+
+
 def main():
     model = botocore.session.get_session().get_service_model("mediaconvert")
     if sys.argv[1] == "--wire-output":
         operation, files = sys.argv[2], sys.argv[3:]
         shape = model.operation_model(operation).output_shape
-        failed = False
-        for name in files:
-            with open(name) as f:
-                doc = json.load(f)
-            errors = []
-            wire(doc, shape, "", errors)
-            if errors:
-                failed = True
-                print(f"{name}:")
-                for e in errors:
-                    print(f"  {e}")
-        if failed:
-            sys.exit(1)
-        print("ok")
-        return
-    operation, files = sys.argv[1], sys.argv[2:]
-    shape = model.operation_model(operation).input_shape
+        check = response_errors
+    else:
+        operation, files = sys.argv[1], sys.argv[2:]
+        shape = model.operation_model(operation).input_shape
+        check = request_errors
     failed = False
     for name in files:
         with open(name) as f:
-            params = json.load(f)
-        errors = []
-        report = ParamValidator().validate(params, shape)
-        if report.has_errors():
-            errors.append(report.generate_report())
-        walk(params, shape, "", errors)
+            errors = check(json.load(f), shape)
         if errors:
             failed = True
             print(f"{name}:")

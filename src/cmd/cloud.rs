@@ -260,6 +260,18 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
                     PLACEHOLDER_ROLE.to_string()
                 });
             let queue = queue.or_else(|| outputs.get(deployment::QUEUE_ARN).map(str::to_string));
+            let id = job_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let mut req = cloud::JobRequest {
+                profile: &profile,
+                input: &input,
+                destination: &dest,
+                role: &role,
+                queue: queue.as_deref(),
+                job_id: &id,
+                plan: None,
+            };
+            // Locations and profile are checked before anything is asked of AWS.
+            let unplanned = cloud::render_job(&req)?;
             let plan = match (&source, no_probe) {
                 (Some(src), _) => {
                     let media = engine::probe(src)?;
@@ -278,17 +290,13 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
                     Some(profiles::plan(&profile, &media)?)
                 }
             };
-            let id = job_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let req = cloud::JobRequest {
-                profile: &profile,
-                input: &input,
-                destination: &dest,
-                role: &role,
-                queue: queue.as_deref(),
-                job_id: &id,
-                plan: plan.as_ref(),
+            let job = match &plan {
+                Some(p) => {
+                    req.plan = Some(p);
+                    cloud::render_job(&req)?
+                }
+                None => unplanned,
             };
-            let job = cloud::render_job(&req)?;
             print_stdout(&serde_json::to_string_pretty(&job).context("printing the job")?)?;
         }
         CloudCommand::Template { profile, dest } => {
