@@ -238,6 +238,7 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
             s3.to_str().expect("utf-8"),
             "--progress",
             "none",
+            "--force",
         ])
     };
     let o = run(&job);
@@ -256,6 +257,20 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
             "{f}"
         );
     }
+    // Frame captures sent to a bucket of their own, as the stack's plan step sends them:
+    // they land there, under the same asset path, and the rest stays where it was.
+    let mut split = job.clone();
+    cloud::mediaconvert::capture_destination(&mut split, "s3://thumbs/asset/thumbnails/")
+        .expect("a folder");
+    let o = run(&split);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let thumbs = util::tree(&s3.join("thumbs/asset"));
+    let (captures, media): (Vec<String>, Vec<String>) = util::tree(&direct)
+        .into_iter()
+        .partition(|f| f.starts_with("thumbnails/"));
+    assert!(!captures.is_empty(), "mobile makes thumbnails");
+    assert_eq!(thumbs, captures);
+    assert_eq!(util::tree(&from_job), media);
     // A setting the local executor lacks is named.
     let mut clipped = job.clone();
     clipped["Settings"]["Inputs"][0]["InputClippings"] =
