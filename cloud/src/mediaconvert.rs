@@ -90,12 +90,7 @@ pub fn render_template(profile: &Profile, destination: Option<&str>) -> Result<V
 /// bucket of their own, under the same paths.
 pub fn capture_destination(job: &mut Value, destination: &str) -> Result<(), CloudError> {
     check_uri("thumbnails destination", destination, true)?;
-    let settings = if job.get("Settings").is_some() {
-        &mut job["Settings"]
-    } else {
-        job
-    };
-    if let Some(groups) = settings["OutputGroups"].as_array_mut() {
+    if let Some(groups) = job["Settings"]["OutputGroups"].as_array_mut() {
         for g in groups.iter_mut().filter(|g| is_frame_capture(g)) {
             g["OutputGroupSettings"]["FileGroupSettings"]["Destination"] = json!(destination);
         }

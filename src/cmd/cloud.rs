@@ -286,7 +286,7 @@ fn dispatch(command: CloudCommand) -> anyhow::Result<()> {
                     None
                 }
                 (None, false) => {
-                    let media = block_on_value(probe_input(&input, &aws))?;
+                    let media = block_on(probe_input(&input, &aws))?;
                     Some(profiles::plan(&profile, &media)?)
                 }
             };
@@ -373,9 +373,7 @@ async fn probe_input(input: &str, aws: &AwsArgs) -> anyhow::Result<profiles::Med
     Ok(cloud::probe::media_info(&result, input)?)
 }
 
-fn block_on_value<T, F: std::future::Future<Output = anyhow::Result<T>>>(
-    f: F,
-) -> anyhow::Result<T> {
+fn block_on<T, F: std::future::Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -416,10 +414,6 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
         _ => Ok(()),
     }
-}
-
-fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
-    block_on_value(f)
 }
 
 async fn connect(a: &AwsArgs) -> anyhow::Result<cloud::Clients> {

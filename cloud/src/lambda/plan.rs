@@ -50,13 +50,6 @@ pub fn template_name(profile: &str, suffix: &str) -> String {
     format!("mpe-{profile}-{suffix}")
 }
 
-/// The asset folder name MediaConvert's `$fn$` gives an input: its file name without
-/// the extension.
-pub fn asset_name(input: &str) -> &str {
-    let file = input.rsplit('/').next().unwrap_or(input);
-    file.rsplit_once('.').map_or(file, |(stem, _)| stem)
-}
-
 /// Plans one upload. The payload is `{"executionId", "input", "profile", "probe"}`
 /// (`probe` a ProbeResult in PascalCase, as the validate handler gives it); the answer
 /// always carries `accepted`, `reason` and `job` (the state machine reads all three):
@@ -84,7 +77,10 @@ fn job(s: &Settings, payload: &Value) -> Result<Value, String> {
     let result = ProbeResult::from_json(probe).map_err(|e| format!("{input}: {e}"))?;
     let media = media_info(&result, input).map_err(|e| e.to_string())?;
     let planned = profiles::plan(&profile, &media).map_err(|e| e.to_string())?;
-    let asset = asset_name(input);
+    // The asset folder is what MediaConvert's `$fn$` gives the input, as in the job
+    // templates: its file name without the extension.
+    let layout = profiles::naming::Layout::for_source(input);
+    let asset = layout.base();
     let destination = format!("s3://{}/{asset}/", s.media_bucket);
     let mut job = render_job(&JobRequest {
         profile: &profile,
@@ -215,7 +211,18 @@ mod tests {
 
     #[test]
     fn the_asset_is_the_input_stem_as_mediaconverts_fn() {
-        assert_eq!(asset_name("s3://raw/uploads/a.b.mov"), "a.b");
-        assert_eq!(asset_name("s3://raw/uploads/movie"), "movie");
+        for (input, cmaf) in [
+            ("s3://raw/uploads/a.b.mov", "s3://mpe-media-dev-1/a.b/cmaf/"),
+            ("s3://raw/uploads/movie", "s3://mpe-media-dev-1/movie/cmaf/"),
+        ] {
+            let v = plan(
+                &settings(),
+                &json!({ "executionId": "e", "input": input, "profile": "default",
+                         "probe": probe(1) }),
+            );
+            let dest = &v["job"]["Settings"]["OutputGroups"][0]["OutputGroupSettings"]
+                ["CmafGroupSettings"]["Destination"];
+            assert_eq!(dest, cmaf, "{v}");
+        }
     }
 }

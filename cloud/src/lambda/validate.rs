@@ -178,7 +178,7 @@ pub async fn handle(
 ) -> Result<Value, CloudError> {
     let u = match upload(payload) {
         Ok(u) => u,
-        Err(reason) => return Ok(rejected("", s, reason.to_string())),
+        Err(reason) => return Ok(rejected("", s, reason)),
     };
     if u.size == 0 || u.bucket != s.raw_bucket {
         return Ok(verdict(&u, None, &[], s));

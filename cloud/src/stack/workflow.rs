@@ -24,11 +24,7 @@ const TASK_FAILED: &[&str] = &["States.TaskFailed"];
 /// Lambda's transient errors, then any failure of the function itself (its handlers fail
 /// only on errors worth another try; what cannot succeed is a rejection, not an error).
 fn lambda_retry() -> Value {
-    let mut r = retry(LAMBDA_ERRORS, 2, 3);
-    if let (Some(list), Some(more)) = (r.as_array_mut(), retry(TASK_FAILED, 5, 3).as_array()) {
-        list.extend(more.iter().cloned());
-    }
-    r
+    json!([retrier(LAMBDA_ERRORS, 2, 3), retrier(TASK_FAILED, 5, 3)])
 }
 
 /// A Choice on a verdict's `accepted`: false goes to `reject`, anything else on.
@@ -51,14 +47,19 @@ fn rejected(reason: &str) -> Value {
     })
 }
 
-/// One retrier with exponential backoff.
+/// A Retry list of one retrier.
 fn retry(errors: &[&str], interval: u32, attempts: u32) -> Value {
-    json!([{
+    json!([retrier(errors, interval, attempts)])
+}
+
+/// One retrier with exponential backoff.
+fn retrier(errors: &[&str], interval: u32, attempts: u32) -> Value {
+    json!({
         "ErrorEquals": errors,
         "IntervalSeconds": interval,
         "MaxAttempts": attempts,
         "BackoffRate": 2.0,
-    }])
+    })
 }
 
 /// Failures of the main path go to the failure path (dead-letter queue, record, notify).
@@ -460,8 +461,6 @@ fn state_machine(res: &mut Resources) {
                 "ValidateFunctionAliasArn": ref_("ValidateAlias"),
                 "PlanFunctionArn": att("PlanFunction", "Arn"),
                 "JobTableName": ref_("JobTable"),
-                "MediaConvertRoleArn": att("MediaConvertRole", "Arn"),
-                "MediaConvertQueueArn": att("MediaConvertQueue", "Arn"),
                 "NotificationTopicArn": ref_("NotificationTopic"),
                 "DeadLetterQueueUrl": ref_("DeadLetterQueue"),
             },
