@@ -115,6 +115,7 @@ fn ladder(c: &mut Criterion) {
         threads: None,
         chunks: engine::Chunks::Off,
         cancel: None,
+        rotation: None,
     };
     let mut g = c.benchmark_group("ladder");
     g.sample_size(10).warm_up_time(Duration::from_secs(1));

@@ -98,7 +98,13 @@ fn start_server(cmd: &mut Command, port: u16, what: &str) -> (Proc, String) {
 
 /// Uploads `src`, submits `job` with boto3, waits; returns the client's report. With
 /// `download`, the asset's objects are fetched into that folder.
-fn submit(stack: &Stack, src: &Path, job: &Value, dir: &Path, download: Option<&Path>) -> Value {
+pub(crate) fn submit(
+    stack: &Stack,
+    src: &Path,
+    job: &Value,
+    dir: &Path,
+    download: Option<&Path>,
+) -> Value {
     let file = dir.join("job.json");
     std::fs::write(&file, job.to_string()).expect("job");
     let o = Command::new(&stack.python)

@@ -8,6 +8,7 @@ mod util;
 mod cloud;
 mod conformance;
 mod errors;
+mod jobs;
 mod lambda;
 mod mediaconvert;
 mod pictures;

@@ -1,12 +1,30 @@
-//! MediaConvert -> profile: a CreateJob request read back into the profile, source and
-//! destination it stands for, so that the engine can run it locally. Every field the
-//! local executor does not support is named, with its path, in the error.
+//! MediaConvert -> engine: a CreateJob request, read through the typed model
+//! ([`crate::model`]), as the profile, source, destination and source overrides it
+//! stands for. The executor follows each member as MediaConvert's documentation says;
+//! a member at a value that changes nothing is accepted, one mpe cannot honour is an
+//! error naming its path, and one it honours only in part is a [`JobWarning`].
 
 use profiles::naming::AUDIO_NAME;
 use profiles::{Profile, ProfileError};
 use serde_json::{json, Map, Value};
 
 use crate::error::CloudError;
+use crate::model::{self, tuning, CreateJob, H264Settings, ModelError};
+
+/// A warning of a job that completes: GetJob's `Warnings` (code and count) and
+/// `Messages.Warning` (the text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobWarning {
+    /// mpe's warning code (see [`WARN_MADE_OTHERWISE`]).
+    pub code: i64,
+    /// What was asked and what was made instead, naming the member.
+    pub message: String,
+}
+
+/// The code of a warning that a member was made otherwise than asked (a feature this
+/// machine's FFmpeg lacks). MediaConvert's own codes (User Guide, "Warning codes") stop
+/// at 270000; mpe's are outside that list so that they are never mistaken for its.
+pub const WARN_MADE_OTHERWISE: i64 = 990_001;
 
 /// A CreateJob request as the engine can run it.
 #[derive(Debug, Clone)]
@@ -23,6 +41,11 @@ pub struct LocalJob {
     pub elsewhere: Vec<(String, String)>,
     /// `UserMetadata.mpe_job_id`, when present.
     pub job_id: Option<String>,
+    /// The clockwise rotation to apply instead of the source's own (`VideoSelector.Rotate`
+    /// other than AUTO; MediaConvert's default is DEGREE_0, no rotation).
+    pub rotation: Option<u32>,
+    /// What the job asked that is made otherwise.
+    pub warnings: Vec<JobWarning>,
 }
 
 impl LocalJob {
@@ -35,6 +58,16 @@ impl LocalJob {
                     .map(|rest| format!("{to}{rest}"))
             })
             .unwrap_or_else(|| format!("{}{path}", self.destination))
+    }
+}
+
+/// Checks a CreateJob request's shape against the model: `Err` for a member of the
+/// wrong type (MediaConvert's 400), `Ok` for one that reads, even if the executor will
+/// refuse some member of it when the job runs.
+pub fn check_request(request: &Value) -> Result<(), ModelError> {
+    match model::parse::<CreateJob>(request) {
+        Ok(_) | Err(ModelError::Unknown { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -62,201 +95,371 @@ fn err(at: &At, reason: impl Into<String>) -> CloudError {
     }
 }
 
-/// An object whose keys must all be among `known`.
-fn object<'a>(v: &'a Value, at: &At, known: &[&str]) -> Result<&'a Map<String, Value>, CloudError> {
-    let map = v.as_object().ok_or_else(|| err(at, "expected an object"))?;
-    if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(err(&at.key(k), "not supported by mpe's local executor"));
-    }
-    Ok(map)
-}
-
-fn get<'a>(map: &'a Map<String, Value>, at: &At, key: &str) -> Result<&'a Value, CloudError> {
-    map.get(key).ok_or_else(|| err(&at.key(key), "required"))
-}
-
-fn string<'a>(map: &'a Map<String, Value>, at: &At, key: &str) -> Result<&'a str, CloudError> {
-    get(map, at, key)?
-        .as_str()
-        .ok_or_else(|| err(&at.key(key), "expected a string"))
-}
-
-fn number(map: &Map<String, Value>, at: &At, key: &str) -> Result<f64, CloudError> {
-    get(map, at, key)?
-        .as_f64()
-        .ok_or_else(|| err(&at.key(key), "expected a number"))
-}
-
-fn expect(
-    map: &Map<String, Value>,
-    at: &At,
-    key: &str,
-    allowed: &[&str],
-) -> Result<(), CloudError> {
-    match map.get(key) {
-        None => Ok(()),
-        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
-        Some(v) => Err(err(
+/// An enum member that must be absent or one of `allowed` (the values that change
+/// nothing here, or that mpe follows).
+fn allow(at: &At, key: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), CloudError> {
+    match value {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(err(
             &at.key(key),
             format!(
-                "{v} is not supported by mpe's local executor (supported: {})",
+                "{v:?} is not supported by mpe's local executor (supported: {})",
                 allowed.join(", ")
             ),
         )),
+        _ => Ok(()),
     }
 }
 
-/// One video output as read: its rung name and encoder settings.
+/// A number member that must be absent or one of `allowed`.
+fn allow_num(at: &At, key: &str, value: Option<i64>, allowed: &[i64]) -> Result<(), CloudError> {
+    match value {
+        Some(v) if !allowed.contains(&v) => Err(err(
+            &at.key(key),
+            format!("{v} is not supported by mpe's local executor (supported: {allowed:?})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A member that must be absent.
+fn absent<T>(at: &At, key: &str, value: &Option<T>) -> Result<(), CloudError> {
+    match value {
+        Some(_) => Err(err(&at.key(key), "not supported by mpe's local executor")),
+        None => Ok(()),
+    }
+}
+
+fn required<'a, T>(at: &At, key: &str, value: &'a Option<T>) -> Result<&'a T, CloudError> {
+    value.as_ref().ok_or_else(|| err(&at.key(key), "required"))
+}
+
+fn unsigned(at: &At, key: &str, v: i64) -> Result<u32, CloudError> {
+    u32::try_from(v).map_err(|_| err(&at.key(key), format!("{v} is out of range")))
+}
+
+/// One video output as read: its rung name, size, rates and encoder settings.
 #[derive(Debug, Clone, PartialEq)]
 struct VideoOut {
     name: String,
-    height: u32,
-    settings: Value,
+    size: profiles::OutputSize,
+    rates: (u32, u32, u32),
+    /// The encoder settings with the rates taken out: what every rung must share.
+    settings: H264Settings,
 }
 
-/// Reads a CreateJob request.
+/// What reading collects on the way.
+struct Reader {
+    warnings: Vec<JobWarning>,
+}
+
+impl Reader {
+    fn warn(&mut self, at: &At, message: impl Into<String>) {
+        let message = format!("{}: {}", at.0, message.into());
+        if !self.warnings.iter().any(|w| w.message == message) {
+            self.warnings.push(JobWarning {
+                code: WARN_MADE_OTHERWISE,
+                message,
+            });
+        }
+    }
+}
+
+/// Reads a CreateJob request (PascalCase).
 pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
+    let job: CreateJob = model::parse(request).map_err(|e| CloudError::Job {
+        field: e.path().to_string(),
+        reason: match e {
+            ModelError::Invalid { reason, .. } => reason,
+            ModelError::Unknown { .. } => "not supported by mpe's local executor".into(),
+        },
+    })?;
+    let mut reader = Reader {
+        warnings: Vec::new(),
+    };
+    let mut local = read(&job, &mut reader)?;
+    local.warnings = reader.warnings;
+    Ok(local)
+}
+
+fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     let root = At(String::new());
-    let top = object(
-        request,
-        &root,
-        &[
-            "Role",
-            "Queue",
-            "Settings",
-            "UserMetadata",
-            "StatusUpdateInterval",
-            "Priority",
-            "Tags",
-            "JobTemplate",
-            "ClientRequestToken",
-            "BillingTagsSource",
-            "AccelerationSettings",
-        ],
-    )?;
-    if top.contains_key("JobTemplate") {
+    if job.job_template.is_some() {
         return Err(err(
             &root.key("JobTemplate"),
-            "jobs made from a template are not supported; render the full job (mpe cloud render)",
+            "jobs made from a template are not supported yet; render the full job (mpe cloud render)",
         ));
     }
-    let job_id = top
-        .get("UserMetadata")
-        .and_then(|m| m.get("mpe_job_id"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let profile_name = top
-        .get("UserMetadata")
-        .and_then(|m| m.get("mpe_profile"))
-        .and_then(Value::as_str)
-        .unwrap_or("job")
-        .to_string();
+    // Acceleration, priority, queue, tags, billing and the status cadence change how and
+    // where a job runs, never what it makes.
+    if let Some(a) = &job.acceleration_settings {
+        allow(
+            &root.key("AccelerationSettings"),
+            "Mode",
+            &Some(a.mode.clone()),
+            &["DISABLED", "ENABLED", "PREFERRED"],
+        )?;
+    }
+    let meta = job.user_metadata.clone().unwrap_or_default();
+    let job_id = meta.get("mpe_job_id").cloned();
+    let profile_name = meta
+        .get("mpe_profile")
+        .cloned()
+        .unwrap_or_else(|| "job".to_string());
     let at = root.key("Settings");
-    let settings = object(
-        get(top, &root, "Settings")?,
-        &at,
-        &["Inputs", "OutputGroups", "TimecodeConfig"],
-    )?;
-    if let Some(tc) = settings.get("TimecodeConfig") {
-        let tat = at.key("TimecodeConfig");
-        let tc = object(tc, &tat, &["Source"])?;
-        expect(tc, &tat, "Source", &["ZEROBASED"])?;
+    let settings = &job.settings;
+    // Timecodes only matter to clipping and to inserted timecode, both refused below,
+    // so every source of them is neutral here.
+    if let Some(tc) = &settings.timecode_config {
+        allow(
+            &at.key("TimecodeConfig"),
+            "Source",
+            &tc.source,
+            &["ZEROBASED", "EMBEDDED", "SPECIFIEDSTART"],
+        )?;
     }
-    let inputs = get(settings, &at, "Inputs")?
-        .as_array()
-        .ok_or_else(|| err(&at.key("Inputs"), "expected a list"))?;
-    if inputs.len() != 1 {
-        return Err(err(&at.key("Inputs"), "exactly one input is supported"));
-    }
-    let iat = at.key("Inputs").index(0);
-    let input = object(
-        &inputs[0],
+    allow_num(&at, "FollowSource", settings.follow_source, &[1])?;
+    let inputs_at = at.key("Inputs");
+    let input =
+        match settings.inputs.as_slice() {
+            [] => return Err(err(&inputs_at, "required")),
+            [one] => one,
+            _ => return Err(err(
+                &inputs_at,
+                "several inputs (stitched in order) are not supported by mpe's local executor yet",
+            )),
+        };
+    let iat = inputs_at.index(0);
+    let file_input = required(&iat, "FileInput", &input.file_input)?.clone();
+    absent(&iat, "InputClippings", &input.input_clippings)?;
+    allow(
         &iat,
-        &[
-            "FileInput",
-            "AudioSelectors",
-            "VideoSelector",
-            "TimecodeSource",
-        ],
+        "TimecodeSource",
+        &input.timecode_source,
+        &["ZEROBASED", "EMBEDDED", "SPECIFIEDSTART"],
     )?;
-    let file_input = string(input, &iat, "FileInput")?.to_string();
-    expect(input, &iat, "TimecodeSource", &["ZEROBASED"])?;
-    if let Some(vs) = input.get("VideoSelector") {
-        let vat = iat.key("VideoSelector");
-        let vs = object(vs, &vat, &["Rotate"])?;
-        expect(vs, &vat, "Rotate", &["AUTO"])?;
-    }
+    // AUTO filters only where the deblock or denoise filter is enabled (MediaConvert API
+    // reference, InputFilterEnable); both off, neither runs and the strength is moot.
+    allow(
+        &iat,
+        "FilterEnable",
+        &input.filter_enable,
+        &["AUTO", "DISABLE"],
+    )?;
+    allow(&iat, "DeblockFilter", &input.deblock_filter, &["DISABLED"])?;
+    allow(&iat, "DenoiseFilter", &input.denoise_filter, &["DISABLED"])?;
+    // PSI control is about transport-stream inputs' tables.
+    allow(
+        &iat,
+        "PsiControl",
+        &input.psi_control,
+        &["USE_PSI", "IGNORE_PSI"],
+    )?;
+    allow(&iat, "InputScanType", &input.input_scan_type, &["AUTO"])?;
+    let selectors: Vec<String> = match &input.audio_selectors {
+        None => Vec::new(),
+        Some(map) => {
+            let sat = iat.key("AudioSelectors");
+            if map.len() > 1 {
+                return Err(err(&sat, "one audio selector is supported"));
+            }
+            for (name, sel) in map {
+                let at = sat.key(name);
+                allow(
+                    &at,
+                    "DefaultSelection",
+                    &sel.default_selection,
+                    &["DEFAULT", "NOT_DEFAULT"],
+                )?;
+                allow(&at, "SelectorType", &sel.selector_type, &["TRACK"])?;
+                allow_num(&at, "Offset", sel.offset, &[0])?;
+                absent(&at, "LanguageCode", &sel.language_code)?;
+                if let Some(t) = &sel.tracks {
+                    if t != &[1] {
+                        return Err(err(
+                            &at.key("Tracks"),
+                            "only the first audio track ([1]) is supported",
+                        ));
+                    }
+                }
+                // ProgramSelection picks a Dolby E program; AAC and PCM sources have one.
+            }
+            map.keys().cloned().collect()
+        }
+    };
+    // MediaConvert's default is no rotation, whatever the metadata says (API reference,
+    // InputRotate); AUTO follows the metadata, as the engine does by itself.
+    let rotation = match &input.video_selector {
+        None => Some(0),
+        Some(vs) => {
+            let vat = iat.key("VideoSelector");
+            allow(&vat, "ColorSpace", &vs.color_space, &["FOLLOW"])?;
+            allow(
+                &vat,
+                "ColorSpaceUsage",
+                &vs.color_space_usage,
+                &["FORCE", "FALLBACK"],
+            )?;
+            allow(&vat, "AlphaBehavior", &vs.alpha_behavior, &["DISCARD"])?;
+            allow(&vat, "PadVideo", &vs.pad_video, &["DISABLED", "BLACK"])?;
+            match vs.rotate.as_deref() {
+                None | Some("DEGREE_0") => Some(0),
+                Some("AUTO") => None,
+                Some("DEGREE_90") => Some(90),
+                Some("DEGREE_180") => Some(180),
+                Some("DEGREE_270") => Some(270),
+                Some(other) => {
+                    return Err(err(
+                        &vat.key("Rotate"),
+                        format!("{other:?} is not a rotation MediaConvert knows"),
+                    ))
+                }
+            }
+        }
+    };
 
     let groups_at = at.key("OutputGroups");
-    let groups = get(settings, &at, "OutputGroups")?
-        .as_array()
-        .ok_or_else(|| err(&groups_at, "expected a list"))?;
     let mut destination: Option<String> = None;
     // The streaming groups' ladder (all must carry the same), and the file group's rungs.
     let mut ladder: Option<(Vec<VideoOut>, At)> = None;
     let mut file_rungs: Vec<(VideoOut, At)> = Vec::new();
     let mut audio: Option<Value> = None;
     let mut outputs = Map::new();
-    let mut video = Map::new();
+    let mut segment: Option<(f64, At)> = None;
     let mut thumbnails = None;
     let mut elsewhere = Vec::new();
-    for (gi, g) in groups.iter().enumerate() {
+    if settings.output_groups.is_empty() {
+        return Err(err(&groups_at, "required"));
+    }
+    for (gi, g) in settings.output_groups.iter().enumerate() {
         let gat = groups_at.index(gi);
-        let g = object(
-            g,
-            &gat,
-            &["Name", "CustomName", "OutputGroupSettings", "Outputs"],
-        )?;
         let sat = gat.key("OutputGroupSettings");
-        let gs = object(
-            get(g, &gat, "OutputGroupSettings")?,
-            &sat,
-            &[
-                "Type",
-                "CmafGroupSettings",
-                "HlsGroupSettings",
-                "DashIsoGroupSettings",
-                "FileGroupSettings",
-            ],
-        )?;
-        let kind = string(gs, &sat, "Type")?;
-        let (key, known): (&str, &[&str]) = match kind {
-            "CMAF_GROUP_SETTINGS" => (
-                "CmafGroupSettings",
-                &[
-                    "Destination",
-                    "SegmentLength",
-                    "FragmentLength",
-                    "SegmentControl",
-                    "WriteDashManifest",
-                    "WriteHlsManifest",
-                    "ManifestDurationFormat",
-                    "MpdProfile",
-                ],
-            ),
-            "HLS_GROUP_SETTINGS" => (
-                "HlsGroupSettings",
-                &[
-                    "Destination",
-                    "SegmentLength",
-                    "MinSegmentLength",
-                    "SegmentControl",
+        let gs = &g.output_group_settings;
+        let kind = gs.kind.as_str();
+        let (key, dest, seg) = match kind {
+            "HLS_GROUP_SETTINGS" => {
+                let kat = sat.key("HlsGroupSettings");
+                let h = required(&sat, "HlsGroupSettings", &gs.hls_group_settings)?;
+                segmenting(
+                    &kat,
+                    &h.segment_control,
+                    &h.segment_length_control,
+                    h.min_final_segment_length,
+                )?;
+                manifests(
+                    &kat,
+                    [
+                        &h.manifest_duration_format,
+                        &h.stream_inf_resolution,
+                        &h.manifest_compression,
+                        &h.codec_specification,
+                        &h.client_cache,
+                    ],
+                )?;
+                allow(
+                    &kat,
                     "OutputSelection",
+                    &h.output_selection,
+                    &["MANIFESTS_AND_SEGMENTS"],
+                )?;
+                allow(
+                    &kat,
                     "DirectoryStructure",
-                    "ManifestDurationFormat",
-                ],
-            ),
-            "DASH_ISO_GROUP_SETTINGS" => (
-                "DashIsoGroupSettings",
-                &[
-                    "Destination",
-                    "SegmentLength",
-                    "FragmentLength",
-                    "SegmentControl",
-                    "MpdProfile",
-                ],
-            ),
-            "FILE_GROUP_SETTINGS" => ("FileGroupSettings", &["Destination"]),
+                    &h.directory_structure,
+                    &["SINGLE_DIRECTORY"],
+                )?;
+                allow(&kat, "ProgramDateTime", &h.program_date_time, &["EXCLUDE"])?;
+                allow(
+                    &kat,
+                    "CaptionLanguageSetting",
+                    &h.caption_language_setting,
+                    &["OMIT"],
+                )?;
+                allow_num(&kat, "MinSegmentLength", h.min_segment_length, &[0])?;
+                allow_num(
+                    &kat,
+                    "TimestampDeltaMilliseconds",
+                    h.timestamp_delta_milliseconds,
+                    &[0],
+                )?;
+                // ID3 frames and their period only apply with TimedMetadata PASSTHROUGH
+                // (refused on the outputs); the date-time period only with ProgramDateTime.
+                (
+                    "HlsGroupSettings",
+                    &h.destination,
+                    Some(h.segment_length.unwrap_or(10)),
+                )
+            }
+            "DASH_ISO_GROUP_SETTINGS" => {
+                let kat = sat.key("DashIsoGroupSettings");
+                let d = required(&sat, "DashIsoGroupSettings", &gs.dash_iso_group_settings)?;
+                segmenting(
+                    &kat,
+                    &d.segment_control,
+                    &d.segment_length_control,
+                    d.min_final_segment_length,
+                )?;
+                mpd(
+                    &kat,
+                    &d.mpd_profile,
+                    &d.write_segment_timeline_in_representation,
+                    d.min_buffer_time,
+                    r,
+                )?;
+                allow(&kat, "HbbtvCompliance", &d.hbbtv_compliance, &["NONE"])?;
+                (
+                    "DashIsoGroupSettings",
+                    &d.destination,
+                    Some(d.segment_length.unwrap_or(30)),
+                )
+            }
+            "CMAF_GROUP_SETTINGS" => {
+                let kat = sat.key("CmafGroupSettings");
+                let c = required(&sat, "CmafGroupSettings", &gs.cmaf_group_settings)?;
+                segmenting(
+                    &kat,
+                    &c.segment_control,
+                    &c.segment_length_control,
+                    c.min_final_segment_length,
+                )?;
+                manifests(
+                    &kat,
+                    [
+                        &c.manifest_duration_format,
+                        &c.stream_inf_resolution,
+                        &c.manifest_compression,
+                        &c.codec_specification,
+                        &c.client_cache,
+                    ],
+                )?;
+                mpd(
+                    &kat,
+                    &c.mpd_profile,
+                    &c.write_segment_timeline_in_representation,
+                    c.min_buffer_time,
+                    r,
+                )?;
+                allow(
+                    &kat,
+                    "WriteDashManifest",
+                    &c.write_dash_manifest,
+                    &["ENABLED"],
+                )?;
+                allow(
+                    &kat,
+                    "WriteHlsManifest",
+                    &c.write_hls_manifest,
+                    &["ENABLED"],
+                )?;
+                (
+                    "CmafGroupSettings",
+                    &c.destination,
+                    Some(c.segment_length.unwrap_or(10)),
+                )
+            }
+            "FILE_GROUP_SETTINGS" => {
+                let f = required(&sat, "FileGroupSettings", &gs.file_group_settings)?;
+                ("FileGroupSettings", &f.destination, None)
+            }
             other => {
                 return Err(err(
                     &sat.key("Type"),
@@ -265,14 +468,8 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
             }
         };
         let kat = sat.key(key);
-        let s = object(get(gs, &sat, key)?, &kat, known)?;
-        expect(s, &kat, "SegmentControl", &["SEGMENTED_FILES"])?;
-        expect(s, &kat, "WriteDashManifest", &["ENABLED"])?;
-        expect(s, &kat, "WriteHlsManifest", &["ENABLED"])?;
-        expect(s, &kat, "OutputSelection", &["MANIFESTS_AND_SEGMENTS"])?;
-        expect(s, &kat, "DirectoryStructure", &["SINGLE_DIRECTORY"])?;
-        let dest = string(s, &kat, "Destination")?;
         let dat = kat.key("Destination");
+        let dest = required(&kat, "Destination", dest)?.as_str();
         if !dest.ends_with('/') {
             return Err(err(
                 &dat,
@@ -280,17 +477,15 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
             ));
         }
         let oat = gat.key("Outputs");
-        let outs = get(g, &gat, "Outputs")?
-            .as_array()
-            .ok_or_else(|| err(&oat, "expected a list"))?;
-        let container_of = |o: &Value| {
-            o["ContainerSettings"]["Container"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
+        let container_of = |o: &model::Output| {
+            o.container_settings
+                .as_ref()
+                .and_then(|c| c.container.clone())
         };
-        let capture =
-            kind == "FILE_GROUP_SETTINGS" && outs.iter().any(|o| container_of(o) == "RAW");
+        let capture = kind == "FILE_GROUP_SETTINGS"
+            && g.outputs
+                .iter()
+                .any(|o| container_of(o).as_deref() == Some("RAW"));
         // The asset folder is the parent of the first group's folder; every group must
         // write into a folder of its own under it, except frame captures, which may go
         // to a folder of the same name elsewhere (the stack's thumbnails bucket).
@@ -317,16 +512,16 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
             }
         };
         if capture {
-            if outs.len() != 1 {
+            if g.outputs.len() != 1 {
                 return Err(err(&oat, "a frame-capture group holds one output"));
             }
-            thumbnails = Some(frame_capture(&outs[0], &oat.index(0), &folder)?);
+            thumbnails = Some(frame_capture(&g.outputs[0], &oat.index(0), &folder)?);
             continue;
         }
         let mut videos = Vec::new();
-        for (oi, o) in outs.iter().enumerate() {
+        for (oi, o) in g.outputs.iter().enumerate() {
             let at = oat.index(oi);
-            let (v, a) = output(o, &at, kind)?;
+            let (v, a) = output(o, &at, kind, &selectors, r)?;
             if let Some(a) = a {
                 if audio.as_ref().is_some_and(|x| x != &a) {
                     return Err(err(
@@ -340,13 +535,8 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
                 videos.push(v);
             }
         }
-        let seg = |s: &Map<String, Value>| -> Result<Option<f64>, CloudError> {
-            s.get("SegmentLength")
-                .map(|_| number(s, &kat, "SegmentLength"))
-                .transpose()
-        };
-        match kind {
-            "FILE_GROUP_SETTINGS" => {
+        match seg {
+            None => {
                 let names: Vec<Value> = videos.iter().map(|v| json!(v.name)).collect();
                 outputs.insert(
                     "file".into(),
@@ -354,17 +544,17 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
                 );
                 file_rungs.extend(videos.into_iter().map(|v| (v, oat.clone())));
             }
-            _ => {
-                let segment = seg(s)?.ok_or_else(|| err(&kat.key("SegmentLength"), "required"))?;
-                if let Some(prev) = video.get("segment_seconds").and_then(Value::as_f64) {
-                    if prev != segment {
-                        return Err(err(
-                            &kat.key("SegmentLength"),
-                            "every group must use the same segment length",
-                        ));
-                    }
+            Some(length) => {
+                let sat = kat.key("SegmentLength");
+                if !(1..=60).contains(&length) {
+                    return Err(err(&sat, format!("{length} is outside [1, 60]")));
                 }
-                video.insert("segment_seconds".into(), json!(segment));
+                match &segment {
+                    Some((prev, _)) if *prev != length as f64 => {
+                        return Err(err(&sat, "every group must use the same segment length"))
+                    }
+                    _ => segment = Some((length as f64, sat)),
+                }
                 let name = match kind {
                     "CMAF_GROUP_SETTINGS" => "cmaf",
                     "HLS_GROUP_SETTINGS" => "hls",
@@ -411,79 +601,34 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
             None => rungs.push(v),
         }
     }
-    rungs.sort_by_key(|r| std::cmp::Reverse(r.height));
     let first = rungs
         .first()
         .ok_or_else(|| err(&ladder_at, "no video output"))?;
-    let h = &first.settings;
-    // Video settings common to every rung (checked equal below).
-    let rate = h["RateControlMode"].as_str().unwrap_or("VBR");
-    video.insert(
-        "rate_control".into(),
-        json!(match rate {
-            "VBR" => "vbr",
-            "CBR" => "cbr",
-            _ => "capped_crf",
-        }),
-    );
-    if rate == "QVBR" {
-        let level = h["QvbrSettings"]["QvbrQualityLevel"]
-            .as_f64()
-            .unwrap_or(7.0);
-        video.insert("crf".into(), json!(23.0 - (level - 7.0) * 3.0));
+    if let Some(v) = rungs.iter().find(|v| v.settings != first.settings) {
+        return Err(err(
+            &ladder_at,
+            format!(
+                "rendition {} differs from {} in more than its size and rates; every rendition must share the encoder settings",
+                v.name, first.name
+            ),
+        ));
     }
-    video.insert("codec".into(), json!("h264"));
-    video.insert(
-        "profile".into(),
-        json!(h["CodecProfile"]
-            .as_str()
-            .unwrap_or("HIGH")
-            .to_ascii_lowercase()),
-    );
-    video.insert(
-        "preset".into(),
-        json!(
-            match h["QualityTuningLevel"].as_str().unwrap_or("SINGLE_PASS") {
-                "SINGLE_PASS" => "veryfast",
-                "SINGLE_PASS_HQ" => "medium",
-                _ => "slow",
-            }
-        ),
-    );
-    video.insert(
-        "gop_seconds".into(),
-        json!(h["GopSize"].as_f64().unwrap_or(2.0)),
-    );
-    if h["FramerateControl"] == "SPECIFIED" {
-        let n = h["FramerateNumerator"].as_f64().unwrap_or(30.0);
-        let d = h["FramerateDenominator"].as_f64().unwrap_or(1.0).max(1.0);
-        video.insert("max_frame_rate".into(), json!(n / d));
-    }
-    video
-        .entry("segment_seconds")
-        .or_insert_with(|| json!(h["GopSize"].as_f64().unwrap_or(2.0)));
-    for v in &rungs[1..] {
-        let mut a = v.settings.clone();
-        let mut b = h.clone();
-        for k in ["Bitrate", "MaxBitrate", "HrdBufferSize"] {
-            a.as_object_mut().map(|m| m.remove(k));
-            b.as_object_mut().map(|m| m.remove(k));
-        }
-        if a != b {
-            return Err(err(&ladder_at, format!("rendition {} differs from {} in more than its rates; every rendition must share the encoder settings", v.name, first.name)));
-        }
-    }
+    let video = video_settings(&first.settings, &ladder_at, segment.map(|s| s.0), r)?;
     let renditions: Vec<Value> = rungs
         .iter()
         .map(|v| {
-            let b = v.settings["Bitrate"].as_u64();
-            let m = v.settings["MaxBitrate"].as_u64().or(b).unwrap_or(0);
+            let (b, m, buf) = v.rates;
+            let short = match (v.size.width, v.size.height) {
+                (Some(w), Some(h)) => w.min(h),
+                (w, h) => w.or(h).unwrap_or(0),
+            };
             json!({
                 "name": v.name,
-                "height": v.height,
-                "bitrate": b.unwrap_or(m),
+                "height": short,
+                "bitrate": b,
                 "max_bitrate": m,
-                "buffer_size": v.settings["HrdBufferSize"].as_u64().unwrap_or(m * 2),
+                "buffer_size": buf,
+                "size": v.size,
             })
         })
         .collect();
@@ -518,22 +663,75 @@ pub fn parse_job(request: &Value) -> Result<LocalJob, CloudError> {
         destination: destination.unwrap_or_default(),
         elsewhere,
         job_id,
+        rotation,
+        warnings: Vec::new(),
     })
 }
 
-/// One output: its video (rung) and audio settings.
-fn output(o: &Value, at: &At, kind: &str) -> Result<(Option<VideoOut>, Option<Value>), CloudError> {
-    let o = object(
-        o,
+/// Segmenting members every streaming group has.
+fn segmenting(
+    at: &At,
+    control: &Option<String>,
+    length_control: &Option<String>,
+    min_final: Option<f64>,
+) -> Result<(), CloudError> {
+    allow(at, "SegmentControl", control, &["SEGMENTED_FILES"])?;
+    allow(at, "SegmentLengthControl", length_control, &["EXACT"])?;
+    if min_final.is_some_and(|m| m != 0.0) {
+        return Err(err(
+            &at.key("MinFinalSegmentLength"),
+            "not supported by mpe's local executor",
+        ));
+    }
+    Ok(())
+}
+
+/// HLS manifest members of the HLS and CMAF groups: `ManifestDurationFormat`,
+/// `StreamInfResolution`, `ManifestCompression`, `CodecSpecification`, `ClientCache`.
+fn manifests(at: &At, values: [&Option<String>; 5]) -> Result<(), CloudError> {
+    let [duration, resolution, compression, codecs, cache] = values;
+    allow(at, "ManifestDurationFormat", duration, &["FLOATING_POINT"])?;
+    allow(at, "StreamInfResolution", resolution, &["INCLUDE"])?;
+    allow(at, "ManifestCompression", compression, &["NONE"])?;
+    // mpe's CODECS strings read the same under both RFCs.
+    allow(at, "CodecSpecification", codecs, &["RFC_4281", "RFC_6381"])?;
+    allow(at, "ClientCache", cache, &["ENABLED"])
+}
+
+/// MPD members of the DASH ISO and CMAF groups.
+fn mpd(
+    at: &At,
+    profile: &Option<String>,
+    timeline: &Option<String>,
+    min_buffer: Option<i64>,
+    r: &mut Reader,
+) -> Result<(), CloudError> {
+    allow(at, "MpdProfile", profile, &["MAIN_PROFILE"])?;
+    allow(
         at,
-        &[
-            "NameModifier",
-            "ContainerSettings",
-            "VideoDescription",
-            "AudioDescriptions",
-        ],
+        "WriteSegmentTimelineInRepresentation",
+        timeline,
+        &["DISABLED"],
     )?;
-    let modifier = string(o, at, "NameModifier")?;
+    if min_buffer.is_some() {
+        r.warn(
+            &at.key("MinBufferTime"),
+            "the MPD's minBufferTime is mpe's own",
+        );
+    }
+    Ok(())
+}
+
+/// One output: its video (rung) and audio settings.
+fn output(
+    o: &model::Output,
+    at: &At,
+    kind: &str,
+    selectors: &[String],
+    r: &mut Reader,
+) -> Result<(Option<VideoOut>, Option<Value>), CloudError> {
+    absent(at, "Preset", &o.preset)?;
+    let modifier = required(at, "NameModifier", &o.name_modifier)?;
     let name = modifier
         .strip_prefix('_')
         .filter(|n| {
@@ -550,31 +748,131 @@ fn output(o: &Value, at: &At, kind: &str) -> Result<(Option<VideoOut>, Option<Va
             )
         })?;
     let cat = at.key("ContainerSettings");
-    let c = object(
-        get(o, at, "ContainerSettings")?,
-        &cat,
-        &["Container", "M3u8Settings", "Mp4Settings"],
-    )?;
-    let want = match kind {
-        "CMAF_GROUP_SETTINGS" => "CMFC",
-        "HLS_GROUP_SETTINGS" => "M3U8",
-        "DASH_ISO_GROUP_SETTINGS" => "MPD",
-        _ => "MP4",
+    let c = required(at, "ContainerSettings", &o.container_settings)?;
+    let (want, extension) = match kind {
+        "CMAF_GROUP_SETTINGS" => ("CMFC", None),
+        "HLS_GROUP_SETTINGS" => ("M3U8", Some("ts")),
+        "DASH_ISO_GROUP_SETTINGS" => ("MPD", None),
+        _ => ("MP4", Some("mp4")),
     };
-    expect(c, &cat, "Container", &[want])?;
-    if let Some(m) = c.get("M3u8Settings") {
-        object(m, &cat.key("M3u8Settings"), &[])?;
+    allow(&cat, "Container", &c.container, &[want])?;
+    if let Some(e) = &o.extension {
+        if Some(e.as_str()) != extension {
+            return Err(err(
+                &at.key("Extension"),
+                format!("{e:?}: mpe writes {} files", extension.unwrap_or("its own")),
+            ));
+        }
     }
-    if let Some(m) = c.get("Mp4Settings") {
+    if let Some(h) = o
+        .output_settings
+        .as_ref()
+        .and_then(|s| s.hls_settings.as_ref())
+    {
+        // Audio groups and track types describe separate audio renditions; mpe's HLS
+        // group muxes audio into each rung, so they describe nothing there.
+        let hat = at.key("OutputSettings").key("HlsSettings");
+        allow(
+            &hat,
+            "IFrameOnlyManifest",
+            &h.i_frame_only_manifest,
+            &["EXCLUDE"],
+        )?;
+        allow(
+            &hat,
+            "AudioOnlyContainer",
+            &h.audio_only_container,
+            &["AUTOMATIC"],
+        )?;
+        absent(&hat, "SegmentModifier", &h.segment_modifier)?;
+    }
+    if let Some(m) = &c.m3u8_settings {
+        let mat = cat.key("M3u8Settings");
+        allow(&mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
+        allow(&mat, "NielsenId3", &m.nielsen_id3, &["NONE"])?;
+        allow(&mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
+        allow(
+            &mat,
+            "AudioDuration",
+            &m.audio_duration,
+            &["DEFAULT_CODEC_DURATION"],
+        )?;
+        let transport = [
+            m.pmt_pid,
+            m.video_pid,
+            m.pcr_pid,
+            m.private_metadata_pid,
+            m.program_number,
+            m.pat_interval,
+            m.pmt_interval,
+            m.audio_frames_per_pes,
+            m.transport_stream_id,
+            m.timed_metadata_pid,
+        ];
+        if transport.iter().any(Option::is_some)
+            || m.audio_pids.is_some()
+            || m.pcr_control.is_some()
+        {
+            r.warn(
+                &mat,
+                "PIDs, PES packing and table intervals are those of FFmpeg's MPEG-TS muxer (PMT 4096, streams from 256)",
+            );
+        }
+    }
+    if let Some(m) = &c.mp4_settings {
         let mat = cat.key("Mp4Settings");
-        let m = object(m, &mat, &["MoovPlacement"])?;
-        expect(m, &mat, "MoovPlacement", &["PROGRESSIVE_DOWNLOAD"])?;
+        allow(
+            &mat,
+            "MoovPlacement",
+            &m.moov_placement,
+            &["PROGRESSIVE_DOWNLOAD"],
+        )?;
+        allow(&mat, "CslgAtom", &m.cslg_atom, &["INCLUDE", "EXCLUDE"])?;
+        allow(&mat, "FreeSpaceBox", &m.free_space_box, &["EXCLUDE"])?;
+        allow_num(&mat, "CttsVersion", m.ctts_version, &[0, 1])?;
+        absent(&mat, "Mp4MajorBrand", &m.mp4_major_brand)?;
+        allow(
+            &mat,
+            "AudioDuration",
+            &m.audio_duration,
+            &["DEFAULT_CODEC_DURATION"],
+        )?;
     }
-    let audio = match o.get("AudioDescriptions") {
+    if let Some(m) = &c.cmfc_settings {
+        let mat = cat.key("CmfcSettings");
+        allow(
+            &mat,
+            "AudioDuration",
+            &m.audio_duration,
+            &["DEFAULT_CODEC_DURATION"],
+        )?;
+        allow(
+            &mat,
+            "IFrameOnlyManifest",
+            &m.i_frame_only_manifest,
+            &["EXCLUDE"],
+        )?;
+        allow(&mat, "Scte35Esam", &m.scte35_esam, &["NONE"])?;
+        allow(&mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
+        allow(&mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
+    }
+    if let Some(m) = &c.mpd_settings {
+        let mat = cat.key("MpdSettings");
+        allow(
+            &mat,
+            "AudioDuration",
+            &m.audio_duration,
+            &["DEFAULT_CODEC_DURATION"],
+        )?;
+        allow(&mat, "Scte35Esam", &m.scte35_esam, &["NONE"])?;
+        allow(&mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
+        allow(&mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
+    }
+    let audio = match &o.audio_descriptions {
         None => None,
-        Some(a) => Some(audio(a, &at.key("AudioDescriptions"))?),
+        Some(a) => Some(audio(a, &at.key("AudioDescriptions"), selectors, r)?),
     };
-    let video = match o.get("VideoDescription") {
+    let video = match &o.video_description {
         None => {
             if name != AUDIO_NAME {
                 return Err(err(
@@ -584,184 +882,590 @@ fn output(o: &Value, at: &At, kind: &str) -> Result<(Option<VideoOut>, Option<Va
             }
             None
         }
-        Some(vd) => Some(video(vd, &at.key("VideoDescription"), name)?),
+        Some(vd) => Some(video(vd, &at.key("VideoDescription"), name, r)?),
     };
     Ok((video, audio))
 }
 
-fn video(vd: &Value, at: &At, name: &str) -> Result<VideoOut, CloudError> {
-    let vd = object(
-        vd,
-        at,
-        &["Width", "Height", "ScalingBehavior", "CodecSettings"],
-    )?;
-    expect(vd, at, "ScalingBehavior", &["DEFAULT"])?;
-    let height = number(vd, at, "Height")? as u32;
-    // The engine plans each rung's size from the source (aspect kept, never upscaled);
-    // Width is that plan's, so it is read as given and not used.
-    let width = vd.get("Width").and_then(Value::as_u64).map(|w| w as u32);
-    let short = width.map_or(height, |w| w.min(height));
-    let cat = at.key("CodecSettings");
-    let cs = object(
-        get(vd, at, "CodecSettings")?,
-        &cat,
-        &["Codec", "H264Settings"],
-    )?;
-    expect(cs, &cat, "Codec", &["H_264"])?;
-    let hat = cat.key("H264Settings");
-    let h = object(
-        get(cs, &cat, "H264Settings")?,
-        &hat,
-        &[
-            "RateControlMode",
-            "Bitrate",
-            "MaxBitrate",
-            "QvbrSettings",
-            "HrdBufferSize",
-            "CodecProfile",
-            "CodecLevel",
-            "GopSize",
-            "GopSizeUnits",
-            "GopClosedCadence",
-            "SceneChangeDetect",
-            "InterlaceMode",
-            "ParControl",
-            "ParNumerator",
-            "ParDenominator",
-            "QualityTuningLevel",
-            "FramerateControl",
-            "FramerateNumerator",
-            "FramerateDenominator",
-            "FramerateConversionAlgorithm",
-        ],
-    )?;
-    expect(h, &hat, "RateControlMode", &["VBR", "CBR", "QVBR"])?;
-    expect(h, &hat, "CodecLevel", &["AUTO"])?;
-    expect(h, &hat, "GopSizeUnits", &["SECONDS"])?;
-    expect(h, &hat, "SceneChangeDetect", &["DISABLED"])?;
-    expect(h, &hat, "InterlaceMode", &["PROGRESSIVE"])?;
-    expect(h, &hat, "ParControl", &["SPECIFIED"])?;
-    expect(
-        h,
-        &hat,
-        "FramerateControl",
-        &["INITIALIZE_FROM_SOURCE", "SPECIFIED"],
-    )?;
-    expect(h, &hat, "CodecProfile", &["BASELINE", "MAIN", "HIGH"])?;
-    if h.get("GopClosedCadence")
-        .and_then(Value::as_u64)
-        .is_some_and(|c| c != 1)
-    {
-        return Err(err(
-            &hat.key("GopClosedCadence"),
-            "mpe's GOPs are always closed (1)",
-        ));
+fn video(
+    vd: &model::VideoDescription,
+    at: &At,
+    name: &str,
+    r: &mut Reader,
+) -> Result<VideoOut, CloudError> {
+    let scaling = match vd.scaling_behavior.as_deref() {
+        None | Some("DEFAULT") => profiles::Scaling::Pad,
+        Some("STRETCH_TO_OUTPUT") => profiles::Scaling::Stretch,
+        Some("FIT") => profiles::Scaling::Fit,
+        Some("FIT_NO_UPSCALE") => profiles::Scaling::FitNoUpscale,
+        Some("FILL") => profiles::Scaling::Fill,
+        Some(other) => {
+            return Err(err(
+                &at.key("ScalingBehavior"),
+                format!("{other:?} is not a scaling behavior MediaConvert knows"),
+            ))
+        }
+    };
+    let side = |key: &str, v: Option<i64>| v.map(|v| unsigned(at, key, v)).transpose();
+    let size = profiles::OutputSize {
+        width: side("Width", vd.width)?,
+        height: side("Height", vd.height)?,
+        scaling,
+    };
+    // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin; sharpness
+    // 50 is its neutral setting.
+    if vd.anti_alias.as_deref() == Some("DISABLED") {
+        r.warn(
+            &at.key("AntiAlias"),
+            "scaled with the bicubic (anti-aliasing) scaler",
+        );
     }
+    if vd.sharpness.is_some_and(|s| s != 50) {
+        r.warn(
+            &at.key("Sharpness"),
+            "scaled with the bicubic scaler's own sharpness (50)",
+        );
+    }
+    allow(
+        at,
+        "TimecodeInsertion",
+        &vd.timecode_insertion,
+        &["DISABLED"],
+    )?;
+    allow(at, "AfdSignaling", &vd.afd_signaling, &["NONE"])?;
+    allow(at, "RespondToAfd", &vd.respond_to_afd, &["NONE"])?;
+    // The source's colour description is carried into the stream, which is INSERT.
+    allow(at, "ColorMetadata", &vd.color_metadata, &["INSERT"])?;
+    let cat = at.key("CodecSettings");
+    let cs = required(at, "CodecSettings", &vd.codec_settings)?;
+    allow(&cat, "Codec", &cs.codec, &["H_264"])?;
+    absent(&cat, "FrameCaptureSettings", &cs.frame_capture_settings)?;
+    let hat = cat.key("H264Settings");
+    let h = required(&cat, "H264Settings", &cs.h264_settings)?;
+    let rate = h.rate_control_mode.as_deref().unwrap_or("VBR");
+    let num = |key: &str, v: Option<i64>| v.map(|v| unsigned(&hat, key, v)).transpose();
+    let bitrate = num("Bitrate", h.bitrate)?;
+    let max = num("MaxBitrate", h.max_bitrate)?;
+    let buffer = num("HrdBufferSize", h.hrd_buffer_size)?;
+    let (b, m) = match rate {
+        "CBR" => {
+            let b = bitrate.ok_or_else(|| err(&hat.key("Bitrate"), "required with CBR"))?;
+            (b, b)
+        }
+        "QVBR" => {
+            let m = max.ok_or_else(|| err(&hat.key("MaxBitrate"), "required with QVBR"))?;
+            (m, m)
+        }
+        _ => {
+            let b = bitrate.ok_or_else(|| err(&hat.key("Bitrate"), "required with VBR"))?;
+            (b, max.unwrap_or(b))
+        }
+    };
+    let mut settings = h.clone();
+    settings.bitrate = None;
+    settings.max_bitrate = None;
+    settings.hrd_buffer_size = None;
     Ok(VideoOut {
         name: name.to_string(),
-        height: short,
-        settings: Value::Object(h.clone()),
+        size,
+        rates: (b, m, buffer.unwrap_or(m.saturating_mul(2))),
+        settings,
     })
 }
 
-fn audio(a: &Value, at: &At) -> Result<Value, CloudError> {
-    let list = a
-        .as_array()
-        .filter(|l| l.len() == 1)
-        .ok_or_else(|| err(at, "exactly one audio description is supported"))?;
+/// The profile's `video` section from the rungs' shared H264Settings.
+fn video_settings(
+    h: &H264Settings,
+    at: &At,
+    segment: Option<f64>,
+    r: &mut Reader,
+) -> Result<Value, CloudError> {
+    let hat = at.key("VideoDescription.CodecSettings.H264Settings");
+    allow(
+        &hat,
+        "RateControlMode",
+        &h.rate_control_mode,
+        &["VBR", "CBR", "QVBR"],
+    )?;
+    allow(
+        &hat,
+        "CodecProfile",
+        &h.codec_profile,
+        &["BASELINE", "MAIN", "HIGH"],
+    )?;
+    allow(&hat, "InterlaceMode", &h.interlace_mode, &["PROGRESSIVE"])?;
+    // Field encoding only shapes interlaced outputs.
+    allow(
+        &hat,
+        "FieldEncoding",
+        &h.field_encoding,
+        &["PAFF", "FORCE_FIELD", "MBAFF"],
+    )?;
+    allow(&hat, "Syntax", &h.syntax, &["DEFAULT"])?;
+    allow_num(&hat, "Softness", h.softness, &[0])?;
+    allow(&hat, "SlowPal", &h.slow_pal, &["DISABLED"])?;
+    allow(&hat, "Telecine", &h.telecine, &["NONE"])?;
+    allow(
+        &hat,
+        "UnregisteredSeiTimecode",
+        &h.unregistered_sei_timecode,
+        &["DISABLED"],
+    )?;
+    allow(&hat, "RepeatPps", &h.repeat_pps, &["DISABLED"])?;
+    allow(
+        &hat,
+        "DynamicSubGop",
+        &h.dynamic_sub_gop,
+        &["STATIC", "ADAPTIVE"],
+    )?;
+    absent(&hat, "WriteMp4PackagingType", &h.write_mp4_packaging_type)?;
+    allow(
+        &hat,
+        "EntropyEncoding",
+        &h.entropy_encoding,
+        &["CABAC", "CAVLC"],
+    )?;
+    allow(
+        &hat,
+        "GopBReference",
+        &h.gop_b_reference,
+        &["ENABLED", "DISABLED"],
+    )?;
+    allow(
+        &hat,
+        "GopSizeUnits",
+        &h.gop_size_units,
+        &["FRAMES", "SECONDS", "AUTO"],
+    )?;
+    allow(
+        &hat,
+        "ParControl",
+        &h.par_control,
+        &["INITIALIZE_FROM_SOURCE", "SPECIFIED"],
+    )?;
+    allow(
+        &hat,
+        "SceneChangeDetect",
+        &h.scene_change_detect,
+        &["DISABLED", "ENABLED", "TRANSITION_DETECTION"],
+    )?;
+    allow(
+        &hat,
+        "FramerateControl",
+        &h.framerate_control,
+        &["INITIALIZE_FROM_SOURCE", "SPECIFIED"],
+    )?;
+    allow(
+        &hat,
+        "FramerateConversionAlgorithm",
+        &h.framerate_conversion_algorithm,
+        &["DUPLICATE_DROP", "INTERPOLATE", "FRAMEFORMER"],
+    )?;
+    allow(
+        &hat,
+        "FlickerAdaptiveQuantization",
+        &h.flicker_adaptive_quantization,
+        &["DISABLED", "ENABLED"],
+    )?;
+    allow(
+        &hat,
+        "SpatialAdaptiveQuantization",
+        &h.spatial_adaptive_quantization,
+        &["DISABLED", "ENABLED"],
+    )?;
+    allow(
+        &hat,
+        "TemporalAdaptiveQuantization",
+        &h.temporal_adaptive_quantization,
+        &["DISABLED", "ENABLED"],
+    )?;
+    if h.gop_closed_cadence.is_some_and(|c| c < 0) {
+        return Err(err(&hat.key("GopClosedCadence"), "must not be negative"));
+    }
+    // mpe closes every GOP, which any cadence allows (a cadence only permits open GOPs).
+    if h.par_control.as_deref() == Some("SPECIFIED")
+        && (h.par_numerator.unwrap_or(1) != h.par_denominator.unwrap_or(1))
+    {
+        return Err(err(
+            &hat.key("ParNumerator"),
+            "mpe writes square pixels only (ParNumerator = ParDenominator)",
+        ));
+    }
+    let mut video = Map::new();
+    let rate = h.rate_control_mode.as_deref().unwrap_or("VBR");
+    video.insert(
+        "rate_control".into(),
+        json!(match rate {
+            "CBR" => "cbr",
+            "QVBR" => "capped_crf",
+            _ => "vbr",
+        }),
+    );
+    if rate == "QVBR" {
+        let q = h.qvbr_settings.as_ref();
+        let level = q.and_then(|q| q.qvbr_quality_level).unwrap_or(7) as f64
+            + q.and_then(|q| q.qvbr_quality_level_fine_tune)
+                .unwrap_or(0.0);
+        video.insert("crf".into(), json!(tuning::crf_of(level).clamp(0.0, 51.0)));
+        if q.and_then(|q| q.max_average_bitrate).is_some() {
+            r.warn(
+                &hat.key("QvbrSettings.MaxAverageBitrate"),
+                "the average is not capped; MaxBitrate caps the peaks",
+            );
+        }
+    }
+    video.insert("codec".into(), json!("h264"));
+    video.insert(
+        "profile".into(),
+        json!(h
+            .codec_profile
+            .as_deref()
+            .unwrap_or("HIGH")
+            .to_ascii_lowercase()),
+    );
+    let level = h.quality_tuning_level.as_deref().unwrap_or("SINGLE_PASS");
+    let preset = tuning::preset_of(level).ok_or_else(|| {
+        err(
+            &hat.key("QualityTuningLevel"),
+            format!("{level:?} is not a level MediaConvert knows"),
+        )
+    })?;
+    video.insert("preset".into(), json!(preset));
+    let gop = h.gop_size.unwrap_or(2.0);
+    match h.gop_size_units.as_deref() {
+        Some("FRAMES") => {
+            if gop.fract() != 0.0 || gop < 1.0 {
+                return Err(err(
+                    &hat.key("GopSize"),
+                    format!("{gop} is not a whole number of frames"),
+                ));
+            }
+            video.insert("gop_frames".into(), json!(gop as u32));
+            video.insert("gop_seconds".into(), json!(2.0));
+        }
+        // AUTO lets the encoder choose; mpe's choice is two seconds.
+        Some("AUTO") => {
+            video.insert("gop_seconds".into(), json!(2.0));
+        }
+        _ => {
+            video.insert("gop_seconds".into(), json!(gop));
+        }
+    }
+    video.insert(
+        "segment_seconds".into(),
+        json!(segment.unwrap_or_else(|| (gop.max(1.0)).round())),
+    );
+    video.insert("keep_source_height".into(), json!(false));
+    if h.framerate_control.as_deref() == Some("SPECIFIED") {
+        let n = h
+            .framerate_numerator
+            .ok_or_else(|| err(&hat.key("FramerateNumerator"), "required with SPECIFIED"))?;
+        let d = h
+            .framerate_denominator
+            .ok_or_else(|| err(&hat.key("FramerateDenominator"), "required with SPECIFIED"))?;
+        video.insert(
+            "frame_rate".into(),
+            json!([
+                unsigned(&hat, "FramerateNumerator", n)?,
+                unsigned(&hat, "FramerateDenominator", d)?
+            ]),
+        );
+        if h.framerate_conversion_algorithm
+            .as_deref()
+            .is_some_and(|a| a != "DUPLICATE_DROP")
+        {
+            r.warn(
+                &hat.key("FramerateConversionAlgorithm"),
+                "frames are dropped (DUPLICATE_DROP), not blended",
+            );
+        }
+    }
+    let mut t = Map::new();
+    let mut set = |k: &str, v: Value| {
+        t.insert(k.to_string(), v);
+    };
+    if let Some(b) = h.number_b_frames_between_reference_frames {
+        set(
+            "b_frames",
+            json!(unsigned(&hat, "NumberBFramesBetweenReferenceFrames", b)?),
+        );
+    }
+    if let Some(g) = &h.gop_b_reference {
+        set("b_pyramid", json!(g == "ENABLED"));
+    }
+    if let Some(n) = h.number_reference_frames {
+        set(
+            "ref_frames",
+            json!(unsigned(&hat, "NumberReferenceFrames", n)?),
+        );
+    }
+    match h.codec_level.as_deref() {
+        None | Some("AUTO") => {}
+        Some(l) => {
+            let level = l
+                .strip_prefix("LEVEL_")
+                .map(|n| n.replace('_', "."))
+                .ok_or_else(|| {
+                    err(
+                        &hat.key("CodecLevel"),
+                        format!("{l:?} is not an H.264 level"),
+                    )
+                })?;
+            set("level", json!(level));
+        }
+    }
+    if h.entropy_encoding.as_deref() == Some("CAVLC") {
+        set("cavlc", json!(true));
+    }
+    if let Some(n) = h.slices {
+        set("slices", json!(unsigned(&hat, "Slices", n)?));
+    }
+    if h.scene_change_detect
+        .as_deref()
+        .is_some_and(|s| s != "DISABLED")
+    {
+        // x264's own default threshold.
+        set("scene_cut", json!(40));
+        if let Some(m) = h.min_i_interval {
+            set("min_i_interval", json!(unsigned(&hat, "MinIInterval", m)?));
+        }
+    }
+    // Adaptive quantization: OFF or spatial off turns x264's AQ off; the named strengths
+    // scale around x264's default 1.0 (HIGH); AUTO leaves the preset's.
+    let strength = match h.adaptive_quantization.as_deref() {
+        Some("OFF") => Some(0.0),
+        Some("LOW") => Some(0.5),
+        Some("MEDIUM") => Some(0.8),
+        Some("HIGH") => Some(1.0),
+        Some("HIGHER") => Some(1.3),
+        Some("MAX") => Some(1.6),
+        None | Some("AUTO") => None,
+        Some(other) => {
+            return Err(err(
+                &hat.key("AdaptiveQuantization"),
+                format!("{other:?} is not a level MediaConvert knows"),
+            ))
+        }
+    };
+    let strength = if h.spatial_adaptive_quantization.as_deref() == Some("DISABLED") {
+        Some(0.0)
+    } else {
+        strength
+    };
+    if let Some(s) = strength {
+        set("aq_strength", json!(s));
+    }
+    if h.temporal_adaptive_quantization.as_deref() == Some("DISABLED") {
+        set("mb_tree", json!(false));
+    }
+    if h.flicker_adaptive_quantization.as_deref() == Some("ENABLED") {
+        r.warn(
+            &hat.key("FlickerAdaptiveQuantization"),
+            "x264 has no flicker AQ; not applied",
+        );
+    }
+    if let Some(p) = h.hrd_buffer_initial_fill_percentage {
+        if !(0..=100).contains(&p) {
+            return Err(err(
+                &hat.key("HrdBufferInitialFillPercentage"),
+                format!("{p} is outside [0, 100]"),
+            ));
+        }
+        set("vbv_init", json!(p as f64 / 100.0));
+    }
+    video.insert("tuning".into(), Value::Object(t));
+    Ok(Value::Object(video))
+}
+
+fn audio(
+    list: &[model::AudioDescription],
+    at: &At,
+    selectors: &[String],
+    r: &mut Reader,
+) -> Result<Value, CloudError> {
+    let [d] = list else {
+        return Err(err(at, "exactly one audio description is supported"));
+    };
     let at = at.index(0);
-    let d = object(&list[0], &at, &["AudioSourceName", "CodecSettings"])?;
+    if let Some(s) = &d.audio_source_name {
+        if !selectors.is_empty() && !selectors.contains(s) {
+            return Err(err(
+                &at.key("AudioSourceName"),
+                format!("{s:?} names no audio selector of the input"),
+            ));
+        }
+    }
+    // Type and language controls only label the track.
+    allow(
+        &at,
+        "AudioTypeControl",
+        &d.audio_type_control,
+        &["FOLLOW_INPUT", "USE_CONFIGURED"],
+    )?;
+    allow(
+        &at,
+        "LanguageCodeControl",
+        &d.language_code_control,
+        &["FOLLOW_INPUT", "USE_CONFIGURED"],
+    )?;
     let cat = at.key("CodecSettings");
-    let cs = object(
-        get(d, &at, "CodecSettings")?,
-        &cat,
-        &["Codec", "AacSettings"],
-    )?;
-    expect(cs, &cat, "Codec", &["AAC"])?;
+    let cs = required(&at, "CodecSettings", &d.codec_settings)?;
+    allow(&cat, "Codec", &cs.codec, &["AAC"])?;
     let aat = cat.key("AacSettings");
-    let aac = object(
-        get(cs, &cat, "AacSettings")?,
-        &aat,
-        &[
-            "Bitrate",
-            "CodingMode",
-            "SampleRate",
-            "CodecProfile",
-            "RateControlMode",
-        ],
-    )?;
-    expect(aac, &aat, "CodecProfile", &["LC"])?;
-    expect(aac, &aat, "RateControlMode", &["CBR"])?;
-    expect(
-        aac,
+    let aac = required(&cat, "AacSettings", &cs.aac_settings)?;
+    match aac.codec_profile.as_deref() {
+        None | Some("LC") => {}
+        Some(p @ ("HEV1" | "HEV2")) => r.warn(
+            &aat.key("CodecProfile"),
+            format!(
+                "{p} needs libfdk-aac, which this FFmpeg lacks; made AAC-LC at the same bitrate"
+            ),
+        ),
+        Some(other) => {
+            return Err(err(
+                &aat.key("CodecProfile"),
+                format!("{other:?} is not an AAC profile MediaConvert knows"),
+            ))
+        }
+    }
+    allow(&aat, "RateControlMode", &aac.rate_control_mode, &["CBR"])?;
+    allow(
         &aat,
         "CodingMode",
+        &aac.coding_mode,
         &["CODING_MODE_1_0", "CODING_MODE_2_0"],
+    )?;
+    allow(&aat, "RawFormat", &aac.raw_format, &["NONE"])?;
+    allow(&aat, "Specification", &aac.specification, &["MPEG4"])?;
+    allow(
+        &aat,
+        "AudioDescriptionBroadcasterMix",
+        &aac.audio_description_broadcaster_mix,
+        &["NORMAL"],
+    )?;
+    let bitrate = unsigned(&aat, "Bitrate", *required(&aat, "Bitrate", &aac.bitrate)?)?;
+    let rate = unsigned(
+        &aat,
+        "SampleRate",
+        *required(&aat, "SampleRate", &aac.sample_rate)?,
     )?;
     Ok(json!({
         "codec": "aac",
-        "bitrate": number(aac, &aat, "Bitrate")? as u32,
-        "channels": if aac.get("CodingMode") == Some(&json!("CODING_MODE_1_0")) { 1 } else { 2 },
-        "sample_rate": number(aac, &aat, "SampleRate")? as u32,
+        "bitrate": bitrate,
+        "channels": if aac.coding_mode.as_deref() == Some("CODING_MODE_1_0") { 1 } else { 2 },
+        "sample_rate": rate,
     }))
 }
 
-fn frame_capture(o: &Value, at: &At, folder: &str) -> Result<Value, CloudError> {
-    let o = object(
-        o,
-        at,
-        &[
-            "NameModifier",
-            "ContainerSettings",
-            "VideoDescription",
-            "Extension",
-        ],
-    )?;
-    if string(o, at, "NameModifier")? != "_thumb" {
+fn frame_capture(o: &model::Output, at: &At, folder: &str) -> Result<Value, CloudError> {
+    absent(at, "Preset", &o.preset)?;
+    absent(at, "AudioDescriptions", &o.audio_descriptions)?;
+    if o.name_modifier.as_deref() != Some("_thumb") {
         return Err(err(
             &at.key("NameModifier"),
             "mpe names frame captures `_thumb`",
         ));
     }
+    if let Some(e) = o.extension.as_deref().filter(|e| *e != "jpg") {
+        return Err(err(
+            &at.key("Extension"),
+            format!("{e:?}: mpe writes jpg frame captures"),
+        ));
+    }
     let vat = at.key("VideoDescription");
-    let vd = object(
-        get(o, at, "VideoDescription")?,
-        &vat,
-        &["Width", "Height", "CodecSettings"],
-    )?;
+    let vd = required(at, "VideoDescription", &o.video_description)?;
     let cat = vat.key("CodecSettings");
-    let cs = object(
-        get(vd, &vat, "CodecSettings")?,
-        &cat,
-        &["Codec", "FrameCaptureSettings"],
-    )?;
-    expect(cs, &cat, "Codec", &["FRAME_CAPTURE"])?;
+    let cs = required(&vat, "CodecSettings", &vd.codec_settings)?;
+    allow(&cat, "Codec", &cs.codec, &["FRAME_CAPTURE"])?;
     let fat = cat.key("FrameCaptureSettings");
-    let fc = object(
-        get(cs, &cat, "FrameCaptureSettings")?,
-        &fat,
-        &[
-            "FramerateNumerator",
-            "FramerateDenominator",
-            "MaxCaptures",
-            "Quality",
-        ],
-    )?;
-    let num = number(fc, &fat, "FramerateNumerator")?;
-    let den = number(fc, &fat, "FramerateDenominator")?;
+    let fc = required(&cat, "FrameCaptureSettings", &cs.frame_capture_settings)?;
+    let num = *required(&fat, "FramerateNumerator", &fc.framerate_numerator)?;
+    let den = *required(&fat, "FramerateDenominator", &fc.framerate_denominator)?;
+    if num <= 0 || den <= 0 {
+        return Err(err(&fat, "the capture rate must be positive"));
+    }
     let mut t = json!({
         "destination": folder,
-        "interval_seconds": den / num.max(1.0),
+        "interval_seconds": den as f64 / num as f64,
         "format": "jpeg",
-        "quality": fc.get("Quality").and_then(Value::as_u64).unwrap_or(80),
+        "quality": fc.quality.unwrap_or(80),
     });
-    if let Some(m) = fc.get("MaxCaptures") {
-        t["max_captures"] = m.clone();
+    if let Some(m) = fc.max_captures {
+        t["max_captures"] = json!(m);
     }
-    for k in ["Width", "Height"] {
-        if let Some(v) = vd.get(k) {
-            t[k.to_ascii_lowercase()] = v.clone();
-        }
+    if let Some(w) = vd.width {
+        t["width"] = json!(w);
+    }
+    if let Some(h) = vd.height {
+        t["height"] = json!(h);
     }
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console() -> Value {
+        serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/console_hls_ts_cbr.json"
+        ))
+        .expect("corpus job")
+    }
+
+    #[test]
+    fn a_console_job_reads_with_its_settings_and_warnings() {
+        let job = parse_job(&console()).expect("reads");
+        let v = &job.profile.video;
+        assert_eq!(v.gop_frames, Some(90));
+        assert_eq!(v.frame_rate, Some([30, 1]));
+        assert_eq!(v.segment_seconds, 10.0);
+        assert_eq!(v.tuning.b_frames, Some(2));
+        assert_eq!(v.tuning.ref_frames, Some(3));
+        assert_eq!(v.tuning.level.as_deref(), Some("3.1"));
+        assert_eq!(v.tuning.vbv_init, Some(0.9));
+        let sizes: Vec<_> = job
+            .profile
+            .renditions
+            .iter()
+            .map(|r| r.size.map(|s| (s.width, s.height)))
+            .collect();
+        assert_eq!(
+            sizes,
+            [Some((Some(1280), Some(720))), Some((Some(640), Some(360)))]
+        );
+        assert_eq!(job.rotation, Some(0));
+        assert_eq!(job.warnings.len(), 2, "{:?}", job.warnings);
+        assert!(job.warnings[0].message.contains("M3u8Settings"));
+    }
+
+    #[test]
+    fn unknown_members_are_named_and_wrong_types_are_bad_requests() {
+        let mut j = console();
+        j["Settings"]["Inputs"][0]["Brightness"] = json!(3);
+        let e = parse_job(&j).expect_err("unknown");
+        assert!(
+            e.to_string().contains("Settings.Inputs[0].Brightness"),
+            "{e}"
+        );
+        // Unknown is still a valid request: it is the job that fails, not CreateJob.
+        assert!(check_request(&j).is_ok());
+        let mut j = console();
+        j["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]["Width"] = json!("wide");
+        let e = check_request(&j).expect_err("wrong type");
+        assert!(
+            e.path()
+                .starts_with("Settings.OutputGroups[0].Outputs[0].VideoDescription.Width"),
+            "{e}"
+        );
+        let mut j = console();
+        j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]
+            ["ManifestDurationFormat"] = json!("INTEGER");
+        let e = parse_job(&j).expect_err("refused value");
+        assert!(
+            e.to_string()
+                .contains("HlsGroupSettings.ManifestDurationFormat"),
+            "{e}"
+        );
+    }
 }

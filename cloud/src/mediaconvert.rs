@@ -7,7 +7,7 @@
 //! `_audio` or `_thumb`, so the files land where the engine writes them locally.
 
 use profiles::naming::{streaming_groups, Group, AUDIO_NAME};
-use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition, X264Preset};
+use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition};
 use serde_json::{json, Map, Value};
 
 use crate::error::CloudError;
@@ -375,8 +375,7 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
         RateControl::CappedCrf => {
             // QVBR is MediaConvert's constant-quality mode with a cap; its levels run
             // 1..10 where 7 is about x264's CRF 23 and each level is about 3 CRF steps.
-            let crf = f64::from(v.crf.unwrap_or(23.0));
-            let level = (7.0 + (23.0 - crf) / 3.0).round().clamp(1.0, 10.0) as u32;
+            let level = crate::model::tuning::qvbr_of(f64::from(v.crf.unwrap_or(23.0)));
             set("RateControlMode", json!("QVBR"));
             set("MaxBitrate", json!(r.max_bitrate));
             set("QvbrSettings", json!({ "QvbrQualityLevel": level }));
@@ -402,11 +401,7 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
     set("ParDenominator", json!(1));
     set(
         "QualityTuningLevel",
-        json!(match v.preset {
-            X264Preset::Ultrafast | X264Preset::Superfast | X264Preset::Veryfast => "SINGLE_PASS",
-            X264Preset::Faster | X264Preset::Fast | X264Preset::Medium => "SINGLE_PASS_HQ",
-            X264Preset::Slow | X264Preset::Slower | X264Preset::Veryslow => "MULTI_PASS_HQ",
-        }),
+        json!(crate::model::tuning::level_of(v.preset)),
     );
     match plan.filter(|p| p.frame_step > 1) {
         Some(p) => {

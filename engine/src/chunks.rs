@@ -167,7 +167,7 @@ fn dispatch(
     joiner: &Sender<Joined>,
     chunk_seconds: f64,
 ) -> Result<u64, Error> {
-    let mut scaler = Scaler::new(setup.rendition.width, setup.rendition.height);
+    let mut scaler = Scaler::for_rendition(&setup.rendition);
     let tb = f64::from(setup.time_base);
     let mut frames = 0u64;
     // Index of the chunk being dealt, and the time at which the next one may start: the

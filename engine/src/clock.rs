@@ -10,6 +10,8 @@ pub(crate) struct Clock {
     start: i64,
     tb: Rational,
     gop: f64,
+    /// Segment length, when IDRs are also forced on segment boundaries.
+    segment: Option<f64>,
     frame_seconds: f64,
     step: u32,
     seen: u64,
@@ -28,6 +30,7 @@ impl Clock {
             start,
             tb,
             gop,
+            segment: None,
             frame_seconds: if fps > 0.0 { 1.0 / fps } else { 0.04 },
             step: step.max(1),
             seen: 0,
@@ -35,6 +38,26 @@ impl Clock {
             last_pts: None,
             next_key: 0,
             last_t: 0.0,
+        }
+    }
+
+    /// Also forces an IDR on every multiple of `segment` seconds, the GOP cadence starting
+    /// over there (MediaConvert's `SegmentLengthControl: EXACT`, which "might result in
+    /// extra I-frames"). With segments a whole number of GOPs this changes nothing.
+    pub fn with_segments(mut self, segment: f64) -> Clock {
+        self.segment = (segment > 0.0).then_some(segment);
+        self
+    }
+
+    /// Time of keyframe boundary `k`: `k x gop`, or with segments, GOPs counted afresh
+    /// from each segment's start.
+    fn boundary(&self, k: u64) -> f64 {
+        match self.segment {
+            None => k as f64 * self.gop,
+            Some(seg) => {
+                let per = ((seg / self.gop) - 1e-9).ceil().max(1.0) as u64;
+                (k / per) as f64 * seg + (k % per) as f64 * self.gop
+            }
         }
     }
 
@@ -69,10 +92,9 @@ impl Clock {
         // at or after N x segment length, so one even a fraction of a frame early would be
         // passed over and the segment would run on to the next GOP (29.97 fps at 18 s).
         // Boundaries are k x gop, not a running sum, so they never drift.
-        let boundary = |k: u64| k as f64 * self.gop;
-        if t >= boundary(self.next_key) - 1e-9 {
+        if t >= self.boundary(self.next_key) - 1e-9 {
             f.set_kind(picture::Type::I);
-            while boundary(self.next_key) <= t + 1e-9 {
+            while self.boundary(self.next_key) <= t + 1e-9 {
                 self.next_key += 1;
             }
         } else {
@@ -161,6 +183,27 @@ mod tests {
         assert_eq!(out[1], (2, false));
         assert!(out[60].1, "frame at 2 s is a keyframe");
         assert!((c.end() - 4.0).abs() < 1e-9, "{}", c.end());
+    }
+
+    #[test]
+    fn segment_boundaries_get_an_idr_and_restart_the_gop() {
+        // GOP 3 s, segments 10 s, 30 fps: keys at 0 3 6 9, 10 13 16 19, 20.
+        let mut c = Clock::new(0, Rational::new(1, 30), 3.0, 30.0, 1).with_segments(10.0);
+        let pts: Vec<i64> = (0..630).collect();
+        let keys: Vec<i64> = run(&mut c, &pts)
+            .into_iter()
+            .filter(|k| k.1)
+            .map(|k| k.0 / 30)
+            .collect();
+        assert_eq!(keys, [0, 3, 6, 9, 10, 13, 16, 19, 20]);
+        // Segments a whole number of GOPs: the plain grid.
+        let mut c = Clock::new(0, Rational::new(1, 30), 2.0, 30.0, 1).with_segments(6.0);
+        let keys: Vec<i64> = run(&mut c, &pts)
+            .into_iter()
+            .filter(|k| k.1)
+            .map(|k| k.0 / 30)
+            .collect();
+        assert_eq!(keys, (0..11).map(|k| k * 2).collect::<Vec<_>>());
     }
 
     #[test]

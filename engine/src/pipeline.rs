@@ -50,7 +50,7 @@ pub(crate) struct Pipeline<'a> {
 /// A consumer of the decoded frames, on a thread of its own.
 pub(crate) enum Worker {
     /// A rung of the ladder (or the preview clip): scale, x264, mux.
-    Rung(rung::Setup),
+    Rung(Box<rung::Setup>),
     /// The animated WebP preview.
     Animation(crate::animation::Setup),
 }
@@ -217,7 +217,7 @@ impl Pipeline<'_> {
                 let handle = std::thread::Builder::new()
                     .name(name)
                     .spawn_scoped(scope, move || match worker {
-                        Worker::Rung(setup) => rung::run(setup, rx),
+                        Worker::Rung(setup) => rung::run(*setup, rx),
                         Worker::Animation(setup) => crate::animation::run(setup, rx),
                     })
                     .map_err(|e| Error::Internal(format!("cannot start a thread: {e}")))?;

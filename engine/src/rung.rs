@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 use ff::software::scaling;
 use ff::{codec, encoder, format::Pixel, frame, Codec, Dictionary, Packet, Rational};
 use ffmpeg_next as ff;
-use profiles::{PlannedRendition, RateControl, VideoSettings};
+use profiles::{Placement, PlannedRendition, RateControl, VideoSettings};
 
 use crate::error::Error;
 use crate::mux::{Muxer, SegmentKind, SegmentPaths, StreamSpec};
@@ -94,11 +94,38 @@ pub(crate) fn x264_options(
 ) -> Vec<(&'static str, String)> {
     // Keyframes are forced on GOP boundaries by timestamp; x264's own keyint is a backstop
     // far beyond that, and scene cuts are off so no stray IDR splits a segment.
+    let t = &v.tuning;
+    // Scene cuts, where asked for, may add I-frames between the forced ones, no closer
+    // than `min_i_interval` frames to the last.
+    let (scenecut, min_keyint) = match t.scene_cut {
+        Some(cut) if cut > 0 => (cut, t.min_i_interval.unwrap_or(0).max(1)),
+        _ => (0, gop_frames.max(1)),
+    };
     let mut params = format!(
-        "scenecut=0:open-gop=0:keyint={}:min-keyint={}",
+        "scenecut={scenecut}:open-gop=0:keyint={}:min-keyint={min_keyint}",
         gop_frames.saturating_mul(4).max(1),
-        gop_frames.max(1)
     );
+    let mut tune = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            params.push_str(&format!(":{key}={value}"));
+        }
+    };
+    tune("bframes", t.b_frames.map(|b| b.to_string()));
+    tune(
+        "b-pyramid",
+        t.b_pyramid
+            .map(|p| if p { "normal" } else { "none" }.to_string()),
+    );
+    tune("ref", t.ref_frames.map(|r| r.to_string()));
+    tune("level", t.level.clone());
+    tune("cabac", t.cavlc.then(|| "0".to_string()));
+    tune("slices", t.slices.map(|n| n.to_string()));
+    match t.aq_strength {
+        Some(a) if a <= 0.0 => tune("aq-mode", Some("0".into())),
+        a => tune("aq-strength", a.map(|a| a.to_string())),
+    }
+    tune("mbtree", t.mb_tree.map(|m| u8::from(m).to_string()));
+    tune("vbv-init", t.vbv_init.map(|f| f.to_string()));
     let mut o = vec![
         ("preset", v.preset.as_str().to_string()),
         ("profile", v.profile.as_str().to_string()),
@@ -163,6 +190,8 @@ pub(crate) fn open_checked(
 pub(crate) struct Scaler {
     width: u32,
     height: u32,
+    /// Where the scaled picture goes in the frame, when it does not fill it.
+    placement: Option<Placement>,
     ctx: Option<(scaling::Context, (Pixel, u32, u32))>,
 }
 
@@ -172,35 +201,80 @@ impl Scaler {
         Scaler {
             width,
             height,
+            placement: None,
             ctx: None,
+        }
+    }
+
+    /// A scaler to a rung's frame, its picture placed as planned (padded or cropped).
+    pub fn for_rendition(r: &PlannedRendition) -> Scaler {
+        Scaler {
+            placement: r.placement,
+            ..Scaler::new(r.width, r.height)
         }
     }
 
     /// The frame at this size, with its pts and picture type.
     pub fn scale(&mut self, src: &frame::Video) -> Result<frame::Video, Error> {
         let key = (src.format(), src.width(), src.height());
+        let (sw, sh) = self
+            .placement
+            .map_or((self.width, self.height), |p| (p.width, p.height));
         if self.ctx.as_ref().map(|(_, k)| *k) != Some(key) {
             let ctx = scaling::Context::get(
                 key.0,
                 key.1,
                 key.2,
                 Pixel::YUV420P,
-                self.width,
-                self.height,
+                sw,
+                sh,
                 scaling::Flags::BICUBIC,
             )
             .map_err(Error::ffmpeg("setting up the scaler"))?;
             self.ctx = Some((ctx, key));
         }
-        let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
+        let mut out = frame::Video::new(Pixel::YUV420P, sw, sh);
         if let Some((ctx, _)) = self.ctx.as_mut() {
             ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
+        }
+        if let Some(p) = self.placement {
+            out = place(&out, self.width, self.height, p);
         }
         // The scaler copies pixels only: carry timing and the forced picture type over.
         out.set_pts(src.pts());
         out.set_kind(src.kind());
         Ok(out)
     }
+}
+
+/// `picture` (yuv420p) put into a black `width` x `height` frame at `p`'s position:
+/// bars where it is smaller, its overflow cut off where it is larger. Offsets are even,
+/// so chroma rows and columns line up with luma.
+fn place(picture: &frame::Video, width: u32, height: u32, p: Placement) -> frame::Video {
+    let mut out = frame::Video::new(Pixel::YUV420P, width, height);
+    for plane in 0..3 {
+        // Luma 0 is limited-range black's 16; chroma's neutral is 128.
+        let (black, shift) = if plane == 0 { (16u8, 0) } else { (128u8, 1) };
+        let (ow, oh) = ((width >> shift) as i64, (height >> shift) as i64);
+        let (pw, ph) = ((p.width >> shift) as i64, (p.height >> shift) as i64);
+        let (x, y) = (i64::from(p.x) >> shift, i64::from(p.y) >> shift);
+        let (dst_stride, src_stride) = (out.stride(plane), picture.stride(plane));
+        let src = picture.data(plane).to_vec();
+        let dst = out.data_mut(plane);
+        dst.fill(black);
+        // Columns of the frame the picture covers, and where in the picture they start.
+        let (x0, x1) = (x.max(0), (x + pw).min(ow));
+        if x1 <= x0 {
+            continue;
+        }
+        for row in y.max(0)..(y + ph).min(oh) {
+            let from = ((row - y) as usize) * src_stride + (x0 - x) as usize;
+            let to = row as usize * dst_stride + x0 as usize;
+            let n = (x1 - x0) as usize;
+            dst[to..to + n].copy_from_slice(&src[from..from + n]);
+        }
+    }
+    out
 }
 
 /// Every output of a rung: its muxers, each with whether it carries audio.
@@ -430,7 +504,7 @@ impl Rung {
         Ok(Rung {
             outputs: Outputs::open(s, &video_spec)?,
             encoder,
-            scaler: Scaler::new(s.rendition.width, s.rendition.height),
+            scaler: Scaler::for_rendition(&s.rendition),
             frames: 0,
             frame_ticks: frame_ticks(s),
         })

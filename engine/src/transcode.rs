@@ -46,6 +46,9 @@ pub struct TranscodeOptions {
     pub chunks: Chunks,
     /// Set to true to stop; the run then fails with [`Error::Cancelled`] and publishes nothing.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// A clockwise rotation to apply instead of the one the source's metadata asks
+    /// (MediaConvert's `VideoSelector.Rotate`; `Some(0)` ignores the metadata).
+    pub rotation: Option<u32>,
 }
 
 /// How a rung's frames are spread over encoders (see the `chunks` module).
@@ -96,7 +99,12 @@ pub fn transcode(
     let mut timings = Timings::default();
     let source = &opts.source;
     let input = crate::probe::open_input(source)?;
-    let media = crate::probe::describe(source, &input);
+    let mut media = crate::probe::describe(source, &input);
+    if let Some(r) = opts.rotation {
+        for v in &mut media.video {
+            v.rotation = r;
+        }
+    }
     let plan = profiles::plan(&opts.profile, &media)?;
     let layout = Layout::for_source(&source.to_string_lossy());
     let asset_name = opts.asset_name.as_deref().unwrap_or(layout.base());
@@ -150,7 +158,8 @@ pub fn transcode(
         plan.gop_seconds,
         fps,
         plan.frame_step,
-    );
+    )
+    .with_segments(plan.segment_seconds);
     let audio = match &plan.audio {
         Some(pa) => {
             let ast = input
@@ -175,7 +184,7 @@ pub fn transcode(
         color,
     )
     .into_iter()
-    .map(|s| (Worker::Rung(s), None))
+    .map(|s| (Worker::Rung(Box::new(s)), None))
     .collect();
     setups.extend(preview_setup(&asset, frame_tb, audio_spec.as_ref(), color));
     let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
@@ -403,6 +412,7 @@ fn preview_setup(
         max_bitrate: p.max_bitrate,
         buffer_size: p.buffer_size,
         source_size: false,
+        placement: None,
     };
     let window = || Window {
         start: p.start,
@@ -428,7 +438,7 @@ fn preview_setup(
         audio: audio.cloned(),
         color,
     };
-    let mut workers = vec![(Worker::Rung(setup), Some(window()))];
+    let mut workers = vec![(Worker::Rung(Box::new(setup)), Some(window()))];
     if let Some(a) = &p.animated_webp {
         let anim = crate::animation::Setup {
             path: asset

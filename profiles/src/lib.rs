@@ -20,11 +20,11 @@ pub use pictures::{
     AnimatedWebpSettings, ImageFormat, PreviewSettings, ThumbnailSettings, TrickPlaySettings,
 };
 pub use plan::{
-    plan, Plan, PlannedAnimation, PlannedAudio, PlannedPreview, PlannedRendition,
+    plan, Placement, Plan, PlannedAnimation, PlannedAudio, PlannedPreview, PlannedRendition,
     PlannedThumbnails, PlannedTrickPlay,
 };
 pub use profile::{
-    AudioSettings, H264Profile, OutputGroups, Profile, RateControl, Rendition, VideoSettings,
-    X264Preset,
+    AudioSettings, EncoderTuning, H264Profile, OutputGroups, OutputSize, Profile, RateControl,
+    Rendition, Scaling, VideoSettings, X264Preset,
 };
 pub use timespec::TimeSpec;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PlanError;
 use crate::media::MediaInfo;
 use crate::pictures::ImageFormat;
-use crate::profile::{Profile, Rendition};
+use crate::profile::{OutputSize, Profile, Rendition, Scaling};
 
 /// What will be made from one source with one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +184,24 @@ pub struct PlannedRendition {
     pub buffer_size: u32,
     /// True for the rung added at the source's own size.
     pub source_size: bool,
+    /// Where the scaled picture lies in the `width` x `height` frame, when it does not
+    /// fill it exactly: bars around it (padding) or its overflow cut off (cropping).
+    #[serde(default)]
+    pub placement: Option<Placement>,
+}
+
+/// A scaled picture's size and position in its output frame; `x`/`y` are negative when
+/// the picture is cropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Scaled picture width.
+    pub width: u32,
+    /// Scaled picture height.
+    pub height: u32,
+    /// Left edge in the frame.
+    pub x: i32,
+    /// Top edge in the frame.
+    pub y: i32,
 }
 
 /// The audio output.
@@ -253,7 +271,10 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }
     };
     let planned = |r: &Rendition, rung_short: u32, source_size: bool| {
-        let (width, height) = size_for(rung_short);
+        let ((width, height), placement) = match &r.size {
+            Some(size) => exact_size(size, (dw, dh)),
+            None => (size_for(rung_short), None),
+        };
         PlannedRendition {
             name: r.name.clone(),
             width,
@@ -262,19 +283,21 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             max_bitrate: r.max_bitrate,
             buffer_size: r.buffer_size,
             source_size,
+            placement,
         }
     };
 
+    // Rungs of an exact size are made whatever the source; the others only when they fit.
     let fits: Vec<&Rendition> = profile
         .renditions
         .iter()
-        .filter(|r| r.height <= source_short)
+        .filter(|r| r.size.is_some() || r.height <= source_short)
         .collect();
     let dropped = profile
         .renditions
         .iter()
         .rev()
-        .find(|r| r.height > source_short);
+        .find(|r| r.size.is_none() && r.height > source_short);
     let mut renditions = Vec::new();
     let exact = fits.iter().any(|r| r.height == source_short);
     if let Some(next_taller) = dropped {
@@ -292,6 +315,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
                 bitrate: scale(next_taller.bitrate, lb),
                 max_bitrate: scale(next_taller.max_bitrate, lm),
                 buffer_size: scale(next_taller.buffer_size, lf),
+                size: None,
             };
             renditions.push(planned(&r, source_short, true));
         }
@@ -300,7 +324,18 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
 
     let (mut num, mut den) = (video.frame_rate[0], video.frame_rate[1].max(1));
     let mut frame_step = 1;
-    if let Some(max) = profile.video.max_frame_rate {
+    if let Some([n, d]) = profile.video.frame_rate {
+        let target = f64::from(n) / f64::from(d.max(1));
+        let k = (fps / target).round();
+        if k < 1.0 || (fps / target - k).abs() > 0.001 * k {
+            return Err(bad(format!(
+                "frame rate {num}/{den} cannot be made {n}/{d}: frames are only dropped by a \
+                 whole factor, never invented or blended"
+            )));
+        }
+        frame_step = k as u32;
+        (num, den) = (n, d.max(1));
+    } else if let Some(max) = profile.video.max_frame_rate {
         if fps > max * 1.001 {
             frame_step = (fps / max - 0.001).ceil() as u32;
             let g = gcd(num, frame_step);
@@ -420,7 +455,10 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         rotation: video.rotation,
         frame_rate: [num, den],
         frame_step,
-        gop_seconds: profile.video.gop_seconds,
+        gop_seconds: match profile.video.gop_frames {
+            Some(g) => f64::from(g) * f64::from(den) / f64::from(num.max(1)),
+            None => profile.video.gop_seconds,
+        },
         segment_seconds: profile.video.segment_seconds,
         duration,
         renditions,
@@ -430,6 +468,45 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         preview,
         trickplay,
     })
+}
+
+/// A rung's frame size and picture placement by MediaConvert's rules for `Width`,
+/// `Height` and `ScalingBehavior` (MediaConvert User Guide, "Video scaling behavior and
+/// aspect ratios"): a missing side follows the source's aspect, neither given is the
+/// source's size, and a box of both is met as `scaling` says. Upscaling is allowed.
+fn exact_size(size: &OutputSize, display: (f64, f64)) -> ((u32, u32), Option<Placement>) {
+    let (dw, dh) = (display.0.max(1.0), display.1.max(1.0));
+    let (bw, bh) = match (size.width, size.height) {
+        (None, None) => return ((even_round(dw), even_round(dh)), None),
+        (Some(w), None) => return ((w, even_round(f64::from(w) * dh / dw)), None),
+        (None, Some(h)) => return ((even_round(f64::from(h) * dw / dh), h), None),
+        (Some(w), Some(h)) => (w, h),
+    };
+    let (fw, fh) = (f64::from(bw), f64::from(bh));
+    let fit = (fw / dw).min(fh / dh);
+    let fitted = |k: f64| (even_round(dw * k).min(bw), even_round(dh * k).min(bh));
+    let place = |(pw, ph): (u32, u32)| {
+        ((pw, ph) != (bw, bh)).then(|| Placement {
+            width: pw,
+            height: ph,
+            x: (i64::from(bw) - i64::from(pw)).div_euclid(4) as i32 * 2,
+            y: (i64::from(bh) - i64::from(ph)).div_euclid(4) as i32 * 2,
+        })
+    };
+    match size.scaling {
+        Scaling::Stretch => ((bw, bh), None),
+        Scaling::Fit => (fitted(fit), None),
+        Scaling::FitNoUpscale => (fitted(fit.min(1.0)), None),
+        Scaling::Pad => ((bw, bh), place(fitted(fit))),
+        Scaling::Fill => {
+            let cover = (fw / dw).max(fh / dh);
+            let (pw, ph) = (
+                even_round(dw * cover).max(bw),
+                even_round(dh * cover).max(bh),
+            );
+            ((bw, bh), place((pw, ph)))
+        }
+    }
 }
 
 fn gcd(a: u32, b: u32) -> u32 {

@@ -75,6 +75,60 @@ pub struct VideoSettings {
     /// Highest output frame rate; faster sources are decimated by a whole factor.
     #[serde(default)]
     pub max_frame_rate: Option<f64>,
+    /// The output frame rate exactly, as `[numerator, denominator]` (MediaConvert's
+    /// `FramerateControl: SPECIFIED`). The source's rate must be this one or a whole
+    /// multiple of it: frames are dropped, never invented.
+    #[serde(default)]
+    pub frame_rate: Option<[u32; 2]>,
+    /// GOP length in frames of the output rate, instead of `gop_seconds` (MediaConvert's
+    /// `GopSizeUnits: FRAMES`). Segments then need not be a multiple of the GOP: an IDR
+    /// frame is also forced on every segment boundary (MediaConvert's
+    /// `SegmentLengthControl: EXACT`).
+    #[serde(default)]
+    pub gop_frames: Option<u32>,
+    /// Finer x264 settings; each absent one is the preset's choice.
+    #[serde(default)]
+    pub tuning: EncoderTuning,
+}
+
+/// x264 settings beyond preset and rate control. `None` leaves the preset's value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderTuning {
+    /// B-frames between reference frames (x264 `bframes`).
+    #[serde(default)]
+    pub b_frames: Option<u32>,
+    /// Whether B-frames may be references (x264 `b-pyramid` normal / none).
+    #[serde(default)]
+    pub b_pyramid: Option<bool>,
+    /// Reference frames (x264 `ref`).
+    #[serde(default)]
+    pub ref_frames: Option<u32>,
+    /// H.264 level, e.g. `"4.1"` (x264 `level`); `None` lets x264 pick.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// CAVLC instead of CABAC entropy coding.
+    #[serde(default)]
+    pub cavlc: bool,
+    /// Slices per picture.
+    #[serde(default)]
+    pub slices: Option<u32>,
+    /// Extra I-frames on scene cuts (x264 `scenecut` threshold); GOP and segment IDRs
+    /// are forced either way.
+    #[serde(default)]
+    pub scene_cut: Option<u32>,
+    /// Minimum frames between I-frames that scene cuts may add (x264 `min-keyint`).
+    #[serde(default)]
+    pub min_i_interval: Option<u32>,
+    /// Spatial adaptive quantization strength (x264 `aq-strength`; 0 turns it off).
+    #[serde(default)]
+    pub aq_strength: Option<f32>,
+    /// Temporal adaptive quantization (x264 `mbtree`).
+    #[serde(default)]
+    pub mb_tree: Option<bool>,
+    /// How full the VBV buffer starts, 0 to 1 (x264 `vbv-init`).
+    #[serde(default)]
+    pub vbv_init: Option<f32>,
 }
 
 fn yes() -> bool {
@@ -174,6 +228,45 @@ pub struct Rendition {
     pub max_bitrate: u32,
     /// VBV buffer in bits.
     pub buffer_size: u32,
+    /// An exact output size instead of the ladder's rule (MediaConvert's `Width`, `Height`
+    /// and `ScalingBehavior`): such a rung is never dropped, upscaled if need be, and its
+    /// `height` only orders the ladder.
+    #[serde(default)]
+    pub size: Option<OutputSize>,
+}
+
+/// A rung's size as a MediaConvert output gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSize {
+    /// Output width; `None` derives it from the height and the source's aspect (both
+    /// `None`: the source's size).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Output height; `None` derives it from the width.
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// How a source of another aspect ratio meets a box of both sides.
+    #[serde(default)]
+    pub scaling: Scaling,
+}
+
+/// How the picture meets an output box of another aspect ratio (MediaConvert's
+/// `ScalingBehavior`, one variant each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scaling {
+    /// Fit inside the box, black bars fill the rest (`DEFAULT`).
+    #[default]
+    Pad,
+    /// Stretch to the box, aspect not kept (`STRETCH_TO_OUTPUT`).
+    Stretch,
+    /// The output is the largest picture of the source's aspect inside the box (`FIT`).
+    Fit,
+    /// As `Fit`, never larger than the source (`FIT_NO_UPSCALE`).
+    FitNoUpscale,
+    /// Cover the box, the overflow cropped evenly (`FILL`).
+    Fill,
 }
 
 /// Audio settings.
@@ -307,7 +400,7 @@ impl Profile {
             ));
         }
         let ratio = v.segment_seconds / v.gop_seconds;
-        if (ratio - ratio.round()).abs() > 1e-6 || ratio.round() < 1.0 {
+        if v.gop_frames.is_none() && ((ratio - ratio.round()).abs() > 1e-6 || ratio.round() < 1.0) {
             return Err(bad(
                 "video.segment_seconds",
                 format!(
@@ -342,6 +435,22 @@ impl Profile {
                 ));
             }
         }
+        if let Some(g) = v.gop_frames {
+            if !(1..=1000).contains(&g) {
+                return Err(bad("video.gop_frames", format!("{g} is outside [1, 1000]")));
+            }
+        }
+        if let Some([n, d]) = v.frame_rate {
+            if d == 0 || n == 0 || !(1.0..=120.0).contains(&(f64::from(n) / f64::from(d))) {
+                return Err(bad(
+                    "video.frame_rate",
+                    format!("{n}/{d} is outside [1, 120] frames per second"),
+                ));
+            }
+        }
+        if let Some((field, reason)) = validate_tuning(&v.tuning) {
+            return Err(bad(&format!("video.tuning.{field}"), reason));
+        }
         if self.renditions.is_empty() {
             return Err(bad("renditions", "at least one rendition is needed".into()));
         }
@@ -370,13 +479,23 @@ impl Profile {
             if self.renditions[..i].iter().any(|o| o.name == r.name) {
                 return Err(bad(&f("name"), format!("{:?} is used twice", r.name)));
             }
-            if !(r.height >= 64 && r.height <= 4320) || r.height % 2 != 0 {
+            if let Some(size) = &r.size {
+                for (side, v) in [("width", size.width), ("height", size.height)] {
+                    if let Some(v) = v.filter(|v| !(32..=8192).contains(v) || v % 2 != 0) {
+                        return Err(bad(
+                            &f(&format!("size.{side}")),
+                            format!("{v} must be even and within [32, 8192]"),
+                        ));
+                    }
+                }
+            } else if !(r.height >= 64 && r.height <= 4320) || r.height % 2 != 0 {
                 return Err(bad(
                     &f("height"),
                     format!("{} must be even and within [64, 4320]", r.height),
                 ));
             }
-            if i > 0 && r.height >= self.renditions[i - 1].height {
+            let sized = r.size.is_some() || i == 0 || self.renditions[i - 1].size.is_some();
+            if !sized && r.height >= self.renditions[i - 1].height {
                 return Err(bad(
                     &f("height"),
                     "renditions must be listed tallest first, with distinct heights".into(),
@@ -500,6 +619,37 @@ impl Profile {
         }
         Ok(())
     }
+}
+
+/// The first out-of-range tuning value: `(field, reason)`.
+fn validate_tuning(t: &EncoderTuning) -> Option<(&'static str, String)> {
+    let range = |field: &'static str, v: Option<u32>, lo: u32, hi: u32| {
+        v.filter(|v| !(lo..=hi).contains(v))
+            .map(|v| (field, format!("{v} is outside [{lo}, {hi}]")))
+    };
+    let fraction = |field: &'static str, v: Option<f32>, hi: f32| {
+        v.filter(|v| !(0.0..=hi).contains(v))
+            .map(|v| (field, format!("{v} is outside [0, {hi}]")))
+    };
+    const LEVELS: &[&str] = &[
+        "1", "1b", "1.1", "1.2", "1.3", "2", "2.1", "2.2", "3", "3.1", "3.2", "4", "4.1", "4.2",
+        "5", "5.1", "5.2", "6", "6.1", "6.2",
+    ];
+    range("b_frames", t.b_frames, 0, 16)
+        .or_else(|| range("ref_frames", t.ref_frames, 1, 16))
+        .or_else(|| range("slices", t.slices, 1, 32))
+        .or_else(|| range("scene_cut", t.scene_cut, 0, 100))
+        .or_else(|| range("min_i_interval", t.min_i_interval, 0, 30))
+        .or_else(|| fraction("aq_strength", t.aq_strength, 3.0))
+        .or_else(|| fraction("vbv_init", t.vbv_init, 1.0))
+        .or_else(|| {
+            t.level.as_deref().filter(|l| !LEVELS.contains(l)).map(|l| {
+                (
+                    "level",
+                    format!("{l:?} is not an H.264 level ({})", LEVELS.join(", ")),
+                )
+            })
+        })
 }
 
 fn valid_destination(dest: &str) -> bool {

@@ -21,9 +21,14 @@ pub enum McCommand {
         /// The S3 endpoint jobs read inputs from and write outputs to.
         #[arg(long)]
         s3_endpoint: String,
-        /// Scratch folder for running jobs.
+        /// Scratch folder for running jobs, made private (0700); default: a fresh one of
+        /// a random name in the temp folder.
         #[arg(long)]
         work: Option<PathBuf>,
+        /// Address to listen on; anything but loopback exposes the API (which has no
+        /// authentication) to the network.
+        #[arg(long, default_value = "127.0.0.1")]
+        listen: std::net::IpAddr,
     },
 }
 
@@ -34,11 +39,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             port,
             s3_endpoint,
             work,
+            listen,
         } => crate::mediaconvert::serve(crate::mediaconvert::ServeOptions {
             port,
             s3_endpoint,
-            work: work
-                .unwrap_or_else(|| std::env::temp_dir().join(format!("mpe-mediaconvert-{port}"))),
+            work,
+            listen,
         }),
     }
 }

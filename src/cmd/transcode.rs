@@ -64,23 +64,39 @@ pub(crate) fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
     }
 }
 
-/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`.
-fn local(root: &Path, uri: &str) -> PathBuf {
+/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`. S3
+/// takes a key's `.` and `..` segments literally, which a folder cannot: such a key is
+/// refused rather than let it reach outside its bucket.
+fn local(root: &Path, uri: &str) -> anyhow::Result<PathBuf> {
     match uri.strip_prefix("s3://") {
-        Some(rest) => root.join(rest),
-        None => PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)),
+        Some(rest) => {
+            if rest.split('/').any(|p| p == "." || p == "..") {
+                anyhow::bail!(
+                    "{uri}: a key with '.' or '..' segments has no folder of its own under {}",
+                    root.display()
+                );
+            }
+            Ok(root.join(rest))
+        }
+        None => Ok(PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))),
     }
 }
 
-/// What to run: source, output folder, asset name, profile, and the asset's folders
-/// that a job sends elsewhere (`thumbnails/` to a bucket of their own).
-type What = (
-    PathBuf,
-    PathBuf,
-    Option<String>,
-    Profile,
-    Vec<(String, PathBuf)>,
-);
+/// What to run.
+struct What {
+    source: PathBuf,
+    /// Folder that receives the asset folder.
+    output: PathBuf,
+    asset_name: Option<String>,
+    profile: Profile,
+    /// The asset's folders that a job sends elsewhere (`thumbnails/` to a bucket of
+    /// their own).
+    elsewhere: Vec<(String, PathBuf)>,
+    /// A job's rotation override (`VideoSelector.Rotate`).
+    rotation: Option<u32>,
+    /// What a job asked that is made otherwise.
+    warnings: Vec<cloud::JobWarning>,
+}
 
 /// What to run: from the arguments, or from a MediaConvert job.
 fn what(args: &Args) -> anyhow::Result<What> {
@@ -89,21 +105,23 @@ fn what(args: &Args) -> anyhow::Result<What> {
             .source
             .clone()
             .ok_or_else(|| anyhow::anyhow!("give a source or --job"))?;
-        return Ok((
+        return Ok(What {
             source,
-            args.output.clone(),
-            None,
-            Profile::load(&args.profile)?,
-            Vec::new(),
-        ));
+            output: args.output.clone(),
+            asset_name: None,
+            profile: Profile::load(&args.profile)?,
+            elsewhere: Vec::new(),
+            rotation: None,
+            warnings: Vec::new(),
+        });
     };
     let text = std::fs::read_to_string(job_path)
         .with_context(|| format!("reading {}", job_path.display()))?;
     let request: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", job_path.display()))?;
     let job = cloud::parse_job(&request).with_context(|| job_path.display().to_string())?;
-    let source = local(&args.s3_root, &job.input);
-    let dest = local(&args.s3_root, job.destination.trim_end_matches('/'));
+    let source = local(&args.s3_root, &job.input)?;
+    let dest = local(&args.s3_root, job.destination.trim_end_matches('/'))?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -118,9 +136,17 @@ fn what(args: &Args) -> anyhow::Result<What> {
     let elsewhere = job
         .elsewhere
         .iter()
-        .map(|(folder, uri)| (folder.clone(), local(&args.s3_root, uri)))
-        .collect();
-    Ok((source, parent, Some(name), job.profile, elsewhere))
+        .map(|(folder, uri)| Ok((folder.clone(), local(&args.s3_root, uri)?)))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(What {
+        source,
+        output: parent,
+        asset_name: Some(name),
+        profile: job.profile,
+        elsewhere,
+        rotation: job.rotation,
+        warnings: job.warnings,
+    })
 }
 
 /// Moves the folders a job writes elsewhere out of the published asset.
@@ -147,7 +173,18 @@ fn send_elsewhere(asset: &Path, moves: &[(String, PathBuf)], force: bool) -> any
 
 /// Runs the transcode and prints where the asset is.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (source, output, asset_name, profile, elsewhere) = what(&args)?;
+    let What {
+        source,
+        output,
+        asset_name,
+        profile,
+        elsewhere,
+        rotation,
+        warnings,
+    } = what(&args)?;
+    for w in &warnings {
+        eprintln!("mpe: warning {}: {}", w.code, w.message);
+    }
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -164,6 +201,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         threads: args.threads,
         chunks: args.chunks,
         cancel: Some(cancel),
+        rotation,
     };
     let mut reporter = Reporter::new(args.progress, &source.display().to_string());
     let report = engine::transcode(&opts, &mut |p| reporter.update(p));

@@ -39,6 +39,13 @@ pub fn split(uri: &str) -> anyhow::Result<(String, String)> {
     if b.is_empty() {
         bail!("{uri}: names no bucket");
     }
+    // S3 takes such a key literally, but a URL normalises its dot segments away, and the
+    // request would reach another key or bucket: refused rather than sent.
+    if k.split('/').any(|p| p == "." || p == "..") {
+        bail!(
+            "{uri}: keys with '.' or '..' path segments are not supported by mpe's local S3 client"
+        );
+    }
     Ok((b.to_string(), k.to_string()))
 }
 

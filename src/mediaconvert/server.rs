@@ -3,8 +3,9 @@
 //! the engine's probe of the object shaped as MediaConvert's ProbeResults.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 
@@ -17,12 +18,51 @@ use cloud::wire::{to_camel, to_pascal};
 
 /// How the server runs.
 pub struct ServeOptions {
-    /// Port on 127.0.0.1.
+    /// Address to listen on (127.0.0.1 by default).
+    pub listen: std::net::IpAddr,
+    /// Port.
     pub port: u16,
     /// The S3 endpoint inputs are read from and outputs written to.
     pub s3_endpoint: String,
-    /// Scratch space for running jobs.
-    pub work: PathBuf,
+    /// Scratch space for running jobs; `None` makes a fresh private one under the
+    /// system's temp folder.
+    pub work: Option<PathBuf>,
+}
+
+/// The scratch folder, private to this user (0700). A folder given is created if
+/// missing and must be a real folder, not a symlink; without one, a folder of a random
+/// name is created fresh, so that no one can plant it beforehand.
+fn private_work_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o700);
+    let Some(dir) = given else {
+        let dir = std::env::temp_dir().join(format!(
+            "mpe-mediaconvert-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        // `create`, not `create_all`: it fails if anything, a symlink included, is there.
+        builder
+            .create(&dir)
+            .with_context(|| format!("creating the work folder {}", dir.display()))?;
+        return Ok(dir);
+    };
+    if !dir.exists() {
+        builder
+            .recursive(true)
+            .create(dir)
+            .with_context(|| format!("creating the work folder {}", dir.display()))?;
+    }
+    let meta = std::fs::symlink_metadata(dir).with_context(|| dir.display().to_string())?;
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        anyhow::bail!(
+            "work folder {}: not a folder (a symlink is refused)",
+            dir.display()
+        );
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 /// One job as the API shows it (PascalCase; converted on the way out).
@@ -37,6 +77,7 @@ struct Job {
     finished: Option<u64>,
     error: Option<(i64, String)>,
     outputs: Vec<Value>,
+    warnings: Vec<cloud::JobWarning>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -71,6 +112,25 @@ impl Job {
         if !self.outputs.is_empty() {
             j["OutputGroupDetails"] = json!(self.outputs);
         }
+        // The API model's Warnings are codes and counts; the text goes in
+        // Messages.Warning, as MediaConvert's own job messages do.
+        if !self.warnings.is_empty() {
+            let mut codes: Vec<(i64, u32)> = Vec::new();
+            for w in &self.warnings {
+                match codes.iter_mut().find(|(c, _)| *c == w.code) {
+                    Some((_, n)) => *n += 1,
+                    None => codes.push((w.code, 1)),
+                }
+            }
+            j["Warnings"] = codes
+                .iter()
+                .map(|(code, count)| json!({ "Code": code, "Count": count }))
+                .collect();
+            j["Messages"] = json!({
+                "Info": [],
+                "Warning": self.warnings.iter().map(|w| w.message.clone()).collect::<Vec<_>>(),
+            });
+        }
         j
     }
 }
@@ -86,29 +146,46 @@ fn now() -> u64 {
 pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let s3 = S3::from_env(&opts.s3_endpoint)?;
     let runner_s3 = s3.clone();
-    let server = tiny_http::Server::http(("127.0.0.1", opts.port))
-        .map_err(|e| anyhow::anyhow!("listening on 127.0.0.1:{}: {e}", opts.port))?;
-    std::fs::create_dir_all(&opts.work).with_context(|| opts.work.display().to_string())?;
+    let addr = std::net::SocketAddr::new(opts.listen, opts.port);
+    let server =
+        tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+    let work = private_work_dir(opts.work.as_deref())?;
     let jobs: Jobs = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = channel::<String>();
     {
-        let (jobs, work) = (jobs.clone(), opts.work.clone());
+        let (jobs, work) = (jobs.clone(), work.clone());
         std::thread::spawn(move || {
             for id in rx {
                 run(&jobs, &runner_s3, &work, &id);
             }
         });
     }
-    tracing::info!(port = opts.port, s3 = %opts.s3_endpoint, "MediaConvert API on 127.0.0.1");
-    eprintln!("mpe: MediaConvert API on http://127.0.0.1:{}", opts.port);
+    tracing::info!(%addr, s3 = %opts.s3_endpoint, "MediaConvert API");
+    eprintln!("mpe: MediaConvert API on http://{addr}");
     let probes = Probes {
         s3,
-        work: opts.work.clone(),
+        work: work.clone(),
     };
+    // Each request on a thread of its own, so that a client slow to send its body holds
+    // up no one else; beyond MAX_IN_FLIGHT at once, the rest are told to come back.
+    let in_flight = Arc::new(AtomicUsize::new(0));
     for request in server.incoming_requests() {
-        if let Err(e) = handle(request, &jobs, &tx, &probes) {
-            tracing::warn!(error = %e, "request failed");
+        if in_flight.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            let msg = json!({ "message": "too many requests at once; retry" });
+            if let Err(e) = respond(request, 429, &msg, Some("TooManyRequestsException")) {
+                tracing::warn!(error = %e, "answer failed");
+            }
+            continue;
         }
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let (jobs, tx, probes, in_flight) =
+            (jobs.clone(), tx.clone(), probes.clone(), in_flight.clone());
+        std::thread::spawn(move || {
+            if let Err(e) = handle(request, &jobs, &tx, &probes) {
+                tracing::warn!(error = %e, "request failed");
+            }
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
     }
     Ok(())
 }
@@ -158,8 +235,12 @@ fn handle(
     };
     match (method, path, id) {
         (Method::Post, "/2017-08-29/probe", _) => {
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body)?;
+            let body = match read_body(&mut request) {
+                Ok(v) => v,
+                Err((code, kind, message)) => {
+                    return respond(request, code, &json!({ "message": message }), Some(kind))
+                }
+            };
             let files = match probe_inputs(&body) {
                 Ok(f) => f,
                 Err(message) => {
@@ -182,17 +263,16 @@ fn handle(
             Ok(())
         }
         (Method::Post, "/2017-08-29/jobs", _) => {
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body)?;
-            let request_json = match serde_json::from_str::<Value>(&body) {
+            let request_json = match read_body(&mut request) {
                 Ok(v) => to_pascal(&v),
-                Err(e) => {
-                    let msg = json!({ "message": format!("the request body is not JSON: {e}") });
-                    return respond(request, 400, &msg, Some("BadRequestException"));
+                Err((code, kind, message)) => {
+                    return respond(request, code, &json!({ "message": message }), Some(kind))
                 }
             };
-            if request_json.get("Role").is_none() || request_json.get("Settings").is_none() {
-                let msg = json!({ "message": "role and settings are required" });
+            // A member of the wrong type is MediaConvert's 400, before any job exists; one
+            // the executor cannot follow makes a job that ends in ERROR naming it.
+            if let Err(e) = cloud::check_request(&request_json) {
+                let msg = json!({ "message": e.to_string() });
                 return respond(request, 400, &msg, Some("BadRequestException"));
             }
             // A retried CreateJob (its answer lost) carries the same token: it gets the
@@ -225,6 +305,7 @@ fn handle(
                 finished: None,
                 error: None,
                 outputs: Vec::new(),
+                warnings: Vec::new(),
                 cancel: Arc::new(AtomicBool::new(false)),
             };
             let body = json!({ "job": to_camel(&job.json()) });
@@ -309,11 +390,53 @@ fn handle(
     }
 }
 
+/// Requests handled at once; more get 429 TooManyRequestsException.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The largest request body read. A CreateJob body is a few dozen kilobytes even for a
+/// large ladder; anything near this is no job, and reading it would only cost memory.
+const BODY_LIMIT: u64 = 4 << 20;
+
+/// A request's JSON body, at most [`BODY_LIMIT`] bytes: 413 beyond it, 400 for a body
+/// that is not UTF-8 JSON. An error is (HTTP status, error type, message).
+fn read_body(request: &mut Request) -> Result<Value, (u16, &'static str, String)> {
+    let too_large = || {
+        (
+            413,
+            "PayloadTooLargeException",
+            format!("the request body is larger than {BODY_LIMIT} bytes"),
+        )
+    };
+    if request.body_length().is_some_and(|n| n as u64 > BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(BODY_LIMIT + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| {
+            (
+                400,
+                "BadRequestException",
+                format!("reading the request body: {e}"),
+            )
+        })?;
+    if body.len() as u64 > BODY_LIMIT {
+        return Err(too_large());
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        (
+            400,
+            "BadRequestException",
+            format!("the request body is not UTF-8 JSON: {e}"),
+        )
+    })
+}
+
 /// The FileUrls of a Probe request body (camelCase wire JSON).
-fn probe_inputs(body: &str) -> Result<Vec<String>, String> {
-    let v: Value =
-        serde_json::from_str(body).map_err(|e| format!("the request body is not JSON: {e}"))?;
-    let files = to_pascal(&v)["InputFiles"]
+fn probe_inputs(v: &Value) -> Result<Vec<String>, String> {
+    let files = to_pascal(v)["InputFiles"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -446,6 +569,8 @@ fn execute(
     cancel: &Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<Value>> {
     let job = cloud::parse_job(request)?;
+    let warnings = job.warnings.clone();
+    update(jobs, id, |j| j.warnings = warnings);
     let (_, key) = split(&job.input)?;
     let name = key.rsplit('/').next().unwrap_or("input").to_string();
     let src_dir = dir.join("input");
@@ -468,6 +593,7 @@ fn execute(
         threads: None,
         chunks: engine::Chunks::Off,
         cancel: Some(cancel.clone()),
+        rotation: job.rotation,
     };
     let report = engine::transcode(&opts, &mut |p| {
         let pct = (p.fraction() * 99.0) as u32;

@@ -347,6 +347,7 @@ impl Context<'_> {
             threads: Some((cores / self.opts.jobs.max(1)).max(1)),
             chunks: self.opts.chunks,
             cancel: Some(cancel.clone()),
+            rotation: None,
         };
         let mut last = Instant::now();
         let result = engine::transcode(&topts, &mut |p| {

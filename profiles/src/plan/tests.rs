@@ -237,3 +237,100 @@ fn thumbnails_preview_and_trickplay_are_planned_from_the_profile() {
     assert_eq!(tp.times.len(), 10);
     assert_eq!((tp.tile_width, tp.tile_height, tp.sheets()), (160, 90, 3));
 }
+
+/// The default profile with its ladder replaced by rungs of exact sizes.
+fn exact(sizes: &[(Option<u32>, Option<u32>, crate::Scaling)]) -> Profile {
+    let mut p = default();
+    p.video.keep_source_height = false;
+    p.outputs.file = None;
+    p.renditions = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &(width, height, scaling))| Rendition {
+            name: format!("r{i}"),
+            height: 100,
+            bitrate: 500_000,
+            max_bitrate: 500_000,
+            buffer_size: 1_000_000,
+            size: Some(crate::OutputSize {
+                width,
+                height,
+                scaling,
+            }),
+        })
+        .collect();
+    p
+}
+
+#[test]
+fn exact_sizes_follow_mediaconverts_scaling_rules_and_may_upscale() {
+    use crate::Scaling::*;
+    let p = exact(&[
+        (Some(1280), Some(720), Pad),
+        (None, Some(1080), Pad),
+        (Some(400), None, Pad),
+        (None, None, Pad),
+        (Some(400), Some(400), Fit),
+        (Some(2000), Some(2000), FitNoUpscale),
+        (Some(300), Some(300), Fill),
+        (Some(300), Some(400), Stretch),
+        (Some(480), Some(480), Pad),
+    ]);
+    let plan = plan(&p, &media(640, 360, [30, 1], 0, false)).expect("plan");
+    assert_eq!(
+        sizes(&plan),
+        [
+            (1280, 720),
+            (1920, 1080),
+            (400, 226),
+            (640, 360),
+            (400, 226),
+            (640, 360),
+            (300, 300),
+            (300, 400),
+            (480, 480),
+        ]
+    );
+    let placements: Vec<Option<Placement>> = plan.renditions.iter().map(|r| r.placement).collect();
+    // FILL covers 300x300 with a 534x300 picture, centred: 117 columns cut each side
+    // (rounded down to even).
+    assert_eq!(
+        placements[6],
+        Some(Placement {
+            width: 534,
+            height: 300,
+            x: -118,
+            y: 0
+        })
+    );
+    // DEFAULT in a square box: letterboxed, 104 rows of black above (even offsets).
+    assert_eq!(
+        placements[8],
+        Some(Placement {
+            width: 480,
+            height: 270,
+            x: 0,
+            y: 104
+        })
+    );
+    assert!(
+        placements[..6].iter().all(Option::is_none),
+        "{placements:?}"
+    );
+}
+
+#[test]
+fn a_specified_frame_rate_drops_whole_factors_only_and_gops_count_frames() {
+    let mut p = default();
+    p.video.frame_rate = Some([30, 1]);
+    p.video.gop_frames = Some(90);
+    let plan60 = plan(&p, &media(640, 360, [60, 1], 0, false)).expect("plan");
+    assert_eq!((plan60.frame_rate, plan60.frame_step), ([30, 1], 2));
+    assert!(
+        (plan60.gop_seconds - 3.0).abs() < 1e-9,
+        "{}",
+        plan60.gop_seconds
+    );
+    let e = plan(&p, &media(640, 360, [25, 1], 0, false)).expect_err("25 -> 30");
+    assert!(e.to_string().contains("cannot be made 30/1"), "{e}");
+}

@@ -1,0 +1,411 @@
+//! Jobs written the way MediaConvert's console, documentation and samples write them
+//! (tests/mediaconvert/jobs/), each valid by botocore's model, submitted to
+//! `mpe mediaconvert serve` with boto3 (and one with the typed aws-sdk-mediaconvert
+//! client), and each output judged against its job's fields by ffprobe and FFmpeg's own
+//! bitstream tracer.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::mediaconvert::{boto3, stack, submit};
+use crate::util;
+
+fn corpus(name: &str) -> Value {
+    let path = util::repo().join(format!("tests/mediaconvert/jobs/{name}.json"));
+    let text = std::fs::read_to_string(&path).expect("corpus job");
+    serde_json::from_str(&text).expect("corpus JSON")
+}
+
+/// Submits a corpus job on the web_30 fixture; returns the finished job (GetJob, as
+/// boto3 reads it) and the folder the asset was downloaded into.
+fn run(name: &str) -> (Value, PathBuf, crate::mediaconvert::Stack) {
+    let src = util::fixture("web_30");
+    let dir = util::work_dir(&format!("jobs-{name}"));
+    let job = corpus(name);
+    crate::cloud::botocore_valid("CreateJob", &job, &dir);
+    let st = stack(&dir, None);
+    let out = dir.join("out");
+    let report = submit(&st, &src, &job, &dir, Some(&out));
+    let done = report["job"].clone();
+    assert_eq!(done["Status"], "COMPLETE", "{done:#}");
+    (done, out.join("asset"), st)
+}
+
+/// The first video stream, as ffprobe describes it.
+fn video(path: &Path) -> Value {
+    let p = util::ffprobe(path);
+    p["streams"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["codec_type"] == "video"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no video in {}", path.display()))
+}
+
+fn audio(path: &Path) -> Value {
+    let p = util::ffprobe(path);
+    p["streams"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["codec_type"] == "audio"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no audio in {}", path.display()))
+}
+
+fn size(v: &Value) -> (u64, u64) {
+    (
+        v["width"].as_u64().expect("width"),
+        v["height"].as_u64().expect("height"),
+    )
+}
+
+/// Picture types in display order, and the times of the keyframes, from the start.
+fn frames(path: &Path) -> (Vec<String>, Vec<f64>) {
+    let v = util::ffprobe_args(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pict_type,key_frame,pts_time",
+        ],
+    );
+    let frames = v["frames"].as_array().expect("frames");
+    let t0 = util::num(&frames[0]["pts_time"]);
+    let types = frames
+        .iter()
+        .map(|f| f["pict_type"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let keys = frames
+        .iter()
+        .filter(|f| f["key_frame"] == 1)
+        .map(|f| ((util::num(&f["pts_time"]) - t0) * 1000.0).round() / 1000.0)
+        .collect();
+    (types, keys)
+}
+
+/// `max_num_ref_frames` of the stream's SPS, as FFmpeg's trace_headers filter reads it.
+fn sps_ref_frames(path: &Path) -> u64 {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "trace", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-bsf:v",
+            "trace_headers",
+            "-frames:v",
+            "1",
+        ])
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    let log = String::from_utf8_lossy(&o.stderr);
+    log.lines()
+        .find(|l| l.contains("max_num_ref_frames"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no max_num_ref_frames in the trace of {}", path.display()))
+}
+
+/// Video bits per second over the stream's duration, from its packet sizes.
+fn video_bitrate(path: &Path, seconds: f64) -> f64 {
+    let bytes: u64 = util::packets(path, "v").iter().map(|p| p.2).sum();
+    bytes as f64 * 8.0 / seconds
+}
+
+/// Segment durations of a media playlist.
+fn extinf(path: &Path) -> Vec<f64> {
+    let bytes = std::fs::read(path).expect("playlist");
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p
+            .segments
+            .iter()
+            .map(|s| (f64::from(s.duration) * 1000.0).round() / 1000.0)
+            .collect(),
+        other => panic!("{}: not a media playlist: {other:?}", path.display()),
+    }
+}
+
+/// Joins a rung's segments (with its init segment, if any) into one file for ffprobe.
+fn joined(dir: &Path, prefix: &str, ext: &str, init: Option<&str>) -> PathBuf {
+    let mut segs: Vec<PathBuf> = util::tree(dir)
+        .into_iter()
+        .filter(|f| f.starts_with(prefix) && f.ends_with(ext) && Some(f.as_str()) != init)
+        .map(|f| dir.join(f))
+        .collect();
+    segs.sort();
+    assert!(!segs.is_empty(), "no {prefix}*{ext} in {}", dir.display());
+    let out = dir.join(format!("joined-{prefix}{ext}.mp4"));
+    util::join_segments(init.map(|i| dir.join(i)).as_deref(), &segs, &out);
+    out
+}
+
+fn assert_aac(a: &Value) {
+    assert_eq!(a["codec_name"], "aac", "{a:#}");
+    assert_eq!(a["profile"], "LC", "{a:#}");
+    assert_eq!(a["channels"], 2, "{a:#}");
+    assert_eq!(a["sample_rate"], "48000", "{a:#}");
+}
+
+#[test]
+fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
+    let (done, asset, st) = run("console_hls_ts_cbr");
+    // The console's MPEG-TS PIDs are FFmpeg's here: said, not hidden.
+    assert_eq!(
+        done["Warnings"],
+        json!([{ "Code": 990001, "Count": 2 }]),
+        "{done:#}"
+    );
+    let messages = done["Messages"]["Warning"].to_string();
+    assert!(messages.contains("M3u8Settings"), "{messages}");
+    let hls = asset.join("hls");
+    for (name, w, h, bitrate) in [
+        ("720p", 1280, 720, 1_500_000.0),
+        ("360p", 640, 360, 700_000.0),
+    ] {
+        let ts = joined(&hls, &format!("web_30_{name}_"), ".ts", None);
+        let v = video(&ts);
+        // Width x Height exactly, 1280x720 an upscale of the 640x360 source.
+        assert_eq!(size(&v), (w, h), "{name}");
+        assert_eq!(v["profile"], "Main", "{name}");
+        assert_eq!(v["level"], 31, "{name}");
+        assert_eq!(v["r_frame_rate"], "30/1", "{name}");
+        let (types, keys) = frames(&ts);
+        // GopSize 90 frames = 3 s at 30 fps, and an IDR on the 10 s segment boundary
+        // (SegmentLengthControl EXACT), the GOP counted afresh from there.
+        assert_eq!(keys, [0.0, 3.0, 6.0, 9.0, 10.0], "{name}");
+        assert!(types.iter().any(|t| t == "B"), "{name}: no B-frames");
+        assert_eq!(sps_ref_frames(&ts), 3, "{name}");
+        // CBR: the video's own bits within 10 % of Bitrate.
+        let got = video_bitrate(&ts, 12.0);
+        assert!(
+            (got / bitrate - 1.0).abs() < 0.10,
+            "{name}: {got} b/s for CBR {bitrate}"
+        );
+        assert_aac(&audio(&ts));
+        assert_eq!(
+            extinf(&hls.join(format!("web_30_{name}.m3u8"))),
+            [10.0, 2.0]
+        );
+    }
+
+    // The same request through the typed Rust SDK: accepted, run, and its Warnings read
+    // by the SDK's own deserialiser.
+    let mc = aws_sdk_mediaconvert::Client::new(&crate::lambda::shared(&st.mc_url));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let created = rt
+        .block_on(cloud::client::create_job(
+            &mc,
+            &corpus("console_hls_ts_cbr"),
+        ))
+        .expect("CreateJob through the SDK");
+    let job = loop {
+        let got = rt
+            .block_on(mc.get_job().id(&created.id).send())
+            .expect("GetJob");
+        let job = got.job().cloned().expect("job");
+        let status = job.status().map(|s| s.as_str().to_string());
+        if !matches!(status.as_deref(), Some("SUBMITTED" | "PROGRESSING")) {
+            break job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert_eq!(
+        job.status().map(|s| s.as_str()),
+        Some("COMPLETE"),
+        "{job:?}"
+    );
+    let warnings: Vec<(Option<i32>, Option<i32>)> = job
+        .warnings()
+        .iter()
+        .map(|w| (w.code(), w.count()))
+        .collect();
+    assert_eq!(warnings, [(Some(990001), Some(2))]);
+}
+
+#[test]
+fn a_cmaf_qvbr_ladder_from_heights_only() {
+    let (_, asset, _st) = run("cmaf_qvbr_ladder");
+    let cmaf = asset.join("cmaf");
+    // Height only: the width follows the source's 16:9, 540 an upscale.
+    for (name, w, h) in [("540p", 960, 540), ("180p", 320, 180)] {
+        let init = format!("web_30_{name}init.cmfv");
+        let mp4 = joined(&cmaf, &format!("web_30_{name}_"), ".cmfv", Some(&init));
+        let v = video(&mp4);
+        assert_eq!(size(&v), (w, h), "{name}");
+        assert_eq!(v["profile"], "High", "{name}");
+        let (types, keys) = frames(&mp4);
+        assert_eq!(keys, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0], "{name}");
+        assert!(types.iter().any(|t| t == "B"), "{name}: no B-frames");
+        assert_eq!(
+            extinf(&cmaf.join(format!("web_30_{name}.m3u8"))),
+            [4.0, 4.0, 4.0],
+            "{name}"
+        );
+    }
+    let a = joined(
+        &cmaf,
+        "web_30_audio_",
+        ".cmfa",
+        Some("web_30_audioinit.cmfa"),
+    );
+    assert_aac(&audio(&a));
+    assert!(cmaf.join("web_30.mpd").exists());
+}
+
+#[test]
+fn a_dash_iso_job_fits_and_fills_its_boxes_and_unsupported_fields_still_fail() {
+    let (_, asset, st) = run("dash_iso");
+    let dash = asset.join("dash");
+    // FIT: the largest 16:9 picture in 400x400 is the output; FILL: 300x300, cropped.
+    for (name, w, h) in [("fit", 400, 226), ("fill", 300, 300)] {
+        let init = format!("web_30_{name}init.mp4");
+        let mp4 = joined(&dash, &format!("web_30_{name}_"), ".mp4", Some(&init));
+        let v = video(&mp4);
+        assert_eq!(size(&v), (w, h), "{name}");
+        let (types, keys) = frames(&mp4);
+        assert!(
+            types.iter().all(|t| t != "B"),
+            "{name}: B-frames though 0 were asked"
+        );
+        assert_eq!(keys, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0], "{name}");
+    }
+    assert!(dash.join("web_30.mpd").exists());
+
+    // A filter mpe does not run ends the job in ERROR, naming the field.
+    let mut denoised = corpus("dash_iso");
+    denoised["Settings"]["Inputs"][0]["DenoiseFilter"] = json!("ENABLED");
+    let dir = util::work_dir("jobs-denoise");
+    let report = submit(&st, &util::fixture("web_30"), &denoised, &dir, None);
+    let failed = &report["job"];
+    assert_eq!(failed["Status"], "ERROR", "{failed:#}");
+    let msg = failed["ErrorMessage"].as_str().expect("message");
+    assert!(msg.contains("Settings.Inputs[0].DenoiseFilter"), "{msg}");
+
+    // A member of the wrong type is MediaConvert's 400, before any job exists; so is a
+    // body that is not UTF-8, and one beyond the size limit is 413.
+    let answers = boto3(
+        &st.python,
+        &st.s3_url,
+        &format!(
+            r#"
+import urllib.request, urllib.error
+def post(body):
+    req = urllib.request.Request("{}/2017-08-29/jobs", data=body, method="POST",
+                                 headers={{"Content-Type": "application/json"}})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return [r.status, r.read().decode()]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+import socket, time
+host, port = "{}".rsplit("/", 1)[1].split(":")
+def raw(declared, sent):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"POST /2017-08-29/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              + b"Content-Length: %d\r\n\r\n" % declared + sent)
+    return s
+# A client that declares a body and never sends it holds up no one else...
+slow = raw(1000000, b'{{"role":')
+start = time.time()
+with urllib.request.urlopen("{}/2017-08-29/jobs", timeout=10) as r:
+    listed = [r.status, round(time.time() - start, 1)]
+# ...and one that declares more than the limit is answered 413 without being read.
+huge = raw(1 << 30, b'{{"role"')
+huge.settimeout(10)
+first = huge.recv(64).decode().split("\r\n")[0]
+print(json.dumps([
+    post(b'{{"role": 5, "settings": {{}}}}'),
+    post(b'{{"role": "r", "settings": []}}'),
+    post(b'\xff\xfe{{"role"'),
+    post(b' ' * (5 << 20)),
+    listed,
+    first,
+]))
+"#,
+            st.mc_url, st.mc_url, st.mc_url
+        ),
+    );
+    assert_eq!(answers[4][0], 200, "{answers:#}");
+    assert!(
+        answers[4][1].as_f64().expect("seconds") < 5.0,
+        "{answers:#}"
+    );
+    assert!(
+        answers[5].as_str().expect("status line").contains("413"),
+        "{answers:#}"
+    );
+    let codes: Vec<u64> = answers
+        .as_array()
+        .expect("answers")
+        .iter()
+        .take(4)
+        .map(|a| a[0].as_u64().expect("code"))
+        .collect();
+    assert_eq!(codes, [400, 400, 400, 413], "{answers:#}");
+    assert!(
+        answers[0][1].as_str().expect("body").contains("Role"),
+        "{answers:#}"
+    );
+    assert!(
+        answers[1][1].as_str().expect("body").contains("Settings"),
+        "{answers:#}"
+    );
+}
+
+#[test]
+fn a_file_group_with_two_mp4s_and_frame_captures_and_he_aac_warned() {
+    let (done, asset, _st) = run("file_group_mp4s_and_captures");
+    // HE-AAC needs libfdk-aac: the job completes with AAC-LC and says so.
+    assert_eq!(
+        done["Warnings"],
+        json!([{ "Code": 990001, "Count": 2 }]),
+        "{done:#}"
+    );
+    let messages = done["Messages"]["Warning"].to_string();
+    assert!(messages.contains("AacSettings.CodecProfile"), "{messages}");
+    assert!(messages.contains("HEV1"), "{messages}");
+    let mp4 = asset.join("mp4");
+    for (name, w, h) in [("720p", 1280, 720), ("square", 480, 480)] {
+        let file = mp4.join(format!("web_30_{name}.mp4"));
+        let v = video(&file);
+        assert_eq!(size(&v), (w, h), "{name}");
+        assert_eq!(v["profile"], "Constrained Baseline", "{name}");
+        let (types, keys) = frames(&file);
+        assert!(types.iter().all(|t| t != "B"), "{name}");
+        assert_eq!(keys.len(), 12, "{name}: GOP of 1 s: {keys:?}");
+        assert_aac(&audio(&file));
+    }
+    // DEFAULT scaling of 16:9 into a square box: the picture fits, black bars above
+    // and below (limited-range black is 16), as FFmpeg's signalstats measures.
+    let bars = Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "movie={},crop=480:60:0:0,signalstats",
+            mp4.join("web_30_square.mp4").display()
+        ))
+        .args([
+            "-show_entries",
+            "frame_tags=lavfi.signalstats.YAVG",
+            "-read_intervals",
+            "%+#1",
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .expect("ffprobe signalstats");
+    let yavg: f64 = String::from_utf8_lossy(&bars.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&bars.stderr)));
+    assert!((yavg - 16.0).abs() < 1.5, "top bar luma {yavg}");
+    // Frame captures every 4 s, at most 3, at the size asked.
+    let thumbs: Vec<String> = util::tree(&asset.join("thumbnails"));
+    assert_eq!(thumbs.len(), 3, "{thumbs:?}");
+    for t in &thumbs {
+        assert_eq!(size(&video(&asset.join("thumbnails").join(t))), (320, 180));
+    }
+}
