@@ -33,23 +33,22 @@ fn run(name: &str) -> (Value, PathBuf, crate::mediaconvert::Stack) {
     (done, out.join("asset"), st)
 }
 
-/// The first video stream, as ffprobe describes it.
-fn video(path: &Path) -> Value {
+/// The first stream of `kind` (`video`, `audio`), as ffprobe describes it.
+fn stream(path: &Path, kind: &str) -> Value {
     let p = util::ffprobe(path);
     p["streams"]
         .as_array()
-        .and_then(|s| s.iter().find(|s| s["codec_type"] == "video"))
+        .and_then(|s| s.iter().find(|s| s["codec_type"] == kind))
         .cloned()
-        .unwrap_or_else(|| panic!("no video in {}", path.display()))
+        .unwrap_or_else(|| panic!("no {kind} in {}", path.display()))
+}
+
+fn video(path: &Path) -> Value {
+    stream(path, "video")
 }
 
 fn audio(path: &Path) -> Value {
-    let p = util::ffprobe(path);
-    p["streams"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["codec_type"] == "audio"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no audio in {}", path.display()))
+    stream(path, "audio")
 }
 
 fn size(v: &Value) -> (u64, u64) {

@@ -942,7 +942,7 @@ fn video(
     absent(&cat, "FrameCaptureSettings", &cs.frame_capture_settings)?;
     let hat = cat.key("H264Settings");
     let h = required(&cat, "H264Settings", &cs.h264_settings)?;
-    let rate = h.rate_control_mode.as_deref().unwrap_or("VBR");
+    let rate = rate_control(h);
     let num = |key: &str, v: Option<i64>| v.map(|v| unsigned(&hat, key, v)).transpose();
     let bitrate = num("Bitrate", h.bitrate)?;
     let max = num("MaxBitrate", h.max_bitrate)?;
@@ -971,6 +971,12 @@ fn video(
         rates: (b, m, buffer.unwrap_or(m.saturating_mul(2))),
         settings,
     })
+}
+
+/// `RateControlMode`; absent reads as VBR, as mpe has always read it (the default AWS
+/// applies is not documented).
+fn rate_control(h: &H264Settings) -> &str {
+    h.rate_control_mode.as_deref().unwrap_or("VBR")
 }
 
 /// The profile's `video` section from the rungs' shared H264Settings.
@@ -1092,7 +1098,7 @@ fn video_settings(
         ));
     }
     let mut video = Map::new();
-    let rate = h.rate_control_mode.as_deref().unwrap_or("VBR");
+    let rate = rate_control(h);
     video.insert(
         "rate_control".into(),
         json!(match rate {

@@ -10,8 +10,9 @@ pub(crate) struct Clock {
     start: i64,
     tb: Rational,
     gop: f64,
-    /// Segment length, when IDRs are also forced on segment boundaries.
-    segment: Option<f64>,
+    /// Segment length and keyframes per segment, when IDRs are also forced on segment
+    /// boundaries.
+    segment: Option<(f64, u64)>,
     frame_seconds: f64,
     step: u32,
     seen: u64,
@@ -45,7 +46,12 @@ impl Clock {
     /// over there (MediaConvert's `SegmentLengthControl: EXACT`, which "might result in
     /// extra I-frames"). With segments a whole number of GOPs this changes nothing.
     pub fn with_segments(mut self, segment: f64) -> Clock {
-        self.segment = (segment > 0.0).then_some(segment);
+        self.segment = (segment > 0.0).then(|| {
+            (
+                segment,
+                ((segment / self.gop) - 1e-9).ceil().max(1.0) as u64,
+            )
+        });
         self
     }
 
@@ -54,10 +60,7 @@ impl Clock {
     fn boundary(&self, k: u64) -> f64 {
         match self.segment {
             None => k as f64 * self.gop,
-            Some(seg) => {
-                let per = ((seg / self.gop) - 1e-9).ceil().max(1.0) as u64;
-                (k / per) as f64 * seg + (k % per) as f64 * self.gop
-            }
+            Some((seg, per)) => (k / per) as f64 * seg + (k % per) as f64 * self.gop,
         }
     }
 

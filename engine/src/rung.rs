@@ -92,8 +92,8 @@ pub(crate) fn x264_options(
     gop_frames: u32,
     threads: usize,
 ) -> Vec<(&'static str, String)> {
-    // Keyframes are forced on GOP boundaries by timestamp; x264's own keyint is a backstop
-    // far beyond that, and scene cuts are off so no stray IDR splits a segment.
+    // Keyframes are forced on GOP and segment boundaries by timestamp; x264's own keyint
+    // is a backstop far beyond that. Scene cuts are off unless the profile asks for them.
     let t = &v.tuning;
     // Scene cuts, where asked for, may add I-frames between the forced ones, no closer
     // than `min_i_interval` frames to the last.
@@ -259,7 +259,7 @@ fn place(picture: &frame::Video, width: u32, height: u32, p: Placement) -> frame
         let (pw, ph) = ((p.width >> shift) as i64, (p.height >> shift) as i64);
         let (x, y) = (i64::from(p.x) >> shift, i64::from(p.y) >> shift);
         let (dst_stride, src_stride) = (out.stride(plane), picture.stride(plane));
-        let src = picture.data(plane).to_vec();
+        let src = picture.data(plane);
         let dst = out.data_mut(plane);
         dst.fill(black);
         // Columns of the frame the picture covers, and where in the picture they start.

@@ -64,22 +64,15 @@ pub(crate) fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
     }
 }
 
-/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`. S3
-/// takes a key's `.` and `..` segments literally, which a folder cannot: such a key is
-/// refused rather than let it reach outside its bucket.
+/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`. The
+/// URI is split as serve's S3 client splits it, so a key with `.` or `..` segments (which
+/// a folder cannot take literally) is refused rather than let it reach outside its bucket.
 fn local(root: &Path, uri: &str) -> anyhow::Result<PathBuf> {
-    match uri.strip_prefix("s3://") {
-        Some(rest) => {
-            if rest.split('/').any(|p| p == "." || p == "..") {
-                anyhow::bail!(
-                    "{uri}: a key with '.' or '..' segments has no folder of its own under {}",
-                    root.display()
-                );
-            }
-            Ok(root.join(rest))
-        }
-        None => Ok(PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))),
+    if uri.starts_with("s3://") {
+        let (bucket, key) = crate::mediaconvert::s3::split(uri)?;
+        return Ok(root.join(bucket).join(key));
     }
+    Ok(PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)))
 }
 
 /// What to run.

@@ -248,19 +248,13 @@ fn handle(
                     return respond(request, 400, &msg, Some("BadRequestException"));
                 }
             };
-            // Reading a whole object takes a while: off the accept loop, so that other
-            // clients are answered meanwhile.
-            let probes = probes.clone();
-            std::thread::spawn(move || {
-                let (code, body, kind) = match probe_all(&probes, &files) {
-                    Ok(results) => (200, json!({ "probeResults": results }), None),
-                    Err((code, kind, message)) => (code, json!({ "message": message }), Some(kind)),
-                };
-                if let Err(e) = respond(request, code, &body, kind) {
-                    tracing::warn!(error = %e, "probe answer failed");
-                }
-            });
-            Ok(())
+            // Reading a whole object takes a while; this request has a thread of its own,
+            // so other clients are answered meanwhile.
+            let (code, body, kind) = match probe_all(probes, &files) {
+                Ok(results) => (200, json!({ "probeResults": results }), None),
+                Err((code, kind, message)) => (code, json!({ "message": message }), Some(kind)),
+            };
+            respond(request, code, &body, kind)
         }
         (Method::Post, "/2017-08-29/jobs", _) => {
             let request_json = match read_body(&mut request) {
