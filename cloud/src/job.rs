@@ -515,7 +515,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             if g.outputs.len() != 1 {
                 return Err(err(&oat, "a frame-capture group holds one output"));
             }
-            thumbnails = Some(frame_capture(&g.outputs[0], &oat.index(0), &folder)?);
+            thumbnails = Some(frame_capture(&g.outputs[0], &oat.index(0), &folder, r)?);
             continue;
         }
         let mut videos = Vec::new();
@@ -855,6 +855,15 @@ fn output(
         allow(&mat, "Scte35Esam", &m.scte35_esam, &["NONE"])?;
         allow(&mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
         allow(&mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
+        // The CMAF group's HLS master names its one audio group `audio`, DEFAULT=YES
+        // and AUTOSELECT=YES (engine::hls::master_playlist).
+        allow(&mat, "AudioGroupId", &m.audio_group_id, &["audio"])?;
+        allow(
+            &mat,
+            "AudioTrackType",
+            &m.audio_track_type,
+            &["ALTERNATE_AUDIO_AUTO_SELECT_DEFAULT"],
+        )?;
     }
     if let Some(m) = &c.mpd_settings {
         let mat = cat.key("MpdSettings");
@@ -912,30 +921,7 @@ fn video(
         height: side("Height", vd.height)?,
         scaling,
     };
-    // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin; sharpness
-    // 50 is its neutral setting.
-    if vd.anti_alias.as_deref() == Some("DISABLED") {
-        r.warn(
-            &at.key("AntiAlias"),
-            "scaled with the bicubic (anti-aliasing) scaler",
-        );
-    }
-    if vd.sharpness.is_some_and(|s| s != 50) {
-        r.warn(
-            &at.key("Sharpness"),
-            "scaled with the bicubic scaler's own sharpness (50)",
-        );
-    }
-    allow(
-        at,
-        "TimecodeInsertion",
-        &vd.timecode_insertion,
-        &["DISABLED"],
-    )?;
-    allow(at, "AfdSignaling", &vd.afd_signaling, &["NONE"])?;
-    allow(at, "RespondToAfd", &vd.respond_to_afd, &["NONE"])?;
-    // The source's colour description is carried into the stream, which is INSERT.
-    allow(at, "ColorMetadata", &vd.color_metadata, &["INSERT"])?;
+    picture(vd, at, r)?;
     let cat = at.key("CodecSettings");
     let cs = required(at, "CodecSettings", &vd.codec_settings)?;
     allow(&cat, "Codec", &cs.codec, &["H_264"])?;
@@ -977,6 +963,35 @@ fn video(
 /// applies is not documented).
 fn rate_control(h: &H264Settings) -> &str {
     h.rate_control_mode.as_deref().unwrap_or("VBR")
+}
+
+/// The VideoDescription members of every picture output, video and frame capture alike:
+/// scaler, timecode, AFD and colour metadata.
+fn picture(vd: &model::VideoDescription, at: &At, r: &mut Reader) -> Result<(), CloudError> {
+    // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin; sharpness
+    // 50 is its neutral setting.
+    if vd.anti_alias.as_deref() == Some("DISABLED") {
+        r.warn(
+            &at.key("AntiAlias"),
+            "scaled with the bicubic (anti-aliasing) scaler",
+        );
+    }
+    if vd.sharpness.is_some_and(|s| s != 50) {
+        r.warn(
+            &at.key("Sharpness"),
+            "scaled with the bicubic scaler's own sharpness (50)",
+        );
+    }
+    allow(
+        at,
+        "TimecodeInsertion",
+        &vd.timecode_insertion,
+        &["DISABLED"],
+    )?;
+    allow(at, "AfdSignaling", &vd.afd_signaling, &["NONE"])?;
+    allow(at, "RespondToAfd", &vd.respond_to_afd, &["NONE"])?;
+    // The source's colour description is carried into the stream, which is INSERT.
+    allow(at, "ColorMetadata", &vd.color_metadata, &["INSERT"])
 }
 
 /// The profile's `video` section from the rungs' shared H264Settings.
@@ -1363,9 +1378,22 @@ fn audio(
     }))
 }
 
-fn frame_capture(o: &model::Output, at: &At, folder: &str) -> Result<Value, CloudError> {
+fn frame_capture(
+    o: &model::Output,
+    at: &At,
+    folder: &str,
+    r: &mut Reader,
+) -> Result<Value, CloudError> {
     absent(at, "Preset", &o.preset)?;
     absent(at, "AudioDescriptions", &o.audio_descriptions)?;
+    absent(at, "OutputSettings", &o.output_settings)?;
+    if let Some(c) = &o.container_settings {
+        let cat = at.key("ContainerSettings");
+        absent(&cat, "M3u8Settings", &c.m3u8_settings)?;
+        absent(&cat, "Mp4Settings", &c.mp4_settings)?;
+        absent(&cat, "CmfcSettings", &c.cmfc_settings)?;
+        absent(&cat, "MpdSettings", &c.mpd_settings)?;
+    }
     if o.name_modifier.as_deref() != Some("_thumb") {
         return Err(err(
             &at.key("NameModifier"),
@@ -1380,9 +1408,14 @@ fn frame_capture(o: &model::Output, at: &At, folder: &str) -> Result<Value, Clou
     }
     let vat = at.key("VideoDescription");
     let vd = required(at, "VideoDescription", &o.video_description)?;
+    // Captures keep the source's aspect inside Width x Height, never upscaled: no
+    // scaling behavior but that one is followed.
+    absent(&vat, "ScalingBehavior", &vd.scaling_behavior)?;
+    picture(vd, &vat, r)?;
     let cat = vat.key("CodecSettings");
     let cs = required(&vat, "CodecSettings", &vd.codec_settings)?;
     allow(&cat, "Codec", &cs.codec, &["FRAME_CAPTURE"])?;
+    absent(&cat, "H264Settings", &cs.h264_settings)?;
     let fat = cat.key("FrameCaptureSettings");
     let fc = required(&cat, "FrameCaptureSettings", &cs.frame_capture_settings)?;
     let num = *required(&fat, "FramerateNumerator", &fc.framerate_numerator)?;
@@ -1473,5 +1506,56 @@ mod tests {
                 .contains("HlsGroupSettings.ManifestDurationFormat"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn frame_captures_refuse_what_they_do_not_follow() {
+        let job: Value = serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/file_group_mp4s_and_captures.json"
+        ))
+        .expect("corpus job");
+        assert!(parse_job(&job).is_ok());
+        let capture = "/Settings/OutputGroups/1/Outputs/0";
+        for (member, value, path) in [
+            (
+                "/VideoDescription/ScalingBehavior",
+                json!("FILL"),
+                "Outputs[0].VideoDescription.ScalingBehavior",
+            ),
+            (
+                "/VideoDescription/TimecodeInsertion",
+                json!("PIC_TIMING_SEI"),
+                "Outputs[0].VideoDescription.TimecodeInsertion",
+            ),
+            (
+                "/ContainerSettings/Mp4Settings",
+                json!({}),
+                "Outputs[0].ContainerSettings.Mp4Settings",
+            ),
+        ] {
+            let mut j = job.clone();
+            let (parent, key) = member.rsplit_once('/').expect("member");
+            j.pointer_mut(&format!("{capture}{parent}"))
+                .and_then(Value::as_object_mut)
+                .expect("parent object")
+                .insert(key.to_string(), value);
+            let e = parse_job(&j).expect_err(member);
+            assert!(e.to_string().contains(path), "{member}: {e}");
+        }
+    }
+
+    #[test]
+    fn cmaf_audio_groups_other_than_mpes_are_refused() {
+        let mut j: Value = serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/cmaf_qvbr_ladder.json"
+        ))
+        .expect("corpus job");
+        j["Settings"]["OutputGroups"][0]["Outputs"][2]["ContainerSettings"]["CmfcSettings"] =
+            json!({ "AudioGroupId": "audio" });
+        assert!(parse_job(&j).is_ok());
+        j["Settings"]["OutputGroups"][0]["Outputs"][2]["ContainerSettings"]["CmfcSettings"] =
+            json!({ "AudioGroupId": "program_audio" });
+        let e = parse_job(&j).expect_err("another group id");
+        assert!(e.to_string().contains("CmfcSettings.AudioGroupId"), "{e}");
     }
 }
