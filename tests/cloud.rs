@@ -188,6 +188,12 @@ fn render_errors_are_one_line() {
     let with_preview = util::write_profile(&out, "default", |p| {
         p["preview"] = json!({ "destination": "preview/" });
     });
+    // A tuning MediaConvert cannot say.
+    let tuned_dir = out.join("tuned");
+    std::fs::create_dir_all(&tuned_dir).expect("dir");
+    let tuned = util::write_profile(&tuned_dir, "default", |p| {
+        p["video"]["tuning"] = json!({ "scene_cut": 30 });
+    });
     for (args, needle) in [
         (
             vec!["--input", "/local/a.mp4", "--dest", "s3://m/a/"],
@@ -207,6 +213,17 @@ fn render_errors_are_one_line() {
                 with_preview.to_str().expect("utf-8"),
             ],
             "field `preview`",
+        ),
+        (
+            vec![
+                "--input",
+                "s3://r/a.mp4",
+                "--dest",
+                "s3://m/a/",
+                "-p",
+                tuned.to_str().expect("utf-8"),
+            ],
+            "field `video.tuning.scene_cut`",
         ),
     ] {
         let mut all = vec!["cloud", "render", "--role", "arn:aws:iam::1:role/r"];

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::mediaconvert::{boto3, stack, submit};
+use crate::mediaconvert::{boto3, submit};
 use crate::util;
 
 fn corpus(name: &str) -> Value {
@@ -21,11 +21,16 @@ fn corpus(name: &str) -> Value {
 /// Submits a corpus job on the web_30 fixture; returns the finished job (GetJob, as
 /// boto3 reads it) and the folder the asset was downloaded into.
 fn run(name: &str) -> (Value, PathBuf, crate::mediaconvert::Stack) {
+    run_with(name, &[])
+}
+
+/// [`run`], the server started with `extra` arguments.
+fn run_with(name: &str, extra: &[&str]) -> (Value, PathBuf, crate::mediaconvert::Stack) {
     let src = util::fixture("web_30");
     let dir = util::work_dir(&format!("jobs-{name}"));
     let job = corpus(name);
     crate::cloud::botocore_valid("CreateJob", &job, &dir);
-    let st = stack(&dir, None);
+    let st = crate::mediaconvert::stack_with(&dir, None, extra);
     let out = dir.join("out");
     let report = submit(&st, &src, &job, &dir, Some(&out));
     let done = report["job"].clone();
@@ -191,6 +196,10 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
         );
     }
 
+    // And it plays, every rung, in hls.js.
+    let v = crate::player::play(&asset, "hls/web_30.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [720, 360]);
+
     // The same request through the typed Rust SDK: accepted, run, and its Warnings read
     // by the SDK's own deserialiser.
     let mc = aws_sdk_mediaconvert::Client::new(&crate::lambda::shared(&st.mc_url));
@@ -252,12 +261,15 @@ fn a_cmaf_qvbr_ladder_from_heights_only() {
         Some("web_30_audioinit.cmfa"),
     );
     assert_aac(&audio(&a));
-    assert!(cmaf.join("web_30.mpd").exists());
+    for (manifest, kind) in [("cmaf/web_30.m3u8", "hls"), ("cmaf/web_30.mpd", "dash")] {
+        let v = crate::player::play(&asset, manifest, kind);
+        assert_eq!(crate::player::heights(&v), [540, 180], "{kind}");
+    }
 }
 
 #[test]
 fn a_dash_iso_job_fits_and_fills_its_boxes_and_unsupported_fields_still_fail() {
-    let (_, asset, st) = run("dash_iso");
+    let (_, asset, st) = run_with("dash_iso", &["--read-timeout", "2"]);
     let dash = asset.join("dash");
     // FIT: the largest 16:9 picture in 400x400 is the output; FILL: 300x300, cropped.
     for (name, w, h) in [("fit", 400, 226), ("fill", 300, 300)] {
@@ -272,7 +284,8 @@ fn a_dash_iso_job_fits_and_fills_its_boxes_and_unsupported_fields_still_fail() {
         );
         assert_eq!(keys, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0], "{name}");
     }
-    assert!(dash.join("web_30.mpd").exists());
+    let v = crate::player::play(&asset, "dash/web_30.mpd", "dash");
+    assert_eq!(crate::player::heights(&v), [300, 226]);
 
     // A filter mpe does not run ends the job in ERROR, naming the field.
     let mut denoised = corpus("dash_iso");
@@ -316,6 +329,26 @@ with urllib.request.urlopen("{}/2017-08-29/jobs", timeout=10) as r:
 huge = raw(1 << 30, b'{{"role"')
 huge.settimeout(10)
 first = huge.recv(64).decode().split("\r\n")[0]
+def wait(sock):
+    sock.settimeout(10)
+    start = time.time()
+    try:
+        got = sock.recv(64).decode(errors="replace").split("\r\n")[0]
+    except OSError as e:
+        got = str(e)
+    return [got, round(time.time() - start, 1)]
+# A client that stops halfway through its headers is cut off at the read timeout...
+stalled = socket.create_connection((host, int(port)))
+stalled.sendall(b"GET /2017-08-29/jobs HTTP/1.1\r\nHost: x\r\n")
+cut = wait(stalled)
+# ...one that stops halfway through its body is answered 408...
+late = wait(raw(1000, b'{{"role":'))
+# ...and hundreds of them at once hold up no one.
+crowd = [socket.create_connection((host, int(port))) for _ in range(300)]
+for c in crowd:
+    c.sendall(b"GET /2017-08-29/jobs HTTP/1.1\r\n")
+with urllib.request.urlopen("{}/2017-08-29/jobs", timeout=10) as r:
+    crowded = r.status
 print(json.dumps([
     post(b'{{"role": 5, "settings": {{}}}}'),
     post(b'{{"role": "r", "settings": []}}'),
@@ -323,11 +356,23 @@ print(json.dumps([
     post(b' ' * (5 << 20)),
     listed,
     first,
+    cut,
+    late,
+    crowded,
 ]))
 "#,
-            st.mc_url, st.mc_url, st.mc_url
+            st.mc_url, st.mc_url, st.mc_url, st.mc_url
         ),
     );
+    // The server runs with --read-timeout 2.
+    assert_eq!(answers[6][0], "", "closed without an answer: {answers:#}");
+    assert!(answers[6][1].as_f64().expect("s") < 5.0, "{answers:#}");
+    assert!(
+        answers[7][0].as_str().expect("line").contains("408"),
+        "{answers:#}"
+    );
+    assert!(answers[7][1].as_f64().expect("s") < 5.0, "{answers:#}");
+    assert_eq!(answers[8], 200, "{answers:#}");
     assert_eq!(answers[4][0], 200, "{answers:#}");
     assert!(
         answers[4][1].as_f64().expect("seconds") < 5.0,
@@ -407,4 +452,225 @@ fn a_file_group_with_two_mp4s_and_frame_captures_and_he_aac_warned() {
     for t in &thumbs {
         assert_eq!(size(&video(&asset.join("thumbnails").join(t))), (320, 180));
     }
+}
+
+/// A boto3 snippet with `mc`, a MediaConvert client on the stack's server, and `s3`.
+fn mc(st: &crate::mediaconvert::Stack, code: &str) -> Value {
+    boto3(
+        &st.python,
+        &st.s3_url,
+        &format!(
+            "mc = boto3.client('mediaconvert', endpoint_url={:?}, region_name='us-east-1')\n{code}",
+            st.mc_url
+        ),
+    )
+}
+
+/// A wire answer of the local API (camelCase), judged by botocore's model.
+fn wire_valid(st: &crate::mediaconvert::Stack, operation: &str, path: &str, dir: &Path) {
+    let answer = mc(
+        st,
+        &format!(
+            "import urllib.request\nprint(urllib.request.urlopen({:?}).read().decode())",
+            format!("{}{path}", st.mc_url)
+        ),
+    );
+    let file = dir.join(format!("{operation}.json"));
+    std::fs::write(&file, answer.to_string()).expect("answer");
+    let o = Command::new(&st.python)
+        .arg(util::repo().join("cloud/tests/validate_mediaconvert.py"))
+        .args(["--wire-output", operation])
+        .arg(&file)
+        .output()
+        .expect("validator");
+    assert!(
+        o.status.success(),
+        "{operation}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn corpus_file(dir: &str, name: &str) -> Value {
+    let path = util::repo().join(format!("tests/mediaconvert/{dir}/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("corpus")).expect("JSON")
+}
+
+#[test]
+fn jobs_from_a_template_and_presets_run_two_at_once_and_everything_survives_a_restart() {
+    let dir = util::work_dir("jobs-template");
+    let preset = corpus_file("presets", "hls_ts_640x360_qvbr");
+    let template = corpus_file("templates", "hls_ladder");
+    let job = corpus("from_template");
+    crate::cloud::botocore_valid("CreatePreset", &preset, &dir);
+    crate::cloud::botocore_valid("CreateJobTemplate", &template, &dir);
+    crate::cloud::botocore_valid("CreateJob", &job, &dir);
+    let mut st = crate::mediaconvert::stack_with(&dir, None, &["--jobs", "2"]);
+    let src = util::fixture("web_30");
+    // Three uploads; the template's `$fn$` gives each its own folder. The third job
+    // waits in a paused queue.
+    let report = mc(
+        &st,
+        &format!(
+            r#"
+import time
+from botocore.exceptions import ClientError
+for b in ("raw", "media"):
+    s3.create_bucket(Bucket=b)
+for name in ("web_30", "second", "third"):
+    s3.upload_file({src:?}, "raw", "uploads/%s.mp4" % name)
+endpoints = mc.describe_endpoints()["Endpoints"]
+mc.create_preset(**json.loads({preset:?}))
+mc.create_job_template(**json.loads({template:?}))
+mc.create_queue(Name="Paused", Status="PAUSED")
+try:
+    mc.create_job_template(**json.loads({template:?}))
+    duplicate = None
+except ClientError as e:
+    duplicate = e.response["Error"]["Code"]
+job = json.loads({job:?})
+def submit(name, **extra):
+    j = json.loads(json.dumps(job))
+    j["Settings"]["Inputs"][0]["FileInput"] = "s3://raw/uploads/%s.mp4" % name
+    j.update(extra)
+    return mc.create_job(**j)["Job"]["Id"]
+ids = [submit("web_30"), submit("second")]
+waiting = submit("third", Queue="Paused")
+try:
+    mc.create_job(Role=job["Role"], JobTemplate="no-such-template", Settings={{}})
+    missing = None
+except ClientError as e:
+    missing = [e.response["Error"]["Code"], e.response["Error"]["Message"]]
+both = False
+deadline = time.time() + 300
+while time.time() < deadline:
+    states = [mc.get_job(Id=i)["Job"]["Status"] for i in ids]
+    both = both or states == ["PROGRESSING", "PROGRESSING"]
+    if all(s not in ("SUBMITTED", "PROGRESSING") for s in states):
+        break
+    time.sleep(0.1)
+jobs = [mc.get_job(Id=i)["Job"] for i in ids]
+keys = []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="media", Prefix="web_30/"):
+    keys += [o["Key"] for o in page.get("Contents", [])]
+for key in keys:
+    path = {out:?} + "/" + key
+    import os
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    s3.download_file("media", key, path)
+print(json.dumps({{
+    "endpoints": endpoints, "duplicate": duplicate, "missing": missing, "both": both,
+    "jobs": jobs, "waiting": mc.get_job(Id=waiting)["Job"],
+    "templates": [t["Name"] for t in mc.list_job_templates()["JobTemplates"]],
+    "presets": [p["Name"] for p in mc.list_presets(Category="HLS")["Presets"]],
+    "queues": {{q["Name"]: [q["Status"], q["SubmittedJobsCount"]] for q in mc.list_queues()["Queues"]}},
+}}, default=str))
+"#,
+            src = src.display().to_string(),
+            preset = preset.to_string(),
+            template = template.to_string(),
+            job = job.to_string(),
+            out = dir.join("out").display().to_string(),
+        ),
+    );
+    assert_eq!(report["endpoints"], json!([{ "Url": st.mc_url }]));
+    assert_eq!(report["duplicate"], "ConflictException");
+    let missing = report["missing"].to_string();
+    assert!(
+        missing.contains("BadRequestException") && missing.contains("no-such-template"),
+        "{missing}"
+    );
+    for j in report["jobs"].as_array().expect("jobs") {
+        assert_eq!(j["Status"], "COMPLETE", "{j:#}");
+        assert_eq!(j["JobTemplate"], "mpe-test-hls-ladder");
+        // GetJob shows the settings as resolved: the template's group, the preset's video.
+        let group = &j["Settings"]["OutputGroups"][0];
+        assert_eq!(
+            group["OutputGroupSettings"]["HlsGroupSettings"]["SegmentLength"],
+            4
+        );
+        assert_eq!(group["Outputs"][0]["VideoDescription"]["Width"], 640);
+        assert!(group["Outputs"][0].get("Preset").is_none(), "{group:#}");
+        assert_eq!(j["StatusUpdateInterval"], "SECONDS_10");
+    }
+    assert_eq!(
+        report["both"], true,
+        "--jobs 2 never ran the two jobs at once"
+    );
+    assert_eq!(report["waiting"]["Status"], "SUBMITTED");
+    assert_eq!(report["templates"], json!(["mpe-test-hls-ladder"]));
+    assert_eq!(report["presets"], json!(["mpe-test-hls-ts-640x360-qvbr"]));
+    assert_eq!(report["queues"]["Paused"], json!(["PAUSED", 1]));
+    assert_eq!(report["queues"]["Default"], json!(["ACTIVE", 0]));
+    wire_valid(
+        &st,
+        "GetJobTemplate",
+        "/2017-08-29/jobTemplates/mpe-test-hls-ladder",
+        &dir,
+    );
+    wire_valid(
+        &st,
+        "GetPreset",
+        "/2017-08-29/presets/mpe-test-hls-ts-640x360-qvbr",
+        &dir,
+    );
+    wire_valid(&st, "ListQueues", "/2017-08-29/queues", &dir);
+
+    // The outputs, judged against the preset's and the template's fields.
+    let hls = dir.join("out/web_30/hls");
+    // Both rungs share the preset's encoder settings (the engine's ladders do): no
+    // B-frames, GOPs of 60 frames (2 s at 30 fps).
+    for (name, w, h) in [("360p", 640, 360), ("180p", 320, 180)] {
+        let ts = joined(&hls, &format!("web_30_{name}_"), ".ts", None);
+        let v = video(&ts);
+        assert_eq!(size(&v), (w, h), "{name}");
+        let (types, keys) = frames(&ts);
+        assert!(types.iter().all(|t| t != "B"), "{name}: B-frames");
+        assert_eq!(keys[..3], [0.0, 2.0, 4.0][..], "{name}: GOPs");
+        assert_eq!(
+            extinf(&hls.join(format!("web_30_{name}.m3u8"))),
+            [4.0, 4.0, 4.0]
+        );
+        assert_aac(&audio(&ts));
+    }
+    assert_eq!(
+        video(&joined(&hls, "web_30_360p_", ".ts", None))["profile"],
+        "High"
+    );
+    let v = crate::player::play(&dir.join("out/web_30"), "hls/web_30.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360, 180]);
+
+    // Killed and started again on the same store: jobs, templates, presets and the
+    // paused queue's waiting job are all there; resuming the queue runs it.
+    st.restart();
+    let after = mc(
+        &st,
+        &format!(
+            r#"
+import time
+first = mc.get_job(Id={first:?})["Job"]
+template = mc.get_job_template(Name="mpe-test-hls-ladder")["JobTemplate"]["Name"]
+preset = mc.get_preset(Name="mpe-test-hls-ts-640x360-qvbr")["Preset"]["Name"]
+before = mc.get_job(Id={waiting:?})["Job"]["Status"]
+mc.update_queue(Name="Paused", Status="ACTIVE")
+deadline = time.time() + 300
+while time.time() < deadline:
+    third = mc.get_job(Id={waiting:?})["Job"]
+    if third["Status"] not in ("SUBMITTED", "PROGRESSING"):
+        break
+    time.sleep(0.2)
+listed = [j["Id"] for j in mc.list_jobs()["Jobs"]]
+print(json.dumps({{"first": first["Status"], "template": template, "preset": preset,
+    "before": before, "third": third["Status"], "listed": listed}}))
+"#,
+            first = report["jobs"][0]["Id"].as_str().expect("id"),
+            waiting = report["waiting"]["Id"].as_str().expect("id"),
+        ),
+    );
+    assert_eq!(after["first"], "COMPLETE");
+    assert_eq!(after["template"], "mpe-test-hls-ladder");
+    assert_eq!(after["preset"], "mpe-test-hls-ts-640x360-qvbr");
+    assert_eq!(after["before"], "SUBMITTED");
+    assert_eq!(after["third"], "COMPLETE", "{after:#}");
+    assert_eq!(after["listed"].as_array().map(Vec::len), Some(3));
 }

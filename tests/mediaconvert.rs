@@ -48,13 +48,47 @@ pub(crate) const CREDS: [(&str, &str); 3] = [
 /// moto's S3 server and `mpe mediaconvert serve` in front of it (or of `s3_url`).
 pub(crate) struct Stack {
     _s3: Option<Proc>,
-    _serve: Proc,
+    serve: Option<Proc>,
+    port: u16,
+    dir: PathBuf,
+    extra: Vec<String>,
     pub(crate) s3_url: String,
     pub(crate) mc_url: String,
     pub(crate) python: PathBuf,
 }
 
+impl Stack {
+    fn start_serve(&mut self) {
+        let (serve, mc_url) = start_server(
+            Command::new(env!("CARGO_BIN_EXE_mpe"))
+                .args(["mediaconvert", "serve", "--port", &self.port.to_string()])
+                .args(["--s3-endpoint", &self.s3_url])
+                .arg("--work")
+                .arg(self.dir.join("work"))
+                .arg("--data")
+                .arg(self.dir.join("data"))
+                .args(&self.extra)
+                .envs(CREDS),
+            self.port,
+            "mpe mediaconvert serve",
+        );
+        self.serve = Some(serve);
+        self.mc_url = mc_url;
+    }
+
+    /// Kills the server (as a crash would) and starts it again on the same store.
+    pub(crate) fn restart(&mut self) {
+        self.serve = None;
+        self.start_serve();
+    }
+}
+
 pub(crate) fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
+    stack_with(dir, s3_url, &[])
+}
+
+/// [`stack`], the server started with `extra` arguments.
+pub(crate) fn stack_with(dir: &Path, s3_url: Option<String>, extra: &[&str]) -> Stack {
     let python = util::python();
     let (s3, s3_url) = match s3_url {
         Some(u) => (None, u),
@@ -63,24 +97,18 @@ pub(crate) fn stack(dir: &Path, s3_url: Option<String>) -> Stack {
             (Some(p), url)
         }
     };
-    let port = free_port();
-    let (serve, mc_url) = start_server(
-        Command::new(env!("CARGO_BIN_EXE_mpe"))
-            .args(["mediaconvert", "serve", "--port", &port.to_string()])
-            .args(["--s3-endpoint", &s3_url])
-            .arg("--work")
-            .arg(dir.join("work"))
-            .envs(CREDS),
-        port,
-        "mpe mediaconvert serve",
-    );
-    Stack {
+    let mut st = Stack {
         _s3: s3,
-        _serve: serve,
+        serve: None,
+        port: free_port(),
+        dir: dir.to_path_buf(),
+        extra: extra.iter().map(|a| a.to_string()).collect(),
         s3_url,
-        mc_url,
+        mc_url: String::new(),
         python,
-    }
+    };
+    st.start_serve();
+    st
 }
 
 /// Starts a server process, quiet, and waits until it listens on `port`; returns it and

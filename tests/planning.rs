@@ -266,6 +266,11 @@ fn run_pipeline(
     );
 
     let request = fill(&states["Transcode"]["Parameters"], &state, execution);
+    // The stack deploys the queue its jobs go to; here it is made as CloudFormation would.
+    if let Err(e) = rt.block_on(mc.create_queue().name("mpe-queue-dev").send()) {
+        let e = format!("{e:?}");
+        assert!(e.contains("ConflictException"), "CreateQueue: {e}");
+    }
     let job = rt
         .block_on(async {
             let created = cloud::client::create_job(&mc, &request).await?;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::util;
 
-fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value {
+pub(crate) fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value {
     let out = Command::new("node")
         .arg(util::repo().join("tests/player/play.mjs"))
         .args([
@@ -46,7 +46,7 @@ fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value {
     v
 }
 
-fn heights(v: &serde_json::Value) -> Vec<u64> {
+pub(crate) fn heights(v: &serde_json::Value) -> Vec<u64> {
     let mut h: Vec<u64> = v["levels"]
         .as_array()
         .expect("levels")

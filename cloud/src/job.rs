@@ -186,7 +186,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     if job.job_template.is_some() {
         return Err(err(
             &root.key("JobTemplate"),
-            "jobs made from a template are not supported yet; render the full job (mpe cloud render)",
+            "templates are resolved by `mpe mediaconvert serve`, which keeps them; give the full job here (mpe cloud render)",
         ));
     }
     // Acceleration, priority, queue, tags, billing and the status cadence change how and
@@ -470,6 +470,17 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         let kat = sat.key(key);
         let dat = kat.key("Destination");
         let dest = required(&kat, "Destination", dest)?.as_str();
+        // `$fn$` is the input file's name without its extension (User Guide, "Settings
+        // variables"); the other identifiers (dates, times) would scatter one asset over
+        // folders named at run time, so they are refused.
+        let base = profiles::naming::Layout::for_source(&file_input);
+        let dest = &dest.replace("$fn$", base.base());
+        if dest.contains('$') {
+            return Err(err(
+                &dat,
+                "format identifiers other than $fn$ are not supported by mpe's local executor",
+            ));
+        }
         if !dest.ends_with('/') {
             return Err(err(
                 &dat,
@@ -1245,8 +1256,7 @@ fn video_settings(
         .as_deref()
         .is_some_and(|s| s != "DISABLED")
     {
-        // x264's own default threshold.
-        set("scene_cut", json!(40));
+        set("scene_cut", json!(tuning::SCENE_CUT));
         if let Some(m) = h.min_i_interval {
             set("min_i_interval", json!(unsigned(&hat, "MinIInterval", m)?));
         }
@@ -1254,19 +1264,13 @@ fn video_settings(
     // Adaptive quantization: OFF or spatial off turns x264's AQ off; the named strengths
     // scale around x264's default 1.0 (HIGH); AUTO leaves the preset's.
     let strength = match h.adaptive_quantization.as_deref() {
-        Some("OFF") => Some(0.0),
-        Some("LOW") => Some(0.5),
-        Some("MEDIUM") => Some(0.8),
-        Some("HIGH") => Some(1.0),
-        Some("HIGHER") => Some(1.3),
-        Some("MAX") => Some(1.6),
         None | Some("AUTO") => None,
-        Some(other) => {
-            return Err(err(
+        Some(level) => Some(tuning::aq_strength_of(level).ok_or_else(|| {
+            err(
                 &hat.key("AdaptiveQuantization"),
-                format!("{other:?} is not a level MediaConvert knows"),
-            ))
-        }
+                format!("{level:?} is not a level MediaConvert knows"),
+            )
+        })?),
     };
     let strength = if h.spatial_adaptive_quantization.as_deref() == Some("DISABLED") {
         Some(0.0)

@@ -16,6 +16,7 @@ pub mod mediaconvert;
 pub mod model;
 pub mod probe;
 pub mod stack;
+pub mod template;
 pub mod upload;
 pub mod wire;
 

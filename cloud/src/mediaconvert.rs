@@ -7,7 +7,7 @@
 //! `_audio` or `_thumb`, so the files land where the engine writes them locally.
 
 use profiles::naming::{streaming_groups, Group, AUDIO_NAME};
-use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition};
+use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition, Scaling};
 use serde_json::{json, Map, Value};
 
 use crate::error::CloudError;
@@ -44,6 +44,9 @@ struct Rung {
     bitrate: u32,
     max_bitrate: u32,
     buffer_size: u32,
+    /// The rendition's exact size, rendered as the box it asks (Width, Height and
+    /// ScalingBehavior) rather than the size planned from it.
+    size: Option<profiles::OutputSize>,
 }
 
 /// Renders a CreateJob request.
@@ -181,6 +184,40 @@ fn settings(
         ));
     }
     let v = &profile.video;
+    // Tuning MediaConvert cannot say: refused by field, never dropped.
+    let t = &v.tuning;
+    if t.scene_cut
+        .is_some_and(|c| c != crate::model::tuning::SCENE_CUT)
+    {
+        return Err(unsupported(
+            profile,
+            "video.tuning.scene_cut",
+            "MediaConvert's SceneChangeDetect has no threshold; only x264's 40 renders",
+        ));
+    }
+    if t.min_i_interval.is_some() && t.scene_cut.is_none() {
+        return Err(unsupported(
+            profile,
+            "video.tuning.min_i_interval",
+            "MediaConvert's MinIInterval applies to scene-change I-frames; set scene_cut too",
+        ));
+    }
+    if t.level.as_deref().is_some_and(|l| codec_level(l).is_none()) {
+        return Err(unsupported(
+            profile,
+            "video.tuning.level",
+            "not an H.264 level MediaConvert has (1 to 5.2)",
+        ));
+    }
+    if t.aq_strength
+        .is_some_and(|s| crate::model::tuning::aq_level_of(s).is_none())
+    {
+        return Err(unsupported(
+            profile,
+            "video.tuning.aq_strength",
+            "MediaConvert's AdaptiveQuantization levels are strengths 0, 0.5, 0.8, 1, 1.3 and 1.6",
+        ));
+    }
     let segment = v.segment_seconds;
     if (segment - segment.round()).abs() > 1e-9 {
         return Err(unsupported(
@@ -320,6 +357,13 @@ fn settings(
 
 /// The rungs: the plan's (exact sizes) or the profile's (heights).
 fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
+    let size_of = |name: &str| {
+        profile
+            .renditions
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.size)
+    };
     match plan {
         Some(p) => p
             .renditions
@@ -331,6 +375,7 @@ fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
                 bitrate: r.bitrate,
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
+                size: size_of(&r.name),
             })
             .collect(),
         None => profile
@@ -343,6 +388,7 @@ fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
                 bitrate: r.bitrate,
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
+                size: r.size,
             })
             .collect(),
     }
@@ -390,11 +436,37 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
             H264Profile::High => "HIGH",
         }),
     );
-    set("CodecLevel", json!("AUTO"));
-    set("GopSize", json!(v.gop_seconds));
-    set("GopSizeUnits", json!("SECONDS"));
+    let t = &v.tuning;
+    set(
+        "CodecLevel",
+        json!(t
+            .level
+            .as_deref()
+            .and_then(codec_level)
+            .unwrap_or_else(|| "AUTO".to_string())),
+    );
+    match v.gop_frames {
+        Some(n) => {
+            set("GopSize", json!(n));
+            set("GopSizeUnits", json!("FRAMES"));
+        }
+        None => {
+            set("GopSize", json!(v.gop_seconds));
+            set("GopSizeUnits", json!("SECONDS"));
+        }
+    }
     set("GopClosedCadence", json!(1));
-    set("SceneChangeDetect", json!("DISABLED"));
+    set(
+        "SceneChangeDetect",
+        json!(if t.scene_cut.is_some() {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        }),
+    );
+    if let (Some(_), Some(m)) = (t.scene_cut, t.min_i_interval) {
+        set("MinIInterval", json!(m));
+    }
     set("InterlaceMode", json!("PROGRESSIVE"));
     set("ParControl", json!("SPECIFIED"));
     set("ParNumerator", json!(1));
@@ -403,24 +475,95 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
         "QualityTuningLevel",
         json!(crate::model::tuning::level_of(v.preset)),
     );
-    match plan.filter(|p| p.frame_step > 1) {
-        Some(p) => {
+    if let Some(b) = t.b_frames {
+        set("NumberBFramesBetweenReferenceFrames", json!(b));
+    }
+    if let Some(p) = t.b_pyramid {
+        set(
+            "GopBReference",
+            json!(if p { "ENABLED" } else { "DISABLED" }),
+        );
+    }
+    if let Some(n) = t.ref_frames {
+        set("NumberReferenceFrames", json!(n));
+    }
+    if t.cavlc {
+        set("EntropyEncoding", json!("CAVLC"));
+    }
+    if let Some(n) = t.slices {
+        set("Slices", json!(n));
+    }
+    if let Some(level) = t.aq_strength.and_then(crate::model::tuning::aq_level_of) {
+        set("AdaptiveQuantization", json!(level));
+    }
+    if let Some(mb_tree) = t.mb_tree {
+        set(
+            "TemporalAdaptiveQuantization",
+            json!(if mb_tree { "ENABLED" } else { "DISABLED" }),
+        );
+    }
+    if let Some(f) = t.vbv_init {
+        set(
+            "HrdBufferInitialFillPercentage",
+            json!((f64::from(f) * 100.0).round() as i64),
+        );
+    }
+    match (v.frame_rate, plan.filter(|p| p.frame_step > 1)) {
+        (Some([n, d]), _) => {
+            set("FramerateControl", json!("SPECIFIED"));
+            set("FramerateNumerator", json!(n));
+            set("FramerateDenominator", json!(d));
+            set("FramerateConversionAlgorithm", json!("DUPLICATE_DROP"));
+        }
+        (None, Some(p)) => {
             set("FramerateControl", json!("SPECIFIED"));
             set("FramerateNumerator", json!(p.frame_rate[0]));
             set("FramerateDenominator", json!(p.frame_rate[1]));
             set("FramerateConversionAlgorithm", json!("DUPLICATE_DROP"));
         }
-        None => set("FramerateControl", json!("INITIALIZE_FROM_SOURCE")),
+        (None, None) => set("FramerateControl", json!("INITIALIZE_FROM_SOURCE")),
     }
     let mut d = json!({
-        "Height": r.height,
         "ScalingBehavior": "DEFAULT",
         "CodecSettings": { "Codec": "H_264", "H264Settings": Value::Object(h264) },
     });
-    if let Some(w) = r.width {
-        d["Width"] = json!(w);
+    match &r.size {
+        Some(size) => {
+            d["ScalingBehavior"] = json!(match size.scaling {
+                Scaling::Pad => "DEFAULT",
+                Scaling::Stretch => "STRETCH_TO_OUTPUT",
+                Scaling::Fit => "FIT",
+                Scaling::FitNoUpscale => "FIT_NO_UPSCALE",
+                Scaling::Fill => "FILL",
+            });
+            if let Some(w) = size.width {
+                d["Width"] = json!(w);
+            }
+            if let Some(h) = size.height {
+                d["Height"] = json!(h);
+            }
+        }
+        None => {
+            d["Height"] = json!(r.height);
+            if let Some(w) = r.width {
+                d["Width"] = json!(w);
+            }
+        }
     }
     d
+}
+
+/// MediaConvert's `CodecLevel` for an H.264 level as x264 takes it (`"4"`, `"4.0"` and
+/// `"4.1"`); `None` for one MediaConvert does not list.
+fn codec_level(level: &str) -> Option<String> {
+    const LEVELS: [&str; 16] = [
+        "1", "1.1", "1.2", "1.3", "2", "2.1", "2.2", "3", "3.1", "3.2", "4", "4.1", "4.2", "5",
+        "5.1", "5.2",
+    ];
+    let level = level.strip_suffix(".0").unwrap_or(level);
+    LEVELS
+        .contains(&level)
+        .then(|| format!("LEVEL_{}", level.replace('.', "_")))
 }
 
 fn audio_description((bitrate, channels, rate): (u32, u32, u32)) -> Value {

@@ -93,6 +93,109 @@ pub struct CreateJob {
     pub simulate_reserved_queue: Option<String>,
 }
 
+/// A CreateJobTemplate (or UpdateJobTemplate) request: a job's settings without its
+/// input files, and the job-wide members jobs made from it inherit.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct CreateJobTemplate {
+    pub name: Option<String>,
+    pub settings: Option<JobSettings>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub queue: Option<String>,
+    pub priority: Option<i64>,
+    pub status_update_interval: Option<String>,
+    pub acceleration_settings: Option<AccelerationSettings>,
+    pub hop_destinations: Option<Vec<Value>>,
+    pub elemental_inference_settings: Option<Value>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A CreatePreset (or UpdatePreset) request: the settings of one output.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct CreatePreset {
+    pub name: Option<String>,
+    pub settings: Option<PresetSettings>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A preset's `Settings`: the members of an output that say what it is made of.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct PresetSettings {
+    pub container_settings: Option<ContainerSettings>,
+    pub video_description: Option<VideoDescription>,
+    pub audio_descriptions: Option<Vec<AudioDescription>>,
+}
+
+/// A CreateQueue request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct CreateQueue {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub pricing_plan: Option<String>,
+    pub status: Option<String>,
+    pub concurrent_jobs: Option<i64>,
+    pub maximum_concurrent_feeds: Option<i64>,
+    pub reservation_plan_settings: Option<Value>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A job's state, as MediaConvert names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting in its queue.
+    Submitted,
+    /// Running.
+    Progressing,
+    /// Every output written.
+    Complete,
+    /// Cancelled by CancelJob.
+    Canceled,
+    /// Failed; `ErrorCode` and `ErrorMessage` say why.
+    Error,
+}
+
+impl JobStatus {
+    /// Every status, in the order a job moves through them.
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Submitted,
+        JobStatus::Progressing,
+        JobStatus::Complete,
+        JobStatus::Canceled,
+        JobStatus::Error,
+    ];
+
+    /// The API's name (`SUBMITTED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Submitted => "SUBMITTED",
+            JobStatus::Progressing => "PROGRESSING",
+            JobStatus::Complete => "COMPLETE",
+            JobStatus::Canceled => "CANCELED",
+            JobStatus::Error => "ERROR",
+        }
+    }
+
+    /// Reads the API's name.
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::Submitted | JobStatus::Progressing)
+    }
+}
+
 /// `AccelerationSettings`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -553,4 +656,32 @@ pub mod tuning {
     pub fn qvbr_of(crf: f64) -> i64 {
         ((7.0 - (crf - 23.0) / 3.0).round() as i64).clamp(1, 10)
     }
+
+    /// `AdaptiveQuantization` levels and the x264 `aq-strength` each stands for: OFF is
+    /// no AQ, HIGH x264's default 1.0, the others scaled around it.
+    const AQ: [(&str, f32); 6] = [
+        ("OFF", 0.0),
+        ("LOW", 0.5),
+        ("MEDIUM", 0.8),
+        ("HIGH", 1.0),
+        ("HIGHER", 1.3),
+        ("MAX", 1.6),
+    ];
+
+    /// The x264 strength of an `AdaptiveQuantization` level (`None` for AUTO or a level
+    /// MediaConvert does not have).
+    pub fn aq_strength_of(level: &str) -> Option<f32> {
+        AQ.iter().find(|(l, _)| *l == level).map(|(_, s)| *s)
+    }
+
+    /// The level of an x264 strength; `None` for one that is no level's.
+    pub fn aq_level_of(strength: f32) -> Option<&'static str> {
+        AQ.iter()
+            .find(|(_, s)| (s - strength).abs() < 1e-6)
+            .map(|(l, _)| *l)
+    }
+
+    /// The scene-cut threshold a job's `SceneChangeDetect: ENABLED` reads as (x264's own
+    /// default); MediaConvert has no threshold to give.
+    pub const SCENE_CUT: u32 = 40;
 }

@@ -333,3 +333,61 @@ fn settings_the_local_executor_lacks_are_named() {
         assert!(e.to_string().contains(field), "{field}: {e}");
     }
 }
+
+/// The profile fields jobs bring (exact sizes, GOPs in frames, a SPECIFIED frame rate,
+/// x264 tuning) render into the job members they were read from: valid by botocore, and
+/// read back into the same settings.
+#[test]
+fn tuned_profiles_render_and_read_back() {
+    let mut profile = Profile::load("default").expect("shipped profile");
+    profile.name = "tuned".into();
+    let v = &mut profile.video;
+    v.gop_frames = Some(48);
+    v.frame_rate = Some([25, 1]);
+    v.tuning = serde_json::from_value(json!({
+        "b_frames": 2, "b_pyramid": false, "ref_frames": 3, "level": "4.0", "cavlc": true,
+        "slices": 2, "scene_cut": 40, "min_i_interval": 12, "aq_strength": 0.8,
+        "mb_tree": false, "vbv_init": 0.9
+    }))
+    .expect("tuning");
+    profile.renditions[0].size = Some(profiles::OutputSize {
+        width: Some(1280),
+        height: Some(720),
+        scaling: profiles::Scaling::Fit,
+    });
+    let job = render_job(&request(&profile)).expect("render");
+    let h264 = &job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"];
+    assert_eq!(
+        (&h264["Width"], &h264["Height"], &h264["ScalingBehavior"]),
+        (&json!(1280), &json!(720), &json!("FIT"))
+    );
+    let dir = std::env::temp_dir().join(format!("mpe-tuned-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("tuned.json");
+    std::fs::write(&file, job.to_string()).expect("write");
+    let (ok, text) = validate("CreateJob", &[&file]);
+    assert!(ok, "{text}");
+    let back = mpe_cloud::parse_job(&job).expect("reads back");
+    let got = &back.profile.video;
+    assert_eq!(got.gop_frames, Some(48));
+    assert_eq!(got.frame_rate, Some([25, 1]));
+    let mut want = profile.video.tuning.clone();
+    // Level 4.0 is MediaConvert's LEVEL_4, which reads back as "4".
+    want.level = Some("4".into());
+    assert_eq!(got.tuning, want);
+    assert_eq!(back.profile.renditions[0].size, profile.renditions[0].size);
+    // And the job survives a second round.
+    let again = render_job(&JobRequest {
+        profile: &back.profile,
+        ..request(&back.profile)
+    })
+    .expect("render again");
+    assert_eq!(again, job);
+
+    // What MediaConvert cannot say is refused by field.
+    let mut odd = profile.clone();
+    odd.video.tuning.aq_strength = Some(0.7);
+    let e = render_job(&request(&odd)).expect_err("no such AQ level");
+    assert!(e.to_string().contains("video.tuning.aq_strength"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,8 +12,9 @@ pub struct Args {
 /// What to do.
 #[derive(Debug, clap::Subcommand)]
 pub enum McCommand {
-    /// Serve CreateJob, GetJob, ListJobs and CancelJob on 127.0.0.1; credentials for the
-    /// S3 endpoint come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    /// Serve MediaConvert's jobs, job templates, presets, queues, DescribeEndpoints and
+    /// Probe on 127.0.0.1; credentials for the S3 endpoint come from AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY.
     Serve {
         /// Port on 127.0.0.1.
         #[arg(long, default_value_t = 8642)]
@@ -29,6 +30,18 @@ pub enum McCommand {
         /// authentication) to the network.
         #[arg(long, default_value = "127.0.0.1")]
         listen: std::net::IpAddr,
+        /// Folder of the store (mediaconvert.db): jobs, templates, presets and queues
+        /// survive a restart; default: $XDG_DATA_HOME/mpe/mediaconvert (or
+        /// ~/.local/share/mpe/mediaconvert).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Jobs run at once, sharing the cores, as a queue runs jobs in parallel.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// Seconds a client has to send a request's headers, and as long again for its
+        /// body; a connection that takes longer is closed (408 for a late body).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        read_timeout: u64,
     },
 }
 
@@ -40,11 +53,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s3_endpoint,
             work,
             listen,
+            data,
+            jobs,
+            read_timeout,
         } => crate::mediaconvert::serve(crate::mediaconvert::ServeOptions {
             port,
             s3_endpoint,
             work,
             listen,
+            data: match data {
+                Some(d) => d,
+                None => default_data_dir()?,
+            },
+            jobs: usize::from(jobs),
+            read_timeout: std::time::Duration::from_secs(read_timeout),
         }),
     }
+}
+
+/// `$XDG_DATA_HOME/mpe/mediaconvert`, else `~/.local/share/mpe/mediaconvert`.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| {
+            anyhow::anyhow!("no --data given, and neither XDG_DATA_HOME nor HOME is set")
+        })?;
+    Ok(base.join("mpe").join("mediaconvert"))
 }

@@ -167,39 +167,46 @@ pub fn now_unix() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Opens (creating) the SQLite database at `path` as every mpe store keeps it (WAL, a
+/// commit durable when it returns) and migrates it: entry `i` of `migrations` takes it
+/// from schema version `i` to `i + 1`, as `PRAGMA user_version` counts.
+pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, WatchError> {
+    let db = |e: rusqlite::Error| WatchError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = Connection::open(path).map_err(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db)?;
+    // Durable at each commit: a record that says Complete must survive a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db)?;
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db)?;
+    if version > migrations.len() {
+        return Err(WatchError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: migrations.len(),
+        });
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction().map_err(db)?;
+        tx.execute_batch(sql).map_err(db)?;
+        tx.pragma_update(None, "user_version", i + 1).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(conn)
+}
+
 impl Store {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, WatchError> {
-        let db = |e: rusqlite::Error| WatchError::Store {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        // Durable at each commit: a record that says Complete must survive a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db)?;
-        let version: usize = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(db)?;
-        if version > MIGRATIONS.len() {
-            return Err(WatchError::SchemaTooNew {
-                path: path.to_path_buf(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.unchecked_transaction().map_err(db)?;
-            tx.execute_batch(sql).map_err(db)?;
-            tx.pragma_update(None, "user_version", i + 1).map_err(db)?;
-            tx.commit().map_err(db)?;
-        }
         Ok(Store {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(open_database(path, MIGRATIONS)?),
         })
     }
 

@@ -1,0 +1,228 @@
+//! The queue's workers: each takes the next waiting job from the store (priority, then
+//! age), reads its input from S3, runs it with the engine and writes its outputs back,
+//! as many at once as `--jobs` allows, each with its share of the cores.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use cloud::model::JobStatus;
+use serde_json::{json, Value};
+
+use super::s3::{split, S3};
+use super::store::{JobRow, Kind, Store};
+
+/// What the workers and the API share.
+pub struct Shared {
+    /// Jobs, templates, presets, queues.
+    pub store: Store,
+    /// Where inputs are read and outputs written.
+    pub s3: S3,
+    /// Scratch space (private).
+    pub work: PathBuf,
+    /// The cancel flag of each running job.
+    pub cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Rung when a job is submitted or a queue resumes, so that an idle worker looks.
+    pub wake: (Mutex<u64>, Condvar),
+    /// Jobs run at once.
+    pub slots: usize,
+}
+
+impl Shared {
+    /// Tells idle workers there may be work.
+    pub fn notify(&self) {
+        let (lock, cv) = &self.wake;
+        if let Ok(mut n) = lock.lock() {
+            *n = n.wrapping_add(1);
+        }
+        cv.notify_all();
+    }
+
+    /// Asks a running job to stop; false if it is not running here.
+    pub fn cancel_running(&self, id: &str) -> bool {
+        self.cancels
+            .lock()
+            .ok()
+            .and_then(|c| c.get(id).map(|f| f.store(true, Ordering::Relaxed)))
+            .is_some()
+    }
+}
+
+/// Whole seconds: MediaConvert's wire timestamps are epoch seconds.
+pub fn now() -> u64 {
+    crate::watch::store::now_unix() as u64
+}
+
+/// Starts `shared.slots` workers.
+pub fn start(shared: &Arc<Shared>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // One job alone uses every core, as the engine would; several share them.
+    let threads = (shared.slots > 1).then(|| (cores / shared.slots).max(1));
+    for _ in 0..shared.slots {
+        let shared = shared.clone();
+        std::thread::spawn(move || worker(&shared, threads));
+    }
+}
+
+fn paused_queues(store: &Store) -> Vec<String> {
+    store
+        .list(Kind::Queue, false, true)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|q| q.body["Status"] == "PAUSED")
+        .map(|q| q.name)
+        .collect()
+}
+
+fn worker(shared: &Shared, threads: Option<usize>) {
+    loop {
+        let seen = shared.wake.0.lock().map(|n| *n).unwrap_or_default();
+        match shared.store.claim(now(), &paused_queues(&shared.store)) {
+            Ok(Some(job)) => run(shared, job, threads),
+            Ok(None) => {
+                // Nothing waiting: sleep until a submission rings, or a second passes.
+                let (lock, cv) = &shared.wake;
+                if let Ok(guard) = lock.lock() {
+                    let _ = cv.wait_timeout_while(guard, Duration::from_secs(1), |n| *n == seen);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the job store cannot be read");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Runs one claimed job to its end, and records the end.
+fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Ok(mut c) = shared.cancels.lock() {
+        c.insert(job.id.clone(), cancel.clone());
+    }
+    let dir = shared.work.join(&job.id);
+    let result = execute(shared, &dir, &job, &cancel, threads);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Ok(mut c) = shared.cancels.lock() {
+        c.remove(&job.id);
+    }
+    let (status, error, outputs) = match result {
+        Ok(outputs) => (JobStatus::Complete, None, outputs),
+        Err(_) if cancel.load(Ordering::Relaxed) => (JobStatus::Canceled, None, Vec::new()),
+        Err(e) => {
+            // 1010: a job the engine cannot run as written; 1999: anything else.
+            let code = if e.downcast_ref::<cloud::CloudError>().is_some() {
+                1010
+            } else {
+                1999
+            };
+            (JobStatus::Error, Some((code, format!("{e:#}"))), Vec::new())
+        }
+    };
+    if let Err(e) = shared.store.finish(&job.id, status, now(), error, &outputs) {
+        tracing::error!(job = %job.id, error = %e, "recording the job's end failed");
+    }
+}
+
+fn execute(
+    shared: &Shared,
+    dir: &Path,
+    row: &JobRow,
+    cancel: &Arc<AtomicBool>,
+    threads: Option<usize>,
+) -> anyhow::Result<Vec<Value>> {
+    let job = cloud::parse_job(&row.resolved)?;
+    shared.store.set_warnings(&row.id, &job.warnings)?;
+    let (_, key) = split(&job.input)?;
+    let name = key.rsplit('/').next().unwrap_or("input").to_string();
+    let src_dir = dir.join("input");
+    std::fs::create_dir_all(&src_dir)?;
+    let source = src_dir.join(&name);
+    shared.s3.get(&job.input, &source)?;
+    let asset = job
+        .destination
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("asset")
+        .to_string();
+    let opts = engine::TranscodeOptions {
+        source,
+        output: dir.join("output"),
+        asset_name: Some(asset),
+        profile: job.profile.clone(),
+        force: true,
+        threads,
+        chunks: engine::Chunks::Off,
+        cancel: Some(cancel.clone()),
+        rotation: job.rotation,
+    };
+    let mut last = 0;
+    let report = engine::transcode(&opts, &mut |p| {
+        let pct = (p.fraction() * 99.0) as u32;
+        if pct != last {
+            last = pct;
+            let _ = shared.store.set_percent(&row.id, pct);
+        }
+    })?;
+    // What MediaConvert writes: the asset without mpe's own record.
+    for f in report
+        .files
+        .iter()
+        .filter(|f| f.path != profiles::naming::METADATA)
+    {
+        // A job cancelled while its outputs go up stops there (CANCELED, not COMPLETE).
+        if cancel.load(Ordering::Relaxed) {
+            anyhow::bail!("cancelled while uploading its outputs");
+        }
+        shared
+            .s3
+            .put(&report.asset_dir.join(&f.path), &job.uri_of(&f.path))?;
+    }
+    Ok(output_group_details(&row.resolved, &report.plan))
+}
+
+/// GetJob's OutputGroupDetails as MediaConvert gives them: one entry per output group of
+/// the request, one OutputDetail per output, with the picture size of outputs that have
+/// video (no paths: those come only with the COMPLETE event).
+fn output_group_details(request: &Value, plan: &profiles::Plan) -> Vec<Value> {
+    let ms = (plan.duration * 1000.0).round() as u64;
+    let size = |output: &Value| -> Option<(u32, u32)> {
+        output.get("VideoDescription")?;
+        let modifier = output["NameModifier"].as_str().unwrap_or_default();
+        let name = modifier.strip_prefix('_').unwrap_or(modifier);
+        if let Some(r) = plan.renditions.iter().find(|r| r.name == name) {
+            return Some((r.width, r.height));
+        }
+        let capture = output["VideoDescription"]["CodecSettings"]["Codec"] == "FRAME_CAPTURE";
+        plan.thumbnails
+            .as_ref()
+            .filter(|_| capture)
+            .map(|t| (t.width, t.height))
+    };
+    let groups = request["Settings"]["OutputGroups"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    groups
+        .iter()
+        .map(|g| {
+            let outputs: Vec<Value> = g["Outputs"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|o| {
+                    let mut d = json!({ "DurationInMs": ms });
+                    if let Some((w, h)) = size(o) {
+                        d["VideoDetails"] = json!({ "WidthInPx": w, "HeightInPx": h });
+                    }
+                    d
+                })
+                .collect();
+            json!({ "OutputDetails": outputs })
+        })
+        .collect()
+}
