@@ -116,6 +116,7 @@ fn ladder(c: &mut Criterion) {
         chunks: engine::Chunks::Off,
         cancel: None,
         rotation: None,
+        clip: None,
     };
     let mut g = c.benchmark_group("ladder");
     g.sample_size(10).warm_up_time(Duration::from_secs(1));

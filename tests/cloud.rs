@@ -291,13 +291,13 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     // A setting the local executor lacks is named.
     let mut clipped = job.clone();
     clipped["Settings"]["Inputs"][0]["InputClippings"] =
-        json!([{ "StartTimecode": "00:00:00:10" }]);
+        json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }]);
     let o = run(&clipped);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("Settings.Inputs[0].InputClippings: not supported"),
+        stderr.contains("Settings.Inputs[0].InputClippings: several clips"),
         "{stderr}"
     );
 }

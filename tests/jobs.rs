@@ -26,7 +26,16 @@ fn run(name: &str) -> (Value, PathBuf, crate::mediaconvert::Stack) {
 
 /// [`run`], the server started with `extra` arguments.
 fn run_with(name: &str, extra: &[&str]) -> (Value, PathBuf, crate::mediaconvert::Stack) {
-    let src = util::fixture("web_30");
+    run_on(name, "web_30", extra)
+}
+
+/// [`run_with`] on another fixture.
+fn run_on(
+    name: &str,
+    fixture: &str,
+    extra: &[&str],
+) -> (Value, PathBuf, crate::mediaconvert::Stack) {
+    let src = util::fixture(fixture);
     let dir = util::work_dir(&format!("jobs-{name}"));
     let job = corpus(name);
     crate::cloud::botocore_valid("CreateJob", &job, &dir);
@@ -673,4 +682,77 @@ print(json.dumps({{"first": first["Status"], "template": template, "preset": pre
     assert_eq!(after["before"], "SUBMITTED");
     assert_eq!(after["third"], "COMPLETE", "{after:#}");
     assert_eq!(after["listed"].as_array().map(Vec::len), Some(3));
+}
+
+/// Whether the frame of `clip` at `t` is the frame of `src` at `at`, clearly nearer it than
+/// the one `off` seconds away.
+fn same_frame(clip: &Path, t: f64, src: &Path, at: f64, off: f64, dir: &Path) {
+    let png = |p: &Path, t: f64, name: &str| {
+        let out = dir.join(format!("{name}-{t:.3}.png"));
+        util::ffmpeg_frame(p, t, &out);
+        out
+    };
+    let got = png(clip, t, "clip");
+    let (near, far) = (
+        util::psnr(&got, &png(src, at, "src")),
+        util::psnr(&got, &png(src, at + off, "src")),
+    );
+    assert!(
+        near > 28.0 && near > far + 3.0,
+        "{} at {t} s: {near:.1} dB to the source at {at} s, {far:.1} dB at {} s",
+        clip.display(),
+        at + off
+    );
+}
+
+#[test]
+fn a_clip_by_embedded_timecode_keeps_its_frames_end_included_and_nothing_else() {
+    let name = "clipped_by_embedded_timecode";
+    let (done, asset, st) = run_on(name, "timecoded", &[]);
+    assert_eq!(done.get("Warnings"), None, "{done:#}");
+    let src = util::fixture("timecoded");
+    let dir = util::work_dir("jobs-clip-frames");
+    // 01:00:02:00 to 01:00:05:29 on a source whose timecode starts at 01:00:00:00: the
+    // frames from 2 s to 5 s + 29/30, the end frame included (InputClipping): 120 frames.
+    let mp4 = asset.join("mp4/timecoded_360p.mp4");
+    let v = video(&mp4);
+    assert_eq!(v["nb_frames"], "120", "{v:#}");
+    let (_, keys) = frames(&mp4);
+    assert_eq!(keys, [0.0, 2.0]);
+    let a = audio(&mp4);
+    assert_aac(&a);
+    assert!(
+        (util::num(&a["duration"]) - 4.0).abs() < 0.05,
+        "audio cut with the video: {a:#}"
+    );
+    same_frame(&mp4, 0.0, &src, 2.0, 0.2, &dir);
+    same_frame(&mp4, 119.0 / 30.0, &src, 5.0 + 29.0 / 30.0, -0.2, &dir);
+    let hls = asset.join("hls");
+    assert_eq!(extinf(&hls.join("timecoded_360p.m3u8")), [2.0, 2.0]);
+    let v = crate::player::play(&asset, "hls/timecoded.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360]);
+
+    // Counted from zero instead, 01:00:02:00 lies past the input's end: ERROR, naming
+    // the clipping.
+    let mut zero = corpus(name);
+    zero["Settings"]["Inputs"][0]["TimecodeSource"] = json!("ZEROBASED");
+    let report = submit(&st, &src, &zero, &dir, None);
+    let failed = &report["job"];
+    assert_eq!(failed["Status"], "ERROR", "{failed:#}");
+    assert_eq!(failed["ErrorCode"], 1010, "{failed:#}");
+    let msg = failed["ErrorMessage"].as_str().expect("message");
+    assert!(
+        msg.contains(
+            "Settings.Inputs[0].InputClippings[0]: timecode \"01:00:02:00\": after the input's end"
+        ),
+        "{msg}"
+    );
+    // From zero with only a start: to the end of the input, 6 s.
+    zero["Settings"]["Inputs"][0]["InputClippings"] = json!([{ "StartTimecode": "00:00:02:00" }]);
+    let out = dir.join("open");
+    let report = submit(&st, &src, &zero, &dir, Some(&out));
+    assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
+    let mp4 = out.join("asset/mp4/timecoded_360p.mp4");
+    assert_eq!(video(&mp4)["nb_frames"], "180");
+    same_frame(&mp4, 0.0, &src, 2.0, 0.2, &dir);
 }

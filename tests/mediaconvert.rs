@@ -234,7 +234,7 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
     // A setting the engine does not support ends the job in ERROR, naming it.
     let mut clipped = job.clone();
     clipped["Settings"]["Inputs"][0]["InputClippings"] =
-        json!([{ "StartTimecode": "00:00:00:10" }]);
+        json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }]);
     let report = submit(&stack, &src, &clipped, &dir, None);
     let failed = &report["job"];
     assert_eq!(failed["Status"], "ERROR", "{failed:#}");
@@ -553,7 +553,7 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     // `--wait` fails with one line that names the setting.
     let mut clipped = crate::cloud::render(&src, "default");
     clipped["Settings"]["Inputs"][0]["InputClippings"] =
-        json!([{ "StartTimecode": "00:00:00:10" }]);
+        json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }]);
     let job_file = dir.join("clipped.json");
     std::fs::write(&job_file, clipped.to_string()).expect("job");
     let o = cloud(

@@ -44,6 +44,9 @@ pub struct LocalJob {
     /// The clockwise rotation to apply instead of the source's own (`VideoSelector.Rotate`
     /// other than AUTO; MediaConvert's default is DEGREE_0, no rotation).
     pub rotation: Option<u32>,
+    /// `InputClippings`: the part of the input to transcode, with how its frames are
+    /// counted (`TimecodeSource`); seconds once the engine knows the input's frame rate.
+    pub clip: Option<profiles::Clip>,
     /// What the job asked that is made otherwise.
     pub warnings: Vec<JobWarning>,
 }
@@ -119,6 +122,54 @@ fn allow_num(at: &At, key: &str, value: Option<i64>, allowed: &[i64]) -> Result<
         )),
         _ => Ok(()),
     }
+}
+
+/// An input's `InputClippings` with the timeline its `TimecodeSource` gives: one clip is
+/// followed; several (joined in order) are refused by path.
+fn read_clipping(at: &At, input: &model::Input) -> Result<Option<profiles::Clip>, CloudError> {
+    // EMBEDDED is MediaConvert's default (API reference, InputTimecodeSource); an input
+    // without embedded timecode then counts from zero.
+    let origin = match input.timecode_source.as_deref() {
+        None | Some("EMBEDDED") => profiles::TimecodeOrigin::Embedded,
+        Some("ZEROBASED") => profiles::TimecodeOrigin::Zero,
+        Some("SPECIFIEDSTART") => {
+            let tat = at.key("TimecodeStart");
+            let start = required(at, "TimecodeStart", &input.timecode_start)?;
+            profiles::TimecodeOrigin::Specified(
+                start.parse().map_err(|e| err(&tat, format!("{e}")))?,
+            )
+        }
+        Some(other) => {
+            return Err(err(
+                &at.key("TimecodeSource"),
+                format!("{other:?} is not a timecode source MediaConvert knows"),
+            ))
+        }
+    };
+    let clippings = match input.input_clippings.as_deref() {
+        None | Some([]) => return Ok(None),
+        Some([one]) => one,
+        Some(_) => {
+            return Err(err(
+                &at.key("InputClippings"),
+                "several clips of one input (joined in order) are not supported by mpe's local executor yet",
+            ))
+        }
+    };
+    let cat = at.key("InputClippings").index(0);
+    let timecode =
+        |key: &str, v: &Option<String>| -> Result<Option<profiles::Timecode>, CloudError> {
+            v.as_deref()
+                .map(|t| t.parse().map_err(|e| err(&cat.key(key), format!("{e}"))))
+                .transpose()
+        };
+    let start = timecode("StartTimecode", &clippings.start_timecode)?;
+    let end = timecode("EndTimecode", &clippings.end_timecode)?;
+    if start.is_none() && end.is_none() {
+        // "Start timecode or End timecode may be left blank, but not both" (InputClipping).
+        return Err(err(&cat, "give StartTimecode, EndTimecode or both"));
+    }
+    Ok(Some(profiles::Clip { start, end, origin }))
 }
 
 /// A member that must be absent.
@@ -207,8 +258,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         .unwrap_or_else(|| "job".to_string());
     let at = root.key("Settings");
     let settings = &job.settings;
-    // Timecodes only matter to clipping and to inserted timecode, both refused below,
-    // so every source of them is neutral here.
+    // The job's timecode configuration is about the outputs' timecodes (inserted ones
+    // are refused below); clipping counts on each input's own TimecodeSource.
     if let Some(tc) = &settings.timecode_config {
         allow(
             &at.key("TimecodeConfig"),
@@ -230,13 +281,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         };
     let iat = inputs_at.index(0);
     let file_input = required(&iat, "FileInput", &input.file_input)?.clone();
-    absent(&iat, "InputClippings", &input.input_clippings)?;
-    allow(
-        &iat,
-        "TimecodeSource",
-        &input.timecode_source,
-        &["ZEROBASED", "EMBEDDED", "SPECIFIEDSTART"],
-    )?;
+    let clip = read_clipping(&iat, input)?;
     // AUTO filters only where the deblock or denoise filter is enabled (MediaConvert API
     // reference, InputFilterEnable); both off, neither runs and the strength is moot.
     allow(
@@ -675,6 +720,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         elsewhere,
         job_id,
         rotation,
+        clip,
         warnings: Vec::new(),
     })
 }
@@ -1561,5 +1607,48 @@ mod tests {
             json!({ "AudioGroupId": "program_audio" });
         let e = parse_job(&j).expect_err("another group id");
         assert!(e.to_string().contains("CmfcSettings.AudioGroupId"), "{e}");
+    }
+
+    #[test]
+    fn clippings_read_with_their_timecode_source() {
+        let mut j: Value = serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/clipped_by_embedded_timecode.json"
+        ))
+        .expect("corpus job");
+        let clip = parse_job(&j).expect("reads").clip.expect("a clip");
+        assert_eq!(clip.origin, profiles::TimecodeOrigin::Embedded);
+        assert_eq!(
+            clip.start.map(|t| t.to_string()).as_deref(),
+            Some("01:00:02:00")
+        );
+        assert_eq!(
+            clip.end.map(|t| t.to_string()).as_deref(),
+            Some("01:00:05:29")
+        );
+        let input = &mut j["Settings"]["Inputs"][0];
+        input["TimecodeSource"] = json!("SPECIFIEDSTART");
+        let e = parse_job(&j).expect_err("no TimecodeStart");
+        assert!(
+            e.to_string().contains("Inputs[0].TimecodeStart: required"),
+            "{e}"
+        );
+        j["Settings"]["Inputs"][0]["TimecodeStart"] = json!("00:59:00:00");
+        let clip = parse_job(&j).expect("reads").clip.expect("a clip");
+        assert!(matches!(clip.origin, profiles::TimecodeOrigin::Specified(t) if t.minutes == 59));
+        for (clippings, path) in [
+            (json!([{}]), "InputClippings[0]: give StartTimecode"),
+            (
+                json!([{ "EndTimecode": "5s" }]),
+                "InputClippings[0].EndTimecode: \"5s\": not a timecode",
+            ),
+            (
+                json!([{ "EndTimecode": "00:00:01:00" }, { "StartTimecode": "00:00:03:00" }]),
+                "InputClippings: several clips",
+            ),
+        ] {
+            j["Settings"]["Inputs"][0]["InputClippings"] = clippings;
+            let e = parse_job(&j).expect_err("refused");
+            assert!(e.to_string().contains(path), "{e}");
+        }
     }
 }

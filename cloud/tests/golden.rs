@@ -294,7 +294,7 @@ fn settings_the_local_executor_lacks_are_named() {
         (
             Box::new(|j| {
                 j["Settings"]["Inputs"][0]["InputClippings"] =
-                    json!([{ "StartTimecode": "00:00:01:00" }])
+                    json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }])
             }),
             "Settings.Inputs[0].InputClippings",
         ),

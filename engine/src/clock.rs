@@ -21,6 +21,10 @@ pub(crate) struct Clock {
     /// Index of the next GOP boundary.
     next_key: u64,
     last_t: f64,
+    /// Seconds kept from zero, for a clip: frames before zero or past this are dropped.
+    clip: Option<f64>,
+    /// Whether a frame past the clip's end has come (nothing later is wanted).
+    past_end: bool,
 }
 
 impl Clock {
@@ -39,7 +43,22 @@ impl Clock {
             last_pts: None,
             next_key: 0,
             last_t: 0.0,
+            clip: None,
+            past_end: false,
         }
+    }
+
+    /// Keeps only a clip: the frames from zero (`start` is the clip's first frame) for
+    /// `length` seconds, or to the end with `None`. A frame counts as in when its middle
+    /// is, so timestamps a little off the frame grid fall on the side they are nearest.
+    pub fn with_clip(mut self, length: Option<f64>) -> Clock {
+        self.clip = Some(length.unwrap_or(f64::INFINITY));
+        self
+    }
+
+    /// Whether a frame past the clip's end has come.
+    pub fn past_end(&self) -> bool {
+        self.past_end
     }
 
     /// Also forces an IDR on every multiple of `segment` seconds, the GOP cadence starting
@@ -67,6 +86,17 @@ impl Clock {
     /// Stamps a decoded frame (pts shifted to start at zero, kept strictly increasing) and
     /// marks GOP boundaries as I; `None` when the frame is decimated away.
     pub fn stamp(&mut self, mut f: frame::Video) -> Option<frame::Video> {
+        if let (Some(length), Some(pts)) = (self.clip, f.pts()) {
+            let t = (pts - self.start) as f64 * f64::from(self.tb);
+            let half = self.frame_seconds / (2.0 * f64::from(self.step));
+            if t >= length - half {
+                self.past_end = true;
+                return None;
+            }
+            if t < -half {
+                return None;
+            }
+        }
         self.seen += 1;
         if !(self.seen - 1).is_multiple_of(u64::from(self.step)) {
             return None;
@@ -219,5 +249,18 @@ mod tests {
             out.push(c.stamp(f).and_then(|f| f.pts()).unwrap_or(-1));
         }
         assert_eq!(out, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_clip_keeps_its_frames_only_and_starts_at_zero_with_a_keyframe() {
+        // 25 fps, clip from 1.0 s (pts 25 after a seek that landed on pts 0) for 2 s.
+        let mut c = Clock::new(25, Rational::new(1, 25), 1.0, 25.0, 1).with_clip(Some(2.0));
+        let out = run(&mut c, &(0..100).collect::<Vec<_>>());
+        assert_eq!(out.len(), 50);
+        assert_eq!(out[0], (0, true));
+        assert_eq!(out[25], (25, true));
+        assert_eq!(out[49].0, 49);
+        assert!(c.past_end());
+        assert!((c.end() - 2.0).abs() < 1e-9, "{}", c.end());
     }
 }

@@ -126,6 +126,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The clip asked for does not fit this source.
+    #[error("{}: clipping: timecode {source}", path.display())]
+    Clip {
+        /// The source.
+        path: PathBuf,
+        /// Which timecode, and why.
+        source: profiles::TimecodeError,
+    },
     /// The run was cancelled (Ctrl-C); nothing was published.
     #[error("cancelled; nothing was published")]
     Cancelled,

@@ -38,6 +38,9 @@ pub(crate) struct Pipeline<'a> {
     pub clock: Clock,
     pub audio: Option<AudioPipeline>,
     pub audio_stream: Option<usize>,
+    /// For a clip with an end: the audio packet pts (source stream ticks) from which no
+    /// more audio is wanted, so reading stops once video and audio are both past the end.
+    pub audio_until: Option<i64>,
     /// Audio-only outputs (the groups that keep audio separate).
     pub audio_muxers: Vec<Muxer>,
     /// Source duration, for progress.
@@ -287,7 +290,11 @@ impl Pipeline<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Decoded, Error> {
         let mut packet = Packet::empty();
+        let mut audio_done = self.audio_stream.is_none();
         loop {
+            if self.clock.past_end() && audio_done {
+                break;
+            }
             if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 return Err(Error::Cancelled);
             }
@@ -302,6 +309,9 @@ impl Pipeline<'_> {
             if packet.stream() == self.video_stream {
                 self.video(Some(&packet), fanout, progress)?;
             } else if Some(packet.stream()) == self.audio_stream {
+                if let (Some(until), Some(pts)) = (self.audio_until, packet.pts()) {
+                    audio_done |= pts >= until;
+                }
                 self.audio(Some(&packet), fanout)?;
             }
         }

@@ -49,6 +49,9 @@ pub struct TranscodeOptions {
     /// A clockwise rotation to apply instead of the one the source's metadata asks
     /// (MediaConvert's `VideoSelector.Rotate`; `Some(0)` ignores the metadata).
     pub rotation: Option<u32>,
+    /// Only this part of the source, re-timed to start at zero (MediaConvert's
+    /// `InputClippings`); `None` for all of it.
+    pub clip: Option<profiles::Clip>,
 }
 
 /// How a rung's frames are spread over encoders (see the `chunks` module).
@@ -98,14 +101,24 @@ pub fn transcode(
     let started = Instant::now();
     let mut timings = Timings::default();
     let source = &opts.source;
-    let input = crate::probe::open_input(source)?;
+    let mut input = crate::probe::open_input(source)?;
     let mut media = crate::probe::describe(source, &input);
     if let Some(r) = opts.rotation {
         for v in &mut media.video {
             v.rotation = r;
         }
     }
-    let plan = profiles::plan(&opts.profile, &media)?;
+    let mut plan = profiles::plan(&opts.profile, &media)?;
+    // A clip is planned as the source it amounts to: its length decides segments,
+    // thumbnails at percentages and the preview's place.
+    let window = match &opts.clip {
+        Some(clip) => {
+            let w = clip_window(source, &input, &media, plan.video_stream, clip)?;
+            plan = profiles::plan(&opts.profile, &clipped(&media, &w))?;
+            Some(w)
+        }
+        None => None,
+    };
     let layout = Layout::for_source(&source.to_string_lossy());
     let asset_name = opts.asset_name.as_deref().unwrap_or(layout.base());
     let staging = Staging::new(&opts.output, asset_name, opts.force)?;
@@ -152,21 +165,30 @@ pub fn transcode(
     };
     // Frames come out in the decoder's output time base, which filters may have changed.
     let frame_tb = decoder.time_base();
-    let clock = Clock::new(
-        (start_seconds / f64::from(frame_tb)).round() as i64,
+    let clip_start = window.map_or(0.0, |w| w.start);
+    let mut clock = Clock::new(
+        ((start_seconds + clip_start) / f64::from(frame_tb)).round() as i64,
         frame_tb,
         plan.gop_seconds,
         fps,
         plan.frame_step,
     )
     .with_segments(plan.segment_seconds);
+    if let Some(w) = &window {
+        clock = clock.with_clip(w.end.map(|e| e - w.start));
+    }
     let audio = match &plan.audio {
         Some(pa) => {
             let ast = input
                 .stream(pa.source_stream)
                 .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
             let end = (plan.duration > 0.0).then_some(plan.duration);
-            Some(AudioPipeline::open(&ast, pa, start_seconds, end)?)
+            Some(AudioPipeline::open(
+                &ast,
+                pa,
+                start_seconds + clip_start,
+                end,
+            )?)
         }
         None => None,
     };
@@ -205,6 +227,25 @@ pub fn transcode(
         }
     });
 
+    // Audio packets this far past the clip's end are no longer needed: half a second
+    // covers the decoder's delay and a muxer's interleaving.
+    let audio_until = window
+        .and_then(|w| w.end)
+        .zip(plan.audio.as_ref())
+        .and_then(|(end, pa)| {
+            let tb = input.stream(pa.source_stream)?.time_base();
+            Some(((start_seconds + end + 0.5) / f64::from(tb)).round() as i64)
+        });
+    if clip_start > 0.0 {
+        // To the keyframe at or before the clip's start; the clock drops what precedes it.
+        let ts = ((start_seconds + clip_start) * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
+        input.seek(ts, ..ts).map_err(|e| Error::Corrupt {
+            path: source.clone(),
+            what: "seeking to the clip's start",
+            at: clip_start,
+            source: e,
+        })?;
+    }
     let pipeline = Pipeline {
         source,
         audio_muxers: audio_muxers(&asset, audio_spec.as_ref())?,
@@ -214,6 +255,7 @@ pub fn transcode(
         clock,
         audio,
         audio_stream: plan.audio.as_ref().map(|a| a.source_stream),
+        audio_until,
         duration: plan.duration,
         cancel: opts.cancel.as_deref(),
         picker: None,
@@ -234,7 +276,11 @@ pub fn transcode(
     // it longer (audio outlasting video is no sign of truncation).
     let declared = video_info
         .duration
-        .or((media.audio.is_empty() && media.duration > 0.0).then_some(media.duration));
+        .or((media.audio.is_empty() && media.duration > 0.0).then_some(media.duration))
+        .map(|d| match &window {
+            Some(w) => w.end.unwrap_or(d).min(d) - w.start,
+            None => d,
+        });
     // An absolute tolerance (a GOP, at least a second): a percentage would let a long film
     // lose minutes unnoticed.
     let tolerance = plan.gop_seconds.max(1.0);
@@ -291,6 +337,49 @@ pub fn transcode(
         elapsed: started.elapsed(),
         record,
     })
+}
+
+/// The clip in seconds of the planned video stream, on the timeline its timecode source
+/// gives.
+fn clip_window(
+    source: &std::path::Path,
+    input: &ff::format::context::Input,
+    media: &MediaInfo,
+    video_stream: usize,
+    clip: &profiles::Clip,
+) -> Result<profiles::ClipWindow, Error> {
+    let video = media.video.iter().find(|v| v.index == video_stream);
+    let fps = video.map_or([25, 1], |v| v.frame_rate);
+    let duration = video.and_then(|v| v.duration).unwrap_or(media.duration);
+    clip.window(fps, embedded_timecode(input), duration)
+        .map_err(|e| Error::Clip {
+            path: source.to_path_buf(),
+            source: e,
+        })
+}
+
+/// The source's own timecode of its first frame: the `timecode` tag FFmpeg's demuxers
+/// set from a QuickTime `tmcd` track, an MXF or a Matroska tag, on a stream or the file.
+fn embedded_timecode(input: &ff::format::context::Input) -> Option<profiles::Timecode> {
+    let tagged = |m: ff::DictionaryRef<'_>| m.get("timecode").and_then(|t| t.parse().ok());
+    input
+        .streams()
+        .find_map(|s| tagged(s.metadata()))
+        .or_else(|| tagged(input.metadata()))
+}
+
+/// The source as its clip makes it: durations cut to the window.
+fn clipped(media: &MediaInfo, w: &profiles::ClipWindow) -> MediaInfo {
+    let cut = |d: f64| (w.end.unwrap_or(d).min(d) - w.start).max(0.0);
+    let mut m = media.clone();
+    m.duration = cut(m.duration);
+    for v in &mut m.video {
+        v.duration = v.duration.map(cut);
+    }
+    for a in &mut m.audio {
+        a.duration = a.duration.map(cut);
+    }
+    m
 }
 
 /// Writes the trick-play track, and describes the MP4s, the preview and the pictures.

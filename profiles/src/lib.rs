@@ -6,6 +6,7 @@
 //! the other. Everything that must be identical between local and cloud output (which
 //! renditions apply to a source, what the files are called) is decided here, once.
 
+pub mod clip;
 pub mod error;
 pub mod media;
 pub mod naming;
@@ -14,6 +15,7 @@ pub mod plan;
 pub mod profile;
 pub mod timespec;
 
+pub use clip::{Clip, ClipWindow, Timecode, TimecodeError, TimecodeOrigin};
 pub use error::{PlanError, ProfileError, TimeError};
 pub use media::{AudioStream, MediaInfo, SubtitleStream, VideoStream};
 pub use pictures::{

@@ -87,6 +87,8 @@ struct What {
     elsewhere: Vec<(String, PathBuf)>,
     /// A job's rotation override (`VideoSelector.Rotate`).
     rotation: Option<u32>,
+    /// A job's clip (`InputClippings`).
+    clip: Option<profiles::Clip>,
     /// What a job asked that is made otherwise.
     warnings: Vec<cloud::JobWarning>,
 }
@@ -105,6 +107,7 @@ fn what(args: &Args) -> anyhow::Result<What> {
             profile: Profile::load(&args.profile)?,
             elsewhere: Vec::new(),
             rotation: None,
+            clip: None,
             warnings: Vec::new(),
         });
     };
@@ -138,6 +141,7 @@ fn what(args: &Args) -> anyhow::Result<What> {
         profile: job.profile,
         elsewhere,
         rotation: job.rotation,
+        clip: job.clip,
         warnings: job.warnings,
     })
 }
@@ -173,6 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         profile,
         elsewhere,
         rotation,
+        clip,
         warnings,
     } = what(&args)?;
     for w in &warnings {
@@ -195,6 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chunks: args.chunks,
         cancel: Some(cancel),
         rotation,
+        clip,
     };
     let mut reporter = Reporter::new(args.progress, &source.display().to_string());
     let report = engine::transcode(&opts, &mut |p| reporter.update(p));

@@ -158,6 +158,7 @@ fn execute(
         chunks: engine::Chunks::Off,
         cancel: Some(cancel.clone()),
         rotation: job.rotation,
+        clip: job.clip,
     };
     let mut last = 0;
     let report = engine::transcode(&opts, &mut |p| {
@@ -166,6 +167,14 @@ fn execute(
             last = pct;
             let _ = shared.store.set_percent(&row.id, pct);
         }
+    })
+    .map_err(|e| match e {
+        // A clip that does not fit the input is the job's fault (1010), at its path.
+        engine::Error::Clip { source, .. } => anyhow::Error::new(cloud::CloudError::Job {
+            field: "Settings.Inputs[0].InputClippings[0]".into(),
+            reason: format!("timecode {source}"),
+        }),
+        e => e.into(),
     })?;
     // What MediaConvert writes: the asset without mpe's own record.
     for f in report

@@ -348,6 +348,7 @@ impl Context<'_> {
             chunks: self.opts.chunks,
             cancel: Some(cancel.clone()),
             rotation: None,
+            clip: None,
         };
         let mut last = Instant::now();
         let result = engine::transcode(&topts, &mut |p| {
