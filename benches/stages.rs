@@ -117,6 +117,7 @@ fn ladder(c: &mut Criterion) {
         cancel: None,
         rotation: None,
         clip: None,
+        joined: Vec::new(),
     };
     let mut g = c.benchmark_group("ladder");
     g.sample_size(10).warm_up_time(Duration::from_secs(1));

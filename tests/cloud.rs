@@ -289,15 +289,14 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     assert_eq!(thumbs, captures);
     assert_eq!(util::tree(&from_job), media);
     // A setting the local executor lacks is named.
-    let mut clipped = job.clone();
-    clipped["Settings"]["Inputs"][0]["InputClippings"] =
-        json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }]);
-    let o = run(&clipped);
+    let mut deblocked = job.clone();
+    deblocked["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED");
+    let o = run(&deblocked);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("Settings.Inputs[0].InputClippings: several clips"),
+        stderr.contains("Settings.Inputs[0].DeblockFilter: \"ENABLED\" is not supported"),
         "{stderr}"
     );
 }

@@ -756,3 +756,94 @@ fn a_clip_by_embedded_timecode_keeps_its_frames_end_included_and_nothing_else() 
     assert_eq!(video(&mp4)["nb_frames"], "180");
     same_frame(&mp4, 0.0, &src, 2.0, 0.2, &dir);
 }
+
+#[test]
+fn two_inputs_and_three_clips_make_one_timeline_with_continuous_audio() {
+    let name = "two_inputs_with_clippings";
+    let dir = util::work_dir("jobs-joined");
+    let job = corpus(name);
+    crate::cloud::botocore_valid("CreateJob", &job, &dir);
+    let st = crate::mediaconvert::stack(&dir, None);
+    let (first, second) = (util::fixture("web_30"), util::fixture("timecoded"));
+    let other_rate = util::fixture("short");
+    mc(
+        &st,
+        &format!(
+            r#"
+from botocore.exceptions import ClientError
+for b in ("raw", "media"):
+    try:
+        s3.create_bucket(Bucket=b)
+    except ClientError:
+        pass
+s3.upload_file({second:?}, "raw", "uploads/timecoded.mp4")
+s3.upload_file({other_rate:?}, "raw", "uploads/short.mp4")
+print("{{}}")
+"#
+        ),
+    );
+    let out = dir.join("out");
+    let report = submit(&st, &first, &job, &dir, Some(&out));
+    assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
+    let asset = out.join("asset");
+    // web_30 1 s to 2 s + 29/30, web_30 8 s to 8 s + 29/30, timecoded from 01:00:04:00
+    // (4 s into it) to its end at 8 s: 2 + 1 + 4 s, 210 frames, named after the first.
+    let mp4 = asset.join("mp4/web_30_360p.mp4");
+    let v = video(&mp4);
+    assert_eq!(v["nb_frames"], "210", "{v:#}");
+    // Keyframes and segments as in a single-input transcode: the grid runs across joins.
+    let (_, keys) = frames(&mp4);
+    assert_eq!(keys, [0.0, 2.0, 4.0, 6.0]);
+    assert_eq!(
+        extinf(&asset.join("hls/web_30_360p.m3u8")),
+        [2.0, 2.0, 2.0, 1.0]
+    );
+    for (t, src, at, off) in [
+        (0.0, &first, 1.0, 0.2),
+        (59.0 / 30.0, &first, 2.0 + 29.0 / 30.0, -0.2),
+        (2.0, &first, 8.0, 0.2),
+        (3.0, &second, 4.0, 0.2),
+        (209.0 / 30.0, &second, 7.0 + 29.0 / 30.0, -0.2),
+    ] {
+        same_frame(&mp4, t, src, at, off, &dir);
+    }
+    let a = audio(&mp4);
+    assert_aac(&a);
+    assert!((util::num(&a["duration"]) - 7.0).abs() < 0.05, "{a:#}");
+    // The tone runs on across the joins: FFmpeg's silencedetect finds no gap of even
+    // 20 ms (one AAC frame) anywhere.
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(&mp4)
+        .args(["-map", "0:a", "-af", "silencedetect=noise=-40dB:d=0.02"])
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg silencedetect");
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert!(!log.contains("silence_start"), "{log}");
+    let v = crate::player::play(&asset, "hls/web_30.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360]);
+
+    // An input at another frame rate cannot follow: ERROR 1010, naming it.
+    let mut mixed = job.clone();
+    mixed["Settings"]["Inputs"][1]["FileInput"] = json!("s3://raw/uploads/short.mp4");
+    mixed["Settings"]["Inputs"][1]["InputClippings"] = json!([]);
+    let failed = submit(&st, &first, &mixed, &dir, None)["job"].clone();
+    assert_eq!(failed["Status"], "ERROR", "{failed:#}");
+    assert_eq!(failed["ErrorCode"], 1010, "{failed:#}");
+    let msg = failed["ErrorMessage"].as_str().expect("message");
+    assert!(
+        msg.contains("Settings.Inputs: short.mp4: its frame rate 25.000 differs"),
+        "{msg}"
+    );
+    // A clip of the second input that lies past its end is named at its own path.
+    let mut late = job.clone();
+    late["Settings"]["Inputs"][1]["InputClippings"] = json!([{ "StartTimecode": "01:00:09:00" }]);
+    let failed = submit(&st, &first, &late, &dir, None)["job"].clone();
+    let msg = failed["ErrorMessage"].as_str().expect("message");
+    assert!(
+        msg.contains("Settings.Inputs[1].InputClippings[0]: timecode"),
+        "{msg}"
+    );
+}

@@ -44,11 +44,44 @@ pub struct LocalJob {
     /// The clockwise rotation to apply instead of the source's own (`VideoSelector.Rotate`
     /// other than AUTO; MediaConvert's default is DEGREE_0, no rotation).
     pub rotation: Option<u32>,
-    /// `InputClippings`: the part of the input to transcode, with how its frames are
+    /// The first `InputClippings` of the first input: the part of it to transcode, with how its frames are
     /// counted (`TimecodeSource`); seconds once the engine knows the input's frame rate.
     pub clip: Option<profiles::Clip>,
+    /// The inputs joined after the first, and further clips of one input, in order.
+    pub joined: Vec<JoinedInput>,
+    /// The request path of the first part of the timeline, as [`JoinedInput::at`].
+    pub first_at: String,
     /// What the job asked that is made otherwise.
     pub warnings: Vec<JobWarning>,
+}
+
+/// A part of the job's timeline after the first: an input, or a clip of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedInput {
+    /// `FileInput` as written.
+    pub input: String,
+    /// The clip of it, if any.
+    pub clip: Option<profiles::Clip>,
+    /// Its rotation override, as [`LocalJob::rotation`].
+    pub rotation: Option<u32>,
+    /// Where it is in the request: `Settings.Inputs[1]`, or its clip's path
+    /// `Settings.Inputs[1].InputClippings[0]`, for errors found when it is read.
+    pub at: String,
+}
+
+impl LocalJob {
+    /// The request path of timeline part `piece`: 0 the first input (or its first clip),
+    /// `k` that of `joined[k - 1]`.
+    pub fn piece_at(&self, piece: usize) -> String {
+        match piece {
+            0 => self.first_at.clone(),
+            k => self
+                .joined
+                .get(k - 1)
+                .map(|j| j.at.clone())
+                .unwrap_or_else(|| "Settings.Inputs".into()),
+        }
+    }
 }
 
 impl LocalJob {
@@ -124,9 +157,8 @@ fn allow_num(at: &At, key: &str, value: Option<i64>, allowed: &[i64]) -> Result<
     }
 }
 
-/// An input's `InputClippings` with the timeline its `TimecodeSource` gives: one clip is
-/// followed; several (joined in order) are refused by path.
-fn read_clipping(at: &At, input: &model::Input) -> Result<Option<profiles::Clip>, CloudError> {
+/// An input's `InputClippings` with the timeline its `TimecodeSource` gives, in order.
+fn read_clippings(at: &At, input: &model::Input) -> Result<Vec<profiles::Clip>, CloudError> {
     // EMBEDDED is MediaConvert's default (API reference, InputTimecodeSource); an input
     // without embedded timecode then counts from zero.
     let origin = match input.timecode_source.as_deref() {
@@ -146,30 +178,25 @@ fn read_clipping(at: &At, input: &model::Input) -> Result<Option<profiles::Clip>
             ))
         }
     };
-    let clippings = match input.input_clippings.as_deref() {
-        None | Some([]) => return Ok(None),
-        Some([one]) => one,
-        Some(_) => {
-            return Err(err(
-                &at.key("InputClippings"),
-                "several clips of one input (joined in order) are not supported by mpe's local executor yet",
-            ))
+    let clippings = input.input_clippings.as_deref().unwrap_or_default();
+    let mut clips = Vec::new();
+    for (i, c) in clippings.iter().enumerate() {
+        let cat = at.key("InputClippings").index(i);
+        let timecode =
+            |key: &str, v: &Option<String>| -> Result<Option<profiles::Timecode>, CloudError> {
+                v.as_deref()
+                    .map(|t| t.parse().map_err(|e| err(&cat.key(key), format!("{e}"))))
+                    .transpose()
+            };
+        let start = timecode("StartTimecode", &c.start_timecode)?;
+        let end = timecode("EndTimecode", &c.end_timecode)?;
+        if start.is_none() && end.is_none() {
+            // "Start timecode or End timecode may be left blank, but not both" (InputClipping).
+            return Err(err(&cat, "give StartTimecode, EndTimecode or both"));
         }
-    };
-    let cat = at.key("InputClippings").index(0);
-    let timecode =
-        |key: &str, v: &Option<String>| -> Result<Option<profiles::Timecode>, CloudError> {
-            v.as_deref()
-                .map(|t| t.parse().map_err(|e| err(&cat.key(key), format!("{e}"))))
-                .transpose()
-        };
-    let start = timecode("StartTimecode", &clippings.start_timecode)?;
-    let end = timecode("EndTimecode", &clippings.end_timecode)?;
-    if start.is_none() && end.is_none() {
-        // "Start timecode or End timecode may be left blank, but not both" (InputClipping).
-        return Err(err(&cat, "give StartTimecode, EndTimecode or both"));
+        clips.push(profiles::Clip { start, end, origin });
     }
-    Ok(Some(profiles::Clip { start, end, origin }))
+    Ok(clips)
 }
 
 /// A member that must be absent.
@@ -270,97 +297,50 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     }
     allow_num(&at, "FollowSource", settings.follow_source, &[1])?;
     let inputs_at = at.key("Inputs");
-    let input =
-        match settings.inputs.as_slice() {
-            [] => return Err(err(&inputs_at, "required")),
-            [one] => one,
-            _ => return Err(err(
-                &inputs_at,
-                "several inputs (stitched in order) are not supported by mpe's local executor yet",
-            )),
+    if settings.inputs.is_empty() {
+        return Err(err(&inputs_at, "required"));
+    }
+    // Inputs, and the clips of each, are joined in order into one timeline (User Guide,
+    // "Assembling multiple inputs and input clips"); outputs are named after the first.
+    let mut pieces = Vec::new();
+    let mut selectors: Option<Vec<String>> = None;
+    for (i, input) in settings.inputs.iter().enumerate() {
+        let iat = inputs_at.index(i);
+        let read = read_input(&iat, input)?;
+        match &selectors {
+            None => selectors = Some(read.selectors.clone()),
+            Some(first) if !read.selectors.is_empty() && &read.selectors != first => {
+                return Err(err(
+                    &iat.key("AudioSelectors"),
+                    "every input must name its audio selector as the first input does",
+                ))
+            }
+            Some(_) => {}
+        }
+        let clips: Vec<Option<profiles::Clip>> = if read.clips.is_empty() {
+            vec![None]
+        } else {
+            read.clips.into_iter().map(Some).collect()
         };
-    let iat = inputs_at.index(0);
-    let file_input = required(&iat, "FileInput", &input.file_input)?.clone();
-    let clip = read_clipping(&iat, input)?;
-    // AUTO filters only where the deblock or denoise filter is enabled (MediaConvert API
-    // reference, InputFilterEnable); both off, neither runs and the strength is moot.
-    allow(
-        &iat,
-        "FilterEnable",
-        &input.filter_enable,
-        &["AUTO", "DISABLE"],
-    )?;
-    allow(&iat, "DeblockFilter", &input.deblock_filter, &["DISABLED"])?;
-    allow(&iat, "DenoiseFilter", &input.denoise_filter, &["DISABLED"])?;
-    // PSI control is about transport-stream inputs' tables.
-    allow(
-        &iat,
-        "PsiControl",
-        &input.psi_control,
-        &["USE_PSI", "IGNORE_PSI"],
-    )?;
-    allow(&iat, "InputScanType", &input.input_scan_type, &["AUTO"])?;
-    let selectors: Vec<String> = match &input.audio_selectors {
-        None => Vec::new(),
-        Some(map) => {
-            let sat = iat.key("AudioSelectors");
-            if map.len() > 1 {
-                return Err(err(&sat, "one audio selector is supported"));
-            }
-            for (name, sel) in map {
-                let at = sat.key(name);
-                allow(
-                    &at,
-                    "DefaultSelection",
-                    &sel.default_selection,
-                    &["DEFAULT", "NOT_DEFAULT"],
-                )?;
-                allow(&at, "SelectorType", &sel.selector_type, &["TRACK"])?;
-                allow_num(&at, "Offset", sel.offset, &[0])?;
-                absent(&at, "LanguageCode", &sel.language_code)?;
-                if let Some(t) = &sel.tracks {
-                    if t != &[1] {
-                        return Err(err(
-                            &at.key("Tracks"),
-                            "only the first audio track ([1]) is supported",
-                        ));
-                    }
-                }
-                // ProgramSelection picks a Dolby E program; AAC and PCM sources have one.
-            }
-            map.keys().cloned().collect()
+        for (c, clip) in clips.into_iter().enumerate() {
+            let at = match clip {
+                Some(_) => iat.key("InputClippings").index(c).0,
+                None => iat.0.clone(),
+            };
+            pieces.push(JoinedInput {
+                input: read.file_input.clone(),
+                clip,
+                rotation: read.rotation,
+                at,
+            });
         }
+    }
+    let selectors = selectors.unwrap_or_default();
+    let mut pieces = pieces.into_iter();
+    let Some(head) = pieces.next() else {
+        return Err(err(&inputs_at, "required"));
     };
-    // MediaConvert's default is no rotation, whatever the metadata says (API reference,
-    // InputRotate); AUTO follows the metadata, as the engine does by itself.
-    let rotation = match &input.video_selector {
-        None => Some(0),
-        Some(vs) => {
-            let vat = iat.key("VideoSelector");
-            allow(&vat, "ColorSpace", &vs.color_space, &["FOLLOW"])?;
-            allow(
-                &vat,
-                "ColorSpaceUsage",
-                &vs.color_space_usage,
-                &["FORCE", "FALLBACK"],
-            )?;
-            allow(&vat, "AlphaBehavior", &vs.alpha_behavior, &["DISCARD"])?;
-            allow(&vat, "PadVideo", &vs.pad_video, &["DISABLED", "BLACK"])?;
-            match vs.rotate.as_deref() {
-                None | Some("DEGREE_0") => Some(0),
-                Some("AUTO") => None,
-                Some("DEGREE_90") => Some(90),
-                Some("DEGREE_180") => Some(180),
-                Some("DEGREE_270") => Some(270),
-                Some(other) => {
-                    return Err(err(
-                        &vat.key("Rotate"),
-                        format!("{other:?} is not a rotation MediaConvert knows"),
-                    ))
-                }
-            }
-        }
-    };
+    let joined: Vec<JoinedInput> = pieces.collect();
 
     let groups_at = at.key("OutputGroups");
     let mut destination: Option<String> = None;
@@ -518,7 +498,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         // `$fn$` is the input file's name without its extension (User Guide, "Settings
         // variables"); the other identifiers (dates, times) would scatter one asset over
         // folders named at run time, so they are refused.
-        let base = profiles::naming::Layout::for_source(&file_input);
+        let base = profiles::naming::Layout::for_source(&head.input);
         let dest = &dest.replace("$fn$", base.base());
         if dest.contains('$') {
             return Err(err(
@@ -715,13 +695,114 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     })?;
     Ok(LocalJob {
         profile,
-        input: file_input,
+        input: head.input,
         destination: destination.unwrap_or_default(),
         elsewhere,
         job_id,
-        rotation,
-        clip,
+        rotation: head.rotation,
+        clip: head.clip,
+        joined,
+        first_at: head.at,
         warnings: Vec::new(),
+    })
+}
+
+/// What one input of the job says: its file, clips, rotation and audio selectors.
+struct ReadInput {
+    file_input: String,
+    clips: Vec<profiles::Clip>,
+    rotation: Option<u32>,
+    selectors: Vec<String>,
+}
+
+fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
+    let iat = iat.clone();
+    let file_input = required(&iat, "FileInput", &input.file_input)?.clone();
+    let clips = read_clippings(&iat, input)?;
+    // AUTO filters only where the deblock or denoise filter is enabled (MediaConvert API
+    // reference, InputFilterEnable); both off, neither runs and the strength is moot.
+    allow(
+        &iat,
+        "FilterEnable",
+        &input.filter_enable,
+        &["AUTO", "DISABLE"],
+    )?;
+    allow(&iat, "DeblockFilter", &input.deblock_filter, &["DISABLED"])?;
+    allow(&iat, "DenoiseFilter", &input.denoise_filter, &["DISABLED"])?;
+    // PSI control is about transport-stream inputs' tables.
+    allow(
+        &iat,
+        "PsiControl",
+        &input.psi_control,
+        &["USE_PSI", "IGNORE_PSI"],
+    )?;
+    allow(&iat, "InputScanType", &input.input_scan_type, &["AUTO"])?;
+    let selectors: Vec<String> = match &input.audio_selectors {
+        None => Vec::new(),
+        Some(map) => {
+            let sat = iat.key("AudioSelectors");
+            if map.len() > 1 {
+                return Err(err(&sat, "one audio selector is supported"));
+            }
+            for (name, sel) in map {
+                let at = sat.key(name);
+                allow(
+                    &at,
+                    "DefaultSelection",
+                    &sel.default_selection,
+                    &["DEFAULT", "NOT_DEFAULT"],
+                )?;
+                allow(&at, "SelectorType", &sel.selector_type, &["TRACK"])?;
+                allow_num(&at, "Offset", sel.offset, &[0])?;
+                absent(&at, "LanguageCode", &sel.language_code)?;
+                if let Some(t) = &sel.tracks {
+                    if t != &[1] {
+                        return Err(err(
+                            &at.key("Tracks"),
+                            "only the first audio track ([1]) is supported",
+                        ));
+                    }
+                }
+                // ProgramSelection picks a Dolby E program; AAC and PCM sources have one.
+            }
+            map.keys().cloned().collect()
+        }
+    };
+    // MediaConvert's default is no rotation, whatever the metadata says (API reference,
+    // InputRotate); AUTO follows the metadata, as the engine does by itself.
+    let rotation = match &input.video_selector {
+        None => Some(0),
+        Some(vs) => {
+            let vat = iat.key("VideoSelector");
+            allow(&vat, "ColorSpace", &vs.color_space, &["FOLLOW"])?;
+            allow(
+                &vat,
+                "ColorSpaceUsage",
+                &vs.color_space_usage,
+                &["FORCE", "FALLBACK"],
+            )?;
+            allow(&vat, "AlphaBehavior", &vs.alpha_behavior, &["DISCARD"])?;
+            allow(&vat, "PadVideo", &vs.pad_video, &["DISABLED", "BLACK"])?;
+            match vs.rotate.as_deref() {
+                None | Some("DEGREE_0") => Some(0),
+                Some("AUTO") => None,
+                Some("DEGREE_90") => Some(90),
+                Some("DEGREE_180") => Some(180),
+                Some("DEGREE_270") => Some(270),
+                Some(other) => {
+                    return Err(err(
+                        &vat.key("Rotate"),
+                        format!("{other:?} is not a rotation MediaConvert knows"),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(ReadInput {
+        file_input,
+        clips,
+        rotation,
+        selectors,
     })
 }
 
@@ -1641,14 +1722,39 @@ mod tests {
                 json!([{ "EndTimecode": "5s" }]),
                 "InputClippings[0].EndTimecode: \"5s\": not a timecode",
             ),
-            (
-                json!([{ "EndTimecode": "00:00:01:00" }, { "StartTimecode": "00:00:03:00" }]),
-                "InputClippings: several clips",
-            ),
         ] {
             j["Settings"]["Inputs"][0]["InputClippings"] = clippings;
             let e = parse_job(&j).expect_err("refused");
             assert!(e.to_string().contains(path), "{e}");
         }
+        // Several clips, and several inputs, are one timeline in order.
+        j["Settings"]["Inputs"][0]["InputClippings"] =
+            json!([{ "EndTimecode": "00:00:01:00" }, { "StartTimecode": "00:00:03:00" }]);
+        let mut second = j["Settings"]["Inputs"][0].clone();
+        second["FileInput"] = json!("s3://raw/outro.mov");
+        second.as_object_mut().map(|o| o.remove("InputClippings"));
+        second["VideoSelector"] = json!({ "Rotate": "DEGREE_90" });
+        j["Settings"]["Inputs"]
+            .as_array_mut()
+            .expect("inputs")
+            .push(second);
+        let job = parse_job(&j).expect("reads");
+        assert_eq!(job.input, "s3://raw/uploads/timecoded.mp4");
+        assert!(job.clip.is_some_and(|c| c.start.is_none()));
+        let joined: Vec<_> = job
+            .joined
+            .iter()
+            .map(|p| (p.input.as_str(), p.clip.is_some(), p.rotation))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                ("s3://raw/uploads/timecoded.mp4", true, None),
+                ("s3://raw/outro.mov", false, Some(90))
+            ]
+        );
+        j["Settings"]["Inputs"][1]["AudioSelectors"] = json!({ "Other": {} });
+        let e = parse_job(&j).expect_err("another selector name");
+        assert!(e.to_string().contains("Inputs[1].AudioSelectors"), "{e}");
     }
 }

@@ -23,7 +23,7 @@ pub mod wire;
 pub use aws::{clients, Clients, Endpoints};
 pub use client::JobState;
 pub use error::CloudError;
-pub use job::{check_request, parse_job, JobWarning, LocalJob};
+pub use job::{check_request, parse_job, JobWarning, JoinedInput, LocalJob};
 pub use mediaconvert::{render_job, render_template, JobRequest};
 pub use profiles;
 pub use upload::{upload, UploadOptions, Uploaded};

@@ -292,11 +292,8 @@ fn settings_the_local_executor_lacks_are_named() {
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|j| {
-                j["Settings"]["Inputs"][0]["InputClippings"] =
-                    json!([{ "EndTimecode": "00:00:00:10" }, { "StartTimecode": "00:00:01:00" }])
-            }),
-            "Settings.Inputs[0].InputClippings",
+            Box::new(|j| j["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED")),
+            "Settings.Inputs[0].DeblockFilter",
         ),
         (
             Box::new(|j| {

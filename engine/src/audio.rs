@@ -18,15 +18,39 @@ pub(crate) struct AudioPipeline {
     chain: String,
     shape: Shape,
     encoder: encoder::audio::Encoder,
-    /// Source start, in the decoder's packet time base, subtracted so that audio and video
-    /// share zero.
-    offset: i64,
+    /// The part of the timeline the current input makes.
+    piece: Piece,
+    /// The time base of the resampling graph's input (the first input's packets').
     in_tb: Rational,
     out_tb: Rational,
     decoded: frame::Audio,
     filtered: frame::Audio,
     /// The pts the next encoder input frame must not precede.
     next_pts: i64,
+}
+
+/// Where the current input's audio goes on the timeline.
+struct Piece {
+    /// The decoder's packet time base.
+    tb: Rational,
+    /// Source seconds that become `base`: the shared zero of audio and video.
+    start: f64,
+    /// Timeline seconds where this input begins.
+    base: f64,
+    /// Seconds of it kept; `None` to its end.
+    length: Option<f64>,
+}
+
+/// An audio decoder for `stream`, its packets in the stream's time base.
+fn open_decoder(stream: &ff::format::stream::Stream) -> Result<decoder::Audio, Error> {
+    let ctx = codec::Context::from_parameters(stream.parameters())
+        .map_err(Error::ffmpeg("reading the audio stream parameters"))?;
+    let mut decoder = ctx
+        .decoder()
+        .audio()
+        .map_err(Error::ffmpeg("opening the audio decoder"))?;
+    decoder.set_packet_time_base(stream.time_base());
+    Ok(decoder)
 }
 
 impl AudioPipeline {
@@ -39,13 +63,7 @@ impl AudioPipeline {
         end: Option<f64>,
     ) -> Result<Self, Error> {
         let in_tb = stream.time_base();
-        let ctx = codec::Context::from_parameters(stream.parameters())
-            .map_err(Error::ffmpeg("reading the audio stream parameters"))?;
-        let mut decoder = ctx
-            .decoder()
-            .audio()
-            .map_err(Error::ffmpeg("opening the audio decoder"))?;
-        decoder.set_packet_time_base(in_tb);
+        let decoder = open_decoder(stream)?;
 
         let aac = encoder::find_by_name("aac")
             .ok_or(ff::Error::EncoderNotFound)
@@ -79,14 +97,19 @@ impl AudioPipeline {
         let chain = chain(plan, end, true);
         let shape = Shape::of_decoder(&decoder);
         let graph = build_graph(&shape, in_tb, &chain, encoder.frame_size())?;
-        let offset = (start / f64::from(in_tb)).round() as i64;
+        let piece = Piece {
+            tb: in_tb,
+            start,
+            base: 0.0,
+            length: None,
+        };
         Ok(AudioPipeline {
             decoder,
             graph,
             chain: self::chain(plan, end, false),
             shape,
             encoder,
-            offset,
+            piece,
             in_tb,
             out_tb: Rational::new(1, rate),
             decoded: frame::Audio::empty(),
@@ -103,6 +126,38 @@ impl AudioPipeline {
         }
     }
 
+    /// Ends the current input: what its decoder still holds goes on, and the stream
+    /// carries on with [`AudioPipeline::next_input`] (or ends with `push(None)`).
+    pub fn end_input(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+        self.decoder.send_eof()?;
+        self.receive(out, false)
+    }
+
+    /// Goes on with `stream` of the next input, `start` (its source seconds) at `base`
+    /// seconds of the timeline, `length` seconds of it kept. Its frames are re-timed into
+    /// the first input's time base, and a different format gets a graph of its own.
+    pub fn next_input(
+        &mut self,
+        stream: &ff::format::stream::Stream,
+        start: f64,
+        base: f64,
+        length: Option<f64>,
+    ) -> Result<(), Error> {
+        self.decoder = open_decoder(stream)?;
+        self.piece = Piece {
+            tb: stream.time_base(),
+            start,
+            base,
+            length,
+        };
+        Ok(())
+    }
+
+    /// Keeps only the first `length` seconds of the current input (a clip with an end).
+    pub fn set_length(&mut self, length: Option<f64>) {
+        self.piece.length = length;
+    }
+
     /// Feeds a packet (or end of stream) and appends finished AAC packets to `out`.
     pub fn push(
         &mut self,
@@ -117,18 +172,28 @@ impl AudioPipeline {
             },
             None => self.decoder.send_eof()?,
         }
+        self.receive(out, packet.is_none())
+    }
+
+    /// Takes every frame the decoder has ready into the graph and the encoder; `last`
+    /// ends the stream when the decoder is drained.
+    fn receive(&mut self, out: &mut Vec<Packet>, last: bool) -> Result<(), ff::Error> {
         loop {
             match self.decoder.receive_frame(&mut self.decoded) {
                 Ok(()) => {
                     let Some(ts) = self.decoded.timestamp() else {
                         continue;
                     };
-                    let shifted = ts - self.offset;
-                    if shifted < 0 {
-                        // Audio before the first video frame has no place in the ladder.
+                    // Seconds into this input's part of the timeline.
+                    let t = ts as f64 * f64::from(self.piece.tb) - self.piece.start;
+                    // Audio before the first video frame has no place in the ladder, nor
+                    // audio past a clip's end. (Half a tick of slack: exact starts stay.)
+                    let tick = f64::from(self.in_tb);
+                    if t < -tick / 2.0 || self.piece.length.is_some_and(|l| t >= l) {
                         continue;
                     }
-                    self.decoded.set_pts(Some(shifted));
+                    let shifted = ((t + self.piece.base) / tick).round() as i64;
+                    self.decoded.set_pts(Some(shifted.max(0)));
                     let shape = Shape::of_frame(&self.decoded);
                     if shape != self.shape {
                         // Take what the old graph holds (no flush: that would pad the end),
@@ -147,6 +212,7 @@ impl AudioPipeline {
                     self.drain_filter(out)?;
                 }
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
+                Err(ff::Error::Eof) if !last => break,
                 Err(ff::Error::Eof) => {
                     self.graph
                         .get("in")

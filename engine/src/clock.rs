@@ -8,6 +8,8 @@ use ffmpeg_next as ff;
 /// gets identical pts and IDR positions.
 pub(crate) struct Clock {
     start: i64,
+    /// Where the current input begins on the timeline, in ticks (0 for the first).
+    base: i64,
     tb: Rational,
     gop: f64,
     /// Segment length and keyframes per segment, when IDRs are also forced on segment
@@ -33,6 +35,7 @@ impl Clock {
     pub fn new(start: i64, tb: Rational, gop: f64, fps: f64, step: u32) -> Clock {
         Clock {
             start,
+            base: 0,
             tb,
             gop,
             segment: None,
@@ -54,6 +57,16 @@ impl Clock {
     pub fn with_clip(mut self, length: Option<f64>) -> Clock {
         self.clip = Some(length.unwrap_or(f64::INFINITY));
         self
+    }
+
+    /// Goes on with the next input joined to the timeline: its frames (in this clock's
+    /// time base) from `start` ticks follow the last frame so far, `length` seconds of
+    /// them (`None`: to its end). The GOP grid runs on across the join.
+    pub fn next_input(&mut self, start: i64, length: Option<f64>) {
+        self.base = (self.end() / f64::from(self.tb)).round() as i64;
+        self.start = start;
+        self.clip = Some(length.unwrap_or(f64::INFINITY));
+        self.past_end = false;
     }
 
     /// Whether a frame past the clip's end has come.
@@ -103,7 +116,7 @@ impl Clock {
         }
         let tick = 1.0 / f64::from(self.tb);
         let min_next = self.last_pts.map(|p| p + 1);
-        let pts = match (f.pts().map(|p| p - self.start), min_next) {
+        let pts = match (f.pts().map(|p| p - self.start + self.base), min_next) {
             (Some(p), Some(m)) if p < m => {
                 // Broken or repeated timestamps: place the frame one frame after the last.
                 self.last_pts
@@ -262,5 +275,25 @@ mod tests {
         assert_eq!(out[49].0, 49);
         assert!(c.past_end());
         assert!((c.end() - 2.0).abs() < 1e-9, "{}", c.end());
+    }
+
+    #[test]
+    fn a_joined_input_follows_the_last_frame_and_keeps_the_gop_grid() {
+        // 25 fps, GOP 1 s: 1.2 s of a first input, then 1 s of another from its 2.0 s.
+        let mut c = Clock::new(0, Rational::new(1, 25), 1.0, 25.0, 1).with_clip(Some(1.2));
+        let first = run(&mut c, &(0..50).collect::<Vec<_>>());
+        assert_eq!(first.len(), 30);
+        c.next_input(50, Some(1.0));
+        let second = run(&mut c, &(40..100).collect::<Vec<_>>());
+        assert_eq!(second.len(), 25);
+        assert_eq!(second[0].0, 30, "right after the first input's last frame");
+        let keys: Vec<i64> = first
+            .iter()
+            .chain(&second)
+            .filter(|k| k.1)
+            .map(|k| k.0)
+            .collect();
+        assert_eq!(keys, [0, 25, 50]);
+        assert!((c.end() - 2.2).abs() < 1e-9, "{}", c.end());
     }
 }

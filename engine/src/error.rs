@@ -131,8 +131,18 @@ pub enum Error {
     Clip {
         /// The source.
         path: PathBuf,
+        /// Which part of the timeline: 0 the source's clip, `k` that of `joined[k - 1]`.
+        piece: usize,
         /// Which timecode, and why.
         source: profiles::TimecodeError,
+    },
+    /// An input cannot follow the first on one timeline.
+    #[error("{}: cannot be joined: {reason}", path.display())]
+    Join {
+        /// The joined input.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The run was cancelled (Ctrl-C); nothing was published.
     #[error("cancelled; nothing was published")]

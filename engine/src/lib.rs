@@ -36,7 +36,7 @@ pub use error::Error;
 pub use probe::probe;
 pub use progress::Progress;
 pub use thumbs::{thumbs, ThumbsOptions, ThumbsReport};
-pub use transcode::{transcode, Chunks, OutputFile, TranscodeOptions, TranscodeReport};
+pub use transcode::{transcode, Chunks, Joined, OutputFile, TranscodeOptions, TranscodeReport};
 
 /// Initialises FFmpeg once and quiets its own logging (mpe reports errors itself).
 pub fn init() {

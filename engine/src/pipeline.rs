@@ -1,11 +1,12 @@
 //! The running pipeline: one demuxing/decoding thread that stamps frames and fans them out
 //! by reference to one thread per rung over bounded queues, and encodes audio once.
 
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 
-use ff::{format, frame, Packet};
+use ff::{format, frame, Packet, Rescale};
 use ffmpeg_next as ff;
 
 use crate::audio::AudioPipeline;
@@ -31,7 +32,8 @@ pub(crate) struct Decoded {
 
 /// Everything the demuxing thread drives.
 pub(crate) struct Pipeline<'a> {
-    pub source: &'a Path,
+    /// The input being read.
+    pub source: PathBuf,
     pub input: format::context::Input,
     pub video_stream: usize,
     pub decoder: VideoDecoder,
@@ -48,6 +50,30 @@ pub(crate) struct Pipeline<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Picks thumbnail and trick-play frames while decoding (set up by [`Pipeline::run`]).
     pub picker: Option<Picker>,
+    /// The time base of the shared clock (the first input's decoded frames').
+    pub clock_tb: ff::Rational,
+    /// The inputs (or clips) joined after the current one, in order.
+    pub next: VecDeque<Piece>,
+}
+
+/// An input joined to the timeline after the first, opened and planned.
+pub(crate) struct Piece {
+    pub source: PathBuf,
+    pub input: format::context::Input,
+    pub video_stream: usize,
+    /// Its audio, when the timeline has audio and it has some.
+    pub audio_stream: Option<usize>,
+    pub rotation: u32,
+    pub interlaced: bool,
+    /// Source seconds of its first frame kept (the stream's start plus the clip's).
+    pub start: f64,
+    /// Seconds kept; `None` to its end.
+    pub length: Option<f64>,
+    /// Its planned length (the clip's, or its video's): audio is cut to it, so that a
+    /// longer audio track does not run over the next input.
+    pub planned: f64,
+    /// Whether to seek to `start` first (a clip that starts after the input does).
+    pub seek: bool,
 }
 
 /// A consumer of the decoded frames, on a thread of its own.
@@ -289,6 +315,77 @@ impl Pipeline<'_> {
         fanout: &mut Fanout,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Decoded, Error> {
+        loop {
+            self.read_input(fanout, progress)?;
+            self.video(None, fanout, progress)?;
+            let Some(piece) = self.next.pop_front() else {
+                break;
+            };
+            self.switch(piece, fanout)?;
+        }
+        self.audio(None, fanout)?;
+        progress(Progress {
+            position: self.clock.position(),
+            duration: self.duration,
+            frames: self.clock.frames,
+            finishing: true,
+        });
+        Ok(Decoded {
+            frames: self.clock.frames,
+            end: self.clock.end(),
+        })
+    }
+
+    /// Ends the input just read and goes on with `piece`: a decoder of its own, its
+    /// audio decoded into the same audio stream, its frames after the last so far.
+    fn switch(&mut self, piece: Piece, fanout: &mut Fanout) -> Result<(), Error> {
+        if let Some(audio) = self.audio.as_mut() {
+            let mut out = Vec::new();
+            let ended = audio.end_input(&mut out);
+            self.send_audio(&out, fanout)?;
+            ended.map_err(|e| self.corrupt("decoding audio", e))?;
+        }
+        let base = self.clock.end();
+        let mut input = piece.input;
+        let decoder = {
+            let stream = input
+                .stream(piece.video_stream)
+                .ok_or_else(|| Error::Internal("planned video stream vanished".into()))?;
+            VideoDecoder::open(&piece.source, &stream, piece.rotation, piece.interlaced, 0)?
+        };
+        self.clock.next_input(
+            (piece.start / f64::from(self.clock_tb)).round() as i64,
+            piece.length,
+        );
+        self.audio_stream = None;
+        self.audio_until = None;
+        if let (Some(audio), Some(index)) = (self.audio.as_mut(), piece.audio_stream) {
+            let stream = input
+                .stream(index)
+                .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
+            audio.next_input(&stream, piece.start, base, Some(piece.planned))?;
+            self.audio_stream = Some(index);
+            let tb = f64::from(stream.time_base());
+            self.audio_until = piece
+                .length
+                .map(|l| ((piece.start + l + 0.5) / tb).round() as i64);
+        }
+        if piece.seek {
+            crate::transcode::seek(&mut input, &piece.source, piece.start)?;
+        }
+        self.input = input;
+        self.video_stream = piece.video_stream;
+        self.decoder = decoder;
+        self.source = piece.source;
+        Ok(())
+    }
+
+    /// Reads the current input to its end (or its clip's).
+    fn read_input(
+        &mut self,
+        fanout: &mut Fanout,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), Error> {
         let mut packet = Packet::empty();
         let mut audio_done = self.audio_stream.is_none();
         loop {
@@ -315,18 +412,7 @@ impl Pipeline<'_> {
                 self.audio(Some(&packet), fanout)?;
             }
         }
-        self.video(None, fanout, progress)?;
-        self.audio(None, fanout)?;
-        progress(Progress {
-            position: self.clock.position(),
-            duration: self.duration,
-            frames: self.clock.frames,
-            finishing: true,
-        });
-        Ok(Decoded {
-            frames: self.clock.frames,
-            end: self.clock.end(),
-        })
+        Ok(())
     }
 
     /// Decodes a video packet (`None`: drain at the end) and fans the frames out.
@@ -337,7 +423,12 @@ impl Pipeline<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), Error> {
         let (clock, duration, picker) = (&mut self.clock, self.duration, &mut self.picker);
-        let mut sink = |f: frame::Video| -> Result<(), Error> {
+        // A joined input's frames may come in another time base than the clock's.
+        let retime = Some((self.decoder.time_base(), self.clock_tb)).filter(|(a, b)| a != b);
+        let mut sink = |mut f: frame::Video| -> Result<(), Error> {
+            if let (Some((from, to)), Some(pts)) = (retime, f.pts()) {
+                f.set_pts(Some(pts.rescale(from, to)));
+            }
             if let Some(f) = clock.stamp(f) {
                 if let Some(p) = picker.as_mut() {
                     p.frame(clock.position(), &f)?;
@@ -370,7 +461,12 @@ impl Pipeline<'_> {
         if let Err(e) = audio.push(packet, &mut out) {
             return Err(self.corrupt("decoding audio", e));
         }
-        for p in &out {
+        self.send_audio(&out, fanout)
+    }
+
+    /// Hands AAC packets to the audio-only outputs and to the rungs that mux audio.
+    fn send_audio(&mut self, out: &[Packet], fanout: &mut Fanout) -> Result<(), Error> {
+        for p in out {
             for m in &mut self.audio_muxers {
                 m.write(0, p)?;
             }

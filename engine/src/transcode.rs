@@ -1,7 +1,7 @@
 //! `mpe transcode`: demux and decode once, fan frames out to every rung, encode audio once,
 //! package every output group, write the manifests, and publish by rename.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::metadata::{AssetRecord, Facts, PreviewRecord, Timings, TrickPlayRecord};
 use crate::mux::{Muxer, SegmentKind, StreamSpec};
 use crate::package::Asset;
-use crate::pipeline::{Pipeline, Window, Worker};
+use crate::pipeline::{Piece, Pipeline, Window, Worker};
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::rung::{self, Target};
@@ -52,6 +52,21 @@ pub struct TranscodeOptions {
     /// Only this part of the source, re-timed to start at zero (MediaConvert's
     /// `InputClippings`); `None` for all of it.
     pub clip: Option<profiles::Clip>,
+    /// Inputs joined after the source, in order, into one timeline (MediaConvert's further
+    /// `Inputs`, and further clips of one input). Outputs keep the source's size, frame
+    /// rate and names.
+    pub joined: Vec<Joined>,
+}
+
+/// An input joined to the timeline after the source.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The file.
+    pub source: PathBuf,
+    /// Only this part of it.
+    pub clip: Option<profiles::Clip>,
+    /// Its rotation override, as [`TranscodeOptions::rotation`].
+    pub rotation: Option<u32>,
 }
 
 /// How a rung's frames are spread over encoders (see the `chunks` module).
@@ -112,13 +127,36 @@ pub fn transcode(
     // A clip is planned as the source it amounts to: its length decides segments,
     // thumbnails at percentages and the preview's place.
     let window = match &opts.clip {
-        Some(clip) => {
-            let w = clip_window(source, &input, &media, plan.video_stream, clip)?;
-            plan = profiles::plan(&opts.profile, &clipped(&media, &w))?;
-            Some(w)
-        }
+        Some(clip) => Some(clip_window(
+            source,
+            &input,
+            &media,
+            plan.video_stream,
+            clip,
+        )?),
         None => None,
     };
+    let pieces = opts
+        .joined
+        .iter()
+        .enumerate()
+        .map(|(k, j)| {
+            open_piece(j, &opts.profile, &media, &plan).map_err(|e| match e {
+                Error::Clip { path, source, .. } => Error::Clip {
+                    path,
+                    piece: k + 1,
+                    source,
+                },
+                e => e,
+            })
+        })
+        .collect::<Result<VecDeque<_>, _>>()?;
+    let joined_seconds: f64 = pieces.iter().map(|p| p.planned).sum();
+    if window.is_some() || !pieces.is_empty() {
+        plan = profiles::plan(&opts.profile, &clipped(&media, window, joined_seconds))?;
+    }
+    // The first input's own part of the timeline.
+    let first_seconds = (plan.duration - joined_seconds).max(0.0);
     let layout = Layout::for_source(&source.to_string_lossy());
     let asset_name = opts.asset_name.as_deref().unwrap_or(layout.base());
     let staging = Staging::new(&opts.output, asset_name, opts.force)?;
@@ -140,19 +178,13 @@ pub fn transcode(
         .stream(plan.video_stream)
         .ok_or_else(|| Error::Internal("planned video stream vanished".into()))?;
     // The shared zero of audio and video: the video stream's start.
-    let start_seconds = match ist.start_time() {
-        t if t == ff::ffi::AV_NOPTS_VALUE => 0.0,
-        t => t as f64 * f64::from(ist.time_base()),
-    };
+    let start_seconds = stream_start(&ist);
     let video_info = media
         .video
         .iter()
         .find(|v| v.index == plan.video_stream)
         .ok_or_else(|| Error::Internal("planned video stream not probed".into()))?;
-    let interlaced = matches!(
-        video_info.field_order.as_deref(),
-        Some("tt" | "bb" | "tb" | "bt")
-    );
+    let interlaced = is_interlaced(video_info);
     let decoder = VideoDecoder::open(source, &ist, plan.rotation, interlaced, 0)?;
     // SAFETY: reads plain enum fields of the stream's codec parameters.
     let color = unsafe {
@@ -237,17 +269,15 @@ pub fn transcode(
             Some(((start_seconds + end + 0.5) / f64::from(tb)).round() as i64)
         });
     if clip_start > 0.0 {
-        // To the keyframe at or before the clip's start; the clock drops what precedes it.
-        let ts = ((start_seconds + clip_start) * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
-        input.seek(ts, ..ts).map_err(|e| Error::Corrupt {
-            path: source.clone(),
-            what: "seeking to the clip's start",
-            at: clip_start,
-            source: e,
-        })?;
+        seek(&mut input, source, start_seconds + clip_start)?;
+    }
+    let mut audio = audio;
+    if let (Some(a), false) = (audio.as_mut(), pieces.is_empty()) {
+        // Its audio ends with its video, not running over the next input's.
+        a.set_length(Some(first_seconds));
     }
     let pipeline = Pipeline {
-        source,
+        source: source.clone(),
         audio_muxers: audio_muxers(&asset, audio_spec.as_ref())?,
         input,
         video_stream: plan.video_stream,
@@ -259,6 +289,8 @@ pub fn transcode(
         duration: plan.duration,
         cancel: opts.cancel.as_deref(),
         picker: None,
+        clock_tb: frame_tb,
+        next: pieces,
     };
     timings.probe = started.elapsed().as_secs_f64();
     let (finished, decoded, thumbnails) = pipeline.run(setups, writer, progress)?;
@@ -280,7 +312,7 @@ pub fn transcode(
         .map(|d| match &window {
             Some(w) => w.end.unwrap_or(d).min(d) - w.start,
             None => d,
-        });
+        } + joined_seconds);
     // An absolute tolerance (a GOP, at least a second): a percentage would let a long film
     // lose minutes unnoticed.
     let tolerance = plan.gop_seconds.max(1.0);
@@ -354,8 +386,116 @@ fn clip_window(
     clip.window(fps, embedded_timecode(input), duration)
         .map_err(|e| Error::Clip {
             path: source.to_path_buf(),
+            piece: 0,
             source: e,
         })
+}
+
+/// A stream's start in seconds (0 when the container does not say).
+fn stream_start(stream: &ff::format::stream::Stream<'_>) -> f64 {
+    match stream.start_time() {
+        t if t == ff::ffi::AV_NOPTS_VALUE => 0.0,
+        t => t as f64 * f64::from(stream.time_base()),
+    }
+}
+
+/// Whether the probe found the stream's fields interlaced.
+fn is_interlaced(video: &profiles::VideoStream) -> bool {
+    matches!(
+        video.field_order.as_deref(),
+        Some("tt" | "bb" | "tb" | "bt")
+    )
+}
+
+/// Seeks `input` to the keyframe at or before `seconds` of its timeline; the clock drops
+/// the frames before the clip's start.
+pub(crate) fn seek(
+    input: &mut ff::format::context::Input,
+    path: &std::path::Path,
+    seconds: f64,
+) -> Result<(), Error> {
+    let ts = (seconds * f64::from(ff::ffi::AV_TIME_BASE)) as i64;
+    input.seek(ts, ..ts).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        what: "seeking to the clip's start",
+        at: seconds,
+        source: e,
+    })
+}
+
+/// Opens, probes and plans an input joined after the source: its streams, its part of
+/// the timeline, and whether it can follow the source at all.
+fn open_piece(
+    joined: &Joined,
+    profile: &Profile,
+    first: &MediaInfo,
+    first_plan: &Plan,
+) -> Result<Piece, Error> {
+    let path = &joined.source;
+    let input = crate::probe::open_input(path)?;
+    let mut media = crate::probe::describe(path, &input);
+    if let Some(r) = joined.rotation {
+        for v in &mut media.video {
+            v.rotation = r;
+        }
+    }
+    let plan = profiles::plan(profile, &media)?;
+    let video = media
+        .video
+        .iter()
+        .find(|v| v.index == plan.video_stream)
+        .ok_or_else(|| Error::Internal("planned video stream not probed".into()))?;
+    let rate =
+        |v: &profiles::VideoStream| f64::from(v.frame_rate[0]) / f64::from(v.frame_rate[1].max(1));
+    if let Some(f) = first
+        .video
+        .iter()
+        .find(|v| v.index == first_plan.video_stream)
+    {
+        // Frame-rate conversion at a join is not done here: the timeline keeps one rate.
+        if (rate(video) - rate(f)).abs() > 0.01 {
+            return Err(Error::Join {
+                path: path.clone(),
+                reason: format!(
+                    "its frame rate {:.3} differs from the first input's {:.3}; joined inputs must share one",
+                    rate(video),
+                    rate(f)
+                ),
+            });
+        }
+    }
+    let w = match &joined.clip {
+        Some(c) => clip_window(path, &input, &media, plan.video_stream, c)?,
+        None => profiles::ClipWindow {
+            start: 0.0,
+            end: None,
+        },
+    };
+    let duration = video.duration.unwrap_or(media.duration);
+    let planned = (w.end.unwrap_or(duration).min(duration) - w.start).max(0.0);
+    let stream = input
+        .stream(plan.video_stream)
+        .ok_or_else(|| Error::Internal("planned video stream vanished".into()))?;
+    let stream_start = stream_start(&stream);
+    let interlaced = is_interlaced(video);
+    let (video_stream, rotation) = (plan.video_stream, plan.rotation);
+    let audio_stream = first_plan
+        .audio
+        .as_ref()
+        .and(plan.audio.as_ref())
+        .map(|a| a.source_stream);
+    Ok(Piece {
+        source: path.clone(),
+        input,
+        video_stream,
+        audio_stream,
+        rotation,
+        interlaced,
+        start: stream_start + w.start,
+        length: w.end.map(|e| e - w.start),
+        planned,
+        seek: w.start > 0.0,
+    })
 }
 
 /// The source's own timecode of its first frame: the `timecode` tag FFmpeg's demuxers
@@ -368,9 +508,14 @@ fn embedded_timecode(input: &ff::format::context::Input) -> Option<profiles::Tim
         .or_else(|| tagged(input.metadata()))
 }
 
-/// The source as its clip makes it: durations cut to the window.
-fn clipped(media: &MediaInfo, w: &profiles::ClipWindow) -> MediaInfo {
-    let cut = |d: f64| (w.end.unwrap_or(d).min(d) - w.start).max(0.0);
+/// The source as its clip and the inputs joined after it make it: durations cut to the
+/// window, then `joined` seconds longer.
+fn clipped(media: &MediaInfo, w: Option<profiles::ClipWindow>, joined: f64) -> MediaInfo {
+    let w = w.unwrap_or(profiles::ClipWindow {
+        start: 0.0,
+        end: None,
+    });
+    let cut = |d: f64| (w.end.unwrap_or(d).min(d) - w.start).max(0.0) + joined;
     let mut m = media.clone();
     m.duration = cut(m.duration);
     for v in &mut m.video {

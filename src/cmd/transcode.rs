@@ -89,6 +89,8 @@ struct What {
     rotation: Option<u32>,
     /// A job's clip (`InputClippings`).
     clip: Option<profiles::Clip>,
+    /// A job's further inputs and clips.
+    joined: Vec<engine::Joined>,
     /// What a job asked that is made otherwise.
     warnings: Vec<cloud::JobWarning>,
 }
@@ -108,6 +110,7 @@ fn what(args: &Args) -> anyhow::Result<What> {
             elsewhere: Vec::new(),
             rotation: None,
             clip: None,
+            joined: Vec::new(),
             warnings: Vec::new(),
         });
     };
@@ -117,6 +120,17 @@ fn what(args: &Args) -> anyhow::Result<What> {
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", job_path.display()))?;
     let job = cloud::parse_job(&request).with_context(|| job_path.display().to_string())?;
     let source = local(&args.s3_root, &job.input)?;
+    let joined = job
+        .joined
+        .iter()
+        .map(|j| {
+            Ok(engine::Joined {
+                source: local(&args.s3_root, &j.input)?,
+                clip: j.clip,
+                rotation: j.rotation,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let dest = local(&args.s3_root, job.destination.trim_end_matches('/'))?;
     let name = dest
         .file_name()
@@ -142,6 +156,7 @@ fn what(args: &Args) -> anyhow::Result<What> {
         elsewhere,
         rotation: job.rotation,
         clip: job.clip,
+        joined,
         warnings: job.warnings,
     })
 }
@@ -178,6 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         elsewhere,
         rotation,
         clip,
+        joined,
         warnings,
     } = what(&args)?;
     for w in &warnings {
@@ -201,6 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cancel: Some(cancel),
         rotation,
         clip,
+        joined,
     };
     let mut reporter = Reporter::new(args.progress, &source.display().to_string());
     let report = engine::transcode(&opts, &mut |p| reporter.update(p));

@@ -135,12 +135,33 @@ fn execute(
 ) -> anyhow::Result<Vec<Value>> {
     let job = cloud::parse_job(&row.resolved)?;
     shared.store.set_warnings(&row.id, &job.warnings)?;
-    let (_, key) = split(&job.input)?;
-    let name = key.rsplit('/').next().unwrap_or("input").to_string();
-    let src_dir = dir.join("input");
-    std::fs::create_dir_all(&src_dir)?;
-    let source = src_dir.join(&name);
-    shared.s3.get(&job.input, &source)?;
+    // Each input once, in a folder of its own: two inputs may share a file name.
+    let mut fetched: Vec<(String, PathBuf)> = Vec::new();
+    let mut fetch = |uri: &str| -> anyhow::Result<PathBuf> {
+        if let Some((_, path)) = fetched.iter().find(|(u, _)| u == uri) {
+            return Ok(path.clone());
+        }
+        let (_, key) = split(uri)?;
+        let name = key.rsplit('/').next().unwrap_or("input").to_string();
+        let folder = dir.join("input").join(fetched.len().to_string());
+        std::fs::create_dir_all(&folder)?;
+        let path = folder.join(name);
+        shared.s3.get(uri, &path)?;
+        fetched.push((uri.to_string(), path.clone()));
+        Ok(path)
+    };
+    let source = fetch(&job.input)?;
+    let joined = job
+        .joined
+        .iter()
+        .map(|j| {
+            Ok(engine::Joined {
+                source: fetch(&j.input)?,
+                clip: j.clip,
+                rotation: j.rotation,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let asset = job
         .destination
         .trim_end_matches('/')
@@ -159,6 +180,7 @@ fn execute(
         cancel: Some(cancel.clone()),
         rotation: job.rotation,
         clip: job.clip,
+        joined,
     };
     let mut last = 0;
     let report = engine::transcode(&opts, &mut |p| {
@@ -169,10 +191,18 @@ fn execute(
         }
     })
     .map_err(|e| match e {
-        // A clip that does not fit the input is the job's fault (1010), at its path.
-        engine::Error::Clip { source, .. } => anyhow::Error::new(cloud::CloudError::Job {
-            field: "Settings.Inputs[0].InputClippings[0]".into(),
+        // A clip that does not fit its input is the job's fault (1010), at its path.
+        engine::Error::Clip { source, piece, .. } => anyhow::Error::new(cloud::CloudError::Job {
+            field: job.piece_at(piece),
             reason: format!("timecode {source}"),
+        }),
+        // So is an input that cannot follow the first.
+        engine::Error::Join { path, reason } => anyhow::Error::new(cloud::CloudError::Job {
+            field: "Settings.Inputs".into(),
+            reason: format!(
+                "{}: {reason}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ),
         }),
         e => e.into(),
     })?;

@@ -349,6 +349,7 @@ impl Context<'_> {
             cancel: Some(cancel.clone()),
             rotation: None,
             clip: None,
+            joined: Vec::new(),
         };
         let mut last = Instant::now();
         let result = engine::transcode(&topts, &mut |p| {
