@@ -288,6 +288,27 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     assert!(!captures.is_empty(), "mobile makes thumbnails");
     assert_eq!(thumbs, captures);
     assert_eq!(util::tree(&from_job), media);
+    // The HLS segments carry the program M3u8Settings gives (the first of AudioPids
+    // for the one audio stream), as ffprobe reads it.
+    let mut program = job.clone();
+    for g in program["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        for o in g["Outputs"].as_array_mut().expect("outputs") {
+            if o["ContainerSettings"]["Container"] == "M3U8" {
+                o["ContainerSettings"]["M3u8Settings"] = json!({
+                    "PmtPid": 100, "VideoPid": 256, "AudioPids": [257, 258], "ProgramNumber": 3
+                });
+            }
+        }
+    }
+    let o = run(&program);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        util::ts_program(&from_job.join("hls/short_360p_00001.ts")),
+        (3, 100, 256, vec![256, 257])
+    );
     // A setting the local executor lacks is named.
     let mut deblocked = job.clone();
     deblocked["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED");

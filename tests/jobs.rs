@@ -174,7 +174,13 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
     );
     let messages = done["Messages"]["Warning"].to_string();
     assert!(messages.contains("M3u8Settings"), "{messages}");
+    assert!(messages.contains("audio PES packets"), "{messages}");
     let hls = asset.join("hls");
+    // The console's PIDs (MediaConvert's defaults) are the segments' own.
+    assert_eq!(
+        util::ts_program(&hls.join("web_30_720p_00001.ts")),
+        (1, 480, 481, vec![481, 482])
+    );
     for (name, w, h, bitrate) in [
         ("720p", 1280, 720, 1_500_000.0),
         ("360p", 640, 360, 700_000.0),

@@ -555,9 +555,26 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             continue;
         }
         let mut videos = Vec::new();
+        let mut program: Option<Value> = None;
         for (oi, o) in g.outputs.iter().enumerate() {
             let at = oat.index(oi);
             let (v, a) = output(o, &at, kind, &selectors, r)?;
+            if let Some(m) = o
+                .container_settings
+                .as_ref()
+                .and_then(|c| c.m3u8_settings.as_ref())
+            {
+                let mat = at.key("ContainerSettings").key("M3u8Settings");
+                let p = transport(m, &mat, r)?;
+                if program.as_ref().is_some_and(|x| x != &p) {
+                    // The HLS group's rungs are one program, as mpe's segments carry it.
+                    return Err(err(
+                        &mat,
+                        "every output of the group must carry the same PIDs and program",
+                    ));
+                }
+                program = Some(p);
+            }
             if let Some(a) = a {
                 if audio.as_ref().is_some_and(|x| x != &a) {
                     return Err(err(
@@ -596,7 +613,11 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     "HLS_GROUP_SETTINGS" => "hls",
                     _ => "dash",
                 };
-                outputs.insert(name.into(), json!({ "destination": folder }));
+                let mut group = json!({ "destination": folder });
+                if let Some(p) = program.filter(|_| name == "hls") {
+                    group["transport"] = p;
+                }
+                outputs.insert(name.into(), group);
                 match &ladder {
                     Some((existing, _)) if existing != &videos => {
                         return Err(err(
@@ -806,6 +827,77 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
     })
 }
 
+/// An HLS output's `M3u8Settings`: the program its segments carry (a profile's
+/// `outputs.hls.transport`), MediaConvert's defaults where a member is absent.
+fn transport(m: &model::M3u8Settings, mat: &At, r: &mut Reader) -> Result<Value, CloudError> {
+    allow(mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
+    allow(mat, "NielsenId3", &m.nielsen_id3, &["NONE"])?;
+    allow(mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
+    allow(
+        mat,
+        "AudioDuration",
+        &m.audio_duration,
+        &["DEFAULT_CODEC_DURATION"],
+    )?;
+    let pid = |key: &str, v: Option<i64>, default: u16| -> Result<u16, CloudError> {
+        match v {
+            None => Ok(default),
+            Some(p) if (32..=8182).contains(&p) => Ok(p as u16),
+            Some(p) => Err(err(
+                &mat.key(key),
+                format!("{p} is not a PID from 32 to 8182"),
+            )),
+        }
+    };
+    let d = profiles::TransportStream::default();
+    let video_pid = pid("VideoPid", m.video_pid, d.video_pid)?;
+    let audio_pid = match m.audio_pids.as_deref() {
+        None | Some([]) => d.audio_pid,
+        // One audio stream is muxed: the first PID is its.
+        Some([first, ..]) => pid("AudioPids[0]", Some(*first), d.audio_pid)?,
+    };
+    let program = profiles::TransportStream {
+        pmt_pid: pid("PmtPid", m.pmt_pid, d.pmt_pid)?,
+        video_pid,
+        audio_pid,
+        program_number: match m.program_number {
+            None => d.program_number,
+            Some(n) => u16::try_from(n)
+                .map_err(|_| err(&mat.key("ProgramNumber"), format!("{n} is out of range")))?,
+        },
+        transport_stream_id: m
+            .transport_stream_id
+            .map(|n| {
+                u16::try_from(n).map_err(|_| {
+                    err(
+                        &mat.key("TransportStreamId"),
+                        format!("{n} is out of range"),
+                    )
+                })
+            })
+            .transpose()?,
+    };
+    // FFmpeg's MPEG-TS muxer carries the PCR on the video PID, packs PES by size and
+    // repeats PAT and PMT on its own period: asked otherwise, said so.
+    let mut otherwise = Vec::new();
+    if m.pcr_pid.is_some_and(|p| p != i64::from(video_pid)) {
+        otherwise.push("the PCR is on the video PID");
+    }
+    if m.pcr_control.is_some() {
+        otherwise.push("the PCR period is FFmpeg's (20 ms)");
+    }
+    if m.audio_frames_per_pes.is_some() {
+        otherwise.push("audio PES packets are filled by size, not frame count");
+    }
+    if m.pat_interval.is_some_and(|i| i != 0) || m.pmt_interval.is_some_and(|i| i != 0) {
+        otherwise.push("PAT and PMT are repeated on FFmpeg's period");
+    }
+    if !otherwise.is_empty() {
+        r.warn(mat, otherwise.join("; "));
+    }
+    serde_json::to_value(&program).map_err(|e| err(mat, e.to_string()))
+}
+
 /// Segmenting members every streaming group has.
 fn segmenting(
     at: &At,
@@ -923,39 +1015,6 @@ fn output(
             &["AUTOMATIC"],
         )?;
         absent(&hat, "SegmentModifier", &h.segment_modifier)?;
-    }
-    if let Some(m) = &c.m3u8_settings {
-        let mat = cat.key("M3u8Settings");
-        allow(&mat, "Scte35Source", &m.scte35_source, &["NONE"])?;
-        allow(&mat, "NielsenId3", &m.nielsen_id3, &["NONE"])?;
-        allow(&mat, "TimedMetadata", &m.timed_metadata, &["NONE"])?;
-        allow(
-            &mat,
-            "AudioDuration",
-            &m.audio_duration,
-            &["DEFAULT_CODEC_DURATION"],
-        )?;
-        let transport = [
-            m.pmt_pid,
-            m.video_pid,
-            m.pcr_pid,
-            m.private_metadata_pid,
-            m.program_number,
-            m.pat_interval,
-            m.pmt_interval,
-            m.audio_frames_per_pes,
-            m.transport_stream_id,
-            m.timed_metadata_pid,
-        ];
-        if transport.iter().any(Option::is_some)
-            || m.audio_pids.is_some()
-            || m.pcr_control.is_some()
-        {
-            r.warn(
-                &mat,
-                "PIDs, PES packing and table intervals are those of FFmpeg's MPEG-TS muxer (PMT 4096, streams from 256)",
-            );
-        }
     }
     if let Some(m) = &c.mp4_settings {
         let mat = cat.key("Mp4Settings");

@@ -245,7 +245,7 @@ fn settings(
             .map(|r| {
                 let mut o = json!({
                     "NameModifier": format!("_{}", r.name),
-                    "ContainerSettings": container(group),
+                    "ContainerSettings": container(profile, group),
                     "VideoDescription": video_description(profile, plan, r),
                 });
                 if group == Group::Hls {
@@ -259,7 +259,7 @@ fn settings(
         if let (Some(a), true) = (audio, group.separate_audio()) {
             outputs.push(json!({
                 "NameModifier": format!("_{AUDIO_NAME}"),
-                "ContainerSettings": container(group),
+                "ContainerSettings": container(profile, group),
                 "AudioDescriptions": [audio_description(a)],
             }));
         }
@@ -394,10 +394,36 @@ fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
     }
 }
 
-fn container(group: Group) -> Value {
+fn container(profile: &Profile, group: Group) -> Value {
     match group {
         Group::Cmaf => json!({ "Container": "CMFC" }),
-        Group::Hls => json!({ "Container": "M3U8", "M3u8Settings": {} }),
+        Group::Hls => {
+            // MediaConvert's defaults are the profile's: only what differs is written.
+            let t = profile
+                .outputs
+                .hls
+                .as_ref()
+                .map(|h| h.transport.clone())
+                .unwrap_or_default();
+            let d = profiles::TransportStream::default();
+            let mut m = Map::new();
+            if t.pmt_pid != d.pmt_pid {
+                m.insert("PmtPid".into(), json!(t.pmt_pid));
+            }
+            if t.video_pid != d.video_pid {
+                m.insert("VideoPid".into(), json!(t.video_pid));
+            }
+            if t.audio_pid != d.audio_pid {
+                m.insert("AudioPids".into(), json!([t.audio_pid]));
+            }
+            if t.program_number != d.program_number {
+                m.insert("ProgramNumber".into(), json!(t.program_number));
+            }
+            if let Some(id) = t.transport_stream_id {
+                m.insert("TransportStreamId".into(), json!(id));
+            }
+            json!({ "Container": "M3U8", "M3u8Settings": m })
+        }
         Group::Dash => json!({ "Container": "MPD" }),
     }
 }

@@ -352,6 +352,16 @@ fn tuned_profiles_render_and_read_back() {
         height: Some(720),
         scaling: profiles::Scaling::Fit,
     });
+    profile.outputs.hls = Some(profiles::HlsGroupSettings {
+        destination: "hls/".into(),
+        transport: profiles::TransportStream {
+            pmt_pid: 100,
+            video_pid: 256,
+            audio_pid: 257,
+            program_number: 3,
+            transport_stream_id: Some(9),
+        },
+    });
     let job = render_job(&request(&profile)).expect("render");
     let h264 = &job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"];
     assert_eq!(
@@ -373,6 +383,7 @@ fn tuned_profiles_render_and_read_back() {
     want.level = Some("4".into());
     assert_eq!(got.tuning, want);
     assert_eq!(back.profile.renditions[0].size, profile.renditions[0].size);
+    assert_eq!(back.profile.outputs.hls, profile.outputs.hls);
     // And the job survives a second round.
     let again = render_job(&JobRequest {
         profile: &back.profile,

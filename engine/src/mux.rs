@@ -30,8 +30,8 @@ pub(crate) enum SegmentKind<'a> {
     /// delay) and audio (AAC priming) by different amounts. Starting every track at the
     /// same positive offset keeps them in sync; the MPD timeline starts there.
     Fmp4 { init_name: &'a str, offset: f64 },
-    /// MPEG-TS segments.
-    Ts,
+    /// MPEG-TS segments carrying this program (video first, then audio).
+    Ts(&'a profiles::TransportStream),
 }
 
 /// One muxer with the time bases needed to rescale packets into it.
@@ -55,6 +55,7 @@ impl Muxer {
     ) -> Result<Muxer, Error> {
         let mut opts = Dictionary::new();
         let mut offset = 0.0;
+        let mut pids = Vec::new();
         opts.set("hls_time", &format!("{segment_seconds}"));
         opts.set("hls_list_size", "0");
         opts.set("hls_playlist_type", "vod");
@@ -69,11 +70,29 @@ impl Muxer {
                 opts.set("hls_segment_type", "fmp4");
                 opts.set("hls_fmp4_init_filename", init_name);
             }
-            SegmentKind::Ts => {
+            SegmentKind::Ts(program) => {
                 opts.set("hls_segment_type", "mpegts");
+                // The HLS muxer hands these to the MPEG-TS muxer of every segment, and
+                // gives each of its streams the id set here, which that muxer takes as
+                // the stream's PID (an id under 16 would be replaced by its own).
+                let mut ts = format!(
+                    "mpegts_pmt_start_pid={}:mpegts_service_id={}",
+                    program.pmt_pid, program.program_number
+                );
+                if let Some(id) = program.transport_stream_id {
+                    ts.push_str(&format!(":mpegts_transport_stream_id={id}"));
+                }
+                opts.set("hls_ts_options", &ts);
+                pids = streams
+                    .iter()
+                    .map(|s| match s.parameters.medium() {
+                        ff::media::Type::Audio => program.audio_pid,
+                        _ => program.video_pid,
+                    })
+                    .collect();
             }
         }
-        let mut m = Self::open(playlist, "hls", opts, streams)?;
+        let mut m = Self::open_with_ids(playlist, "hls", opts, streams, &pids)?;
         m.offsets = streams
             .iter()
             .map(|s| (offset / f64::from(s.time_base)).round() as i64)
@@ -101,18 +120,33 @@ impl Muxer {
         opts: Dictionary,
         streams: &[StreamSpec],
     ) -> Result<Muxer, Error> {
+        Self::open_with_ids(path, format_name, opts, streams, &[])
+    }
+
+    /// [`Muxer::open`], stream `i` given the format-specific id `ids[i]` where there is one.
+    fn open_with_ids(
+        path: &Path,
+        format_name: &str,
+        opts: Dictionary,
+        streams: &[StreamSpec],
+        ids: &[u16],
+    ) -> Result<Muxer, Error> {
         let label = path.display().to_string();
         let mut octx = format::output_as(&path, format_name)
             .map_err(Error::ffmpeg(format!("creating {label}")))?;
-        for spec in streams {
+        for (i, spec) in streams.iter().enumerate() {
             let mut ost = octx
                 .add_stream(ff::encoder::find(codec::Id::None))
                 .map_err(Error::ffmpeg(format!("adding a stream to {label}")))?;
             ost.set_parameters(spec.parameters.clone());
             ost.set_time_base(spec.time_base);
-            // SAFETY: resets the tag so the muxer picks the one for its container.
+            // SAFETY: resets the tag so the muxer picks the one for its container, and
+            // sets the stream id, a plain field of the stream not yet written.
             unsafe {
                 (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+                if let Some(id) = ids.get(i) {
+                    (*ost.as_mut_ptr()).id = i32::from(*id);
+                }
             }
         }
         let leftover = octx

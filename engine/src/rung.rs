@@ -20,12 +20,17 @@ pub(crate) enum Msg {
     Audio(Packet),
 }
 
+/// The program of TS segments that name none.
+static DEFAULT_PROGRAM: std::sync::LazyLock<profiles::TransportStream> =
+    std::sync::LazyLock::new(profiles::TransportStream::default);
+
 /// An output this rung writes.
 pub(crate) enum Target {
     /// A streaming output: fMP4 or TS segments plus the muxer's playlist.
     Segments {
         paths: SegmentPaths,
-        ts: bool,
+        /// MPEG-TS segments carrying this program; fMP4 when `None`.
+        ts: Option<profiles::TransportStream>,
         with_audio: bool,
     },
     /// A progressive MP4 with audio muxed in.
@@ -301,11 +306,12 @@ impl Outputs {
             let m = match t {
                 Target::Segments { paths, ts, .. } => {
                     let kind = match (&paths.init_name, ts) {
-                        (Some(init), false) => SegmentKind::Fmp4 {
+                        (_, Some(program)) => SegmentKind::Ts(program),
+                        (Some(init), None) => SegmentKind::Fmp4 {
                             init_name: init,
                             offset: s.fmp4_offset,
                         },
-                        _ => SegmentKind::Ts,
+                        (None, None) => SegmentKind::Ts(&DEFAULT_PROGRAM),
                     };
                     Muxer::segmented(
                         &paths.playlist,

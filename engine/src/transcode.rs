@@ -746,7 +746,14 @@ fn rung_setups(
                 .into_iter()
                 .map(|(group, _)| Target::Segments {
                     paths: asset.segment_paths(group, &r.name),
-                    ts: group == Group::Hls,
+                    ts: (group == Group::Hls).then(|| {
+                        profile
+                            .outputs
+                            .hls
+                            .as_ref()
+                            .map(|h| h.transport.clone())
+                            .unwrap_or_default()
+                    }),
                     with_audio: !group.separate_audio(),
                 })
                 .collect();

@@ -228,12 +228,12 @@ impl Layout {
 pub fn streaming_groups(profile: &Profile) -> Vec<(Group, &str)> {
     let o = &profile.outputs;
     [
-        (Group::Cmaf, o.cmaf.as_ref()),
-        (Group::Hls, o.hls.as_ref()),
-        (Group::Dash, o.dash.as_ref()),
+        (Group::Cmaf, o.cmaf.as_ref().map(|s| s.destination.as_str())),
+        (Group::Hls, o.hls.as_ref().map(|s| s.destination.as_str())),
+        (Group::Dash, o.dash.as_ref().map(|s| s.destination.as_str())),
     ]
     .into_iter()
-    .filter_map(|(g, s)| s.map(|s| (g, s.destination.as_str())))
+    .filter_map(|(g, d)| d.map(|d| (g, d)))
     .collect()
 }
 

@@ -303,7 +303,7 @@ pub struct OutputGroups {
     pub cmaf: Option<GroupSettings>,
     /// HLS group: MPEG-TS segments, audio muxed into every rung, for older devices.
     #[serde(default)]
-    pub hls: Option<GroupSettings>,
+    pub hls: Option<HlsGroupSettings>,
     /// DASH ISO group: fMP4 `.mp4` segments behind an MPD.
     #[serde(default)]
     pub dash: Option<GroupSettings>,
@@ -318,6 +318,54 @@ pub struct OutputGroups {
 pub struct GroupSettings {
     /// Folder under the asset root, ending in `/` (MediaConvert's Destination).
     pub destination: String,
+}
+
+/// Settings of the HLS group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HlsGroupSettings {
+    /// Folder under the asset root, ending in `/` (MediaConvert's Destination).
+    pub destination: String,
+    /// The MPEG-TS program the segments carry (MediaConvert's `M3u8Settings`).
+    #[serde(default, skip_serializing_if = "TransportStream::is_default")]
+    pub transport: TransportStream,
+}
+
+/// The identifiers of the MPEG-TS program in every segment. The defaults are
+/// MediaConvert's (API reference, M3u8Settings: PMT PID 480, video 481, audio from 482,
+/// program 1), so local and cloud segments carry the same PIDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportStream {
+    /// PID of the program map table.
+    pub pmt_pid: u16,
+    /// PID of the video stream (which also carries the PCR).
+    pub video_pid: u16,
+    /// PID of the audio stream.
+    pub audio_pid: u16,
+    /// The program number (`service_id`).
+    pub program_number: u16,
+    /// The transport stream id; FFmpeg's default (1) when absent.
+    pub transport_stream_id: Option<u16>,
+}
+
+impl Default for TransportStream {
+    fn default() -> Self {
+        TransportStream {
+            pmt_pid: 480,
+            video_pid: 481,
+            audio_pid: 482,
+            program_number: 1,
+            transport_stream_id: None,
+        }
+    }
+}
+
+impl TransportStream {
+    /// Whether these are MediaConvert's defaults (nothing to write in a job).
+    pub fn is_default(&self) -> bool {
+        self == &TransportStream::default()
+    }
 }
 
 /// Settings of the file group.
@@ -546,6 +594,28 @@ impl Profile {
         let o = &self.outputs;
         if o.cmaf.is_none() && o.hls.is_none() && o.dash.is_none() && o.file.is_none() {
             return Err(bad("outputs", "no output group is enabled".into()));
+        }
+        if let Some(h) = &o.hls {
+            let t = &h.transport;
+            // MediaConvert's range for every PID (API reference, M3u8Settings).
+            for (field, pid) in [
+                ("pmt_pid", t.pmt_pid),
+                ("video_pid", t.video_pid),
+                ("audio_pid", t.audio_pid),
+            ] {
+                if !(32..=8182).contains(&pid) {
+                    return Err(bad(
+                        &format!("outputs.hls.transport.{field}"),
+                        format!("{pid} is not a PID from 32 to 8182"),
+                    ));
+                }
+            }
+            if t.pmt_pid == t.video_pid || t.pmt_pid == t.audio_pid || t.video_pid == t.audio_pid {
+                return Err(bad(
+                    "outputs.hls.transport",
+                    "the PMT, video and audio PIDs must differ".into(),
+                ));
+            }
         }
         let groups = [
             (

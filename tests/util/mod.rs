@@ -113,6 +113,33 @@ pub fn ffprobe_args(path: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
+/// The MPEG-TS program of a segment as ffprobe reads it: program number, PMT PID, PCR
+/// PID, and each stream's PID in stream order.
+pub fn ts_program(path: &Path) -> (u64, u64, u64, Vec<u64>) {
+    let v = ffprobe_args(
+        path,
+        &[
+            "-show_entries",
+            "program=program_id,pmt_pid,pcr_pid:stream=id",
+        ],
+    );
+    let p = &v["programs"][0];
+    let pid = |s: &Value| {
+        let text = s["id"].as_str().unwrap_or_default();
+        u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0)
+    };
+    let streams = v["streams"]
+        .as_array()
+        .map(|s| s.iter().map(pid).collect())
+        .unwrap_or_default();
+    (
+        p["program_id"].as_u64().unwrap_or(0),
+        p["pmt_pid"].as_u64().unwrap_or(0),
+        p["pcr_pid"].as_u64().unwrap_or(0),
+        streams,
+    )
+}
+
 /// Packets of the first stream of `kind` (`v` or `a`): (pts seconds, is keyframe, size).
 pub fn packets(path: &Path, kind: &str) -> Vec<(f64, bool, u64)> {
     let v = ffprobe_args(
