@@ -764,7 +764,7 @@ fn a_clip_by_embedded_timecode_keeps_its_frames_end_included_and_nothing_else() 
 }
 
 #[test]
-fn two_inputs_and_three_clips_make_one_timeline_with_continuous_audio() {
+fn two_inputs_and_three_clips_make_one_timeline_with_continuous_audio_at_any_rate() {
     let name = "two_inputs_with_clippings";
     let dir = util::work_dir("jobs-joined");
     let job = corpus(name);
@@ -831,17 +831,56 @@ print("{{}}")
     let v = crate::player::play(&asset, "hls/web_30.m3u8", "hls");
     assert_eq!(crate::player::heights(&v), [360]);
 
-    // An input at another frame rate cannot follow: ERROR 1010, naming it.
+    // An input at another frame rate follows on the first's: short.mp4 (38 frames at
+    // 25 fps, 1.52 s) after the 3 s of web_30 clips, its frames repeated onto 30 fps
+    // (DUPLICATE_DROP): every output time before 1.52 s, 46 frames, 136 in all.
     let mut mixed = job.clone();
     mixed["Settings"]["Inputs"][1]["FileInput"] = json!("s3://raw/uploads/short.mp4");
     mixed["Settings"]["Inputs"][1]["InputClippings"] = json!([]);
-    let failed = submit(&st, &first, &mixed, &dir, None)["job"].clone();
-    assert_eq!(failed["Status"], "ERROR", "{failed:#}");
-    assert_eq!(failed["ErrorCode"], 1010, "{failed:#}");
-    let msg = failed["ErrorMessage"].as_str().expect("message");
-    assert!(
-        msg.contains("Settings.Inputs: short.mp4: its frame rate 25.000 differs"),
-        "{msg}"
+    let mixed_out = dir.join("mixed");
+    let report = submit(&st, &first, &mixed, &dir, Some(&mixed_out));
+    assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
+    let mp4 = mixed_out.join("asset/mp4/web_30_360p.mp4");
+    let v = video(&mp4);
+    assert_eq!(
+        (v["nb_frames"].as_str(), v["r_frame_rate"].as_str()),
+        (Some("136"), Some("30/1")),
+        "{v:#}"
+    );
+    same_frame(&mp4, 3.0, &other_rate, 0.0, 0.2, &dir);
+    same_frame(&mp4, 4.0, &other_rate, 1.0, 0.2, &dir);
+    // And the whole timeline made 25 fps as FramerateControl SPECIFIED asks: one frame in
+    // six dropped, 7 s of 25 frames.
+    let mut pal = job.clone();
+    for g in pal["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        for o in g["Outputs"].as_array_mut().expect("outputs") {
+            let h = &mut o["VideoDescription"]["CodecSettings"]["H264Settings"];
+            h["FramerateControl"] = json!("SPECIFIED");
+            h["FramerateNumerator"] = json!(25);
+            h["FramerateDenominator"] = json!(1);
+            h["FramerateConversionAlgorithm"] = json!("DUPLICATE_DROP");
+        }
+    }
+    crate::cloud::botocore_valid("CreateJob", &pal, &dir);
+    let pal_out = dir.join("pal");
+    let report = submit(&st, &first, &pal, &dir, Some(&pal_out));
+    assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
+    let mp4 = pal_out.join("asset/mp4/web_30_360p.mp4");
+    let v = video(&mp4);
+    assert_eq!(
+        (v["nb_frames"].as_str(), v["r_frame_rate"].as_str()),
+        (Some("175"), Some("25/1")),
+        "{v:#}"
+    );
+    let (_, keys) = frames(&mp4);
+    assert_eq!(keys, [0.0, 2.0, 4.0, 6.0]);
+    same_frame(&mp4, 3.0, &second, 4.0, 0.2, &dir);
+    assert_eq!(
+        extinf(&pal_out.join("asset/hls/web_30_360p.m3u8")),
+        [2.0, 2.0, 2.0, 1.0]
     );
     // A clip of the second input that lies past its end is named at its own path.
     let mut late = job.clone();

@@ -1394,7 +1394,7 @@ fn video_settings(
         {
             r.warn(
                 &hat.key("FramerateConversionAlgorithm"),
-                "frames are dropped (DUPLICATE_DROP), not blended",
+                "frames are repeated or dropped (DUPLICATE_DROP), not blended",
             );
         }
     }

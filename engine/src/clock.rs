@@ -11,6 +11,8 @@ pub(crate) struct Clock {
     /// Where the current input begins on the timeline, in ticks (0 for the first).
     base: i64,
     tb: Rational,
+    /// The time base of output pts: `tb`, or on the grid the output frame duration.
+    out_tb: Rational,
     gop: f64,
     /// Segment length and keyframes per segment, when IDRs are also forced on segment
     /// boundaries.
@@ -27,6 +29,19 @@ pub(crate) struct Clock {
     clip: Option<f64>,
     /// Whether a frame past the clip's end has come (nothing later is wanted).
     past_end: bool,
+    /// Seconds per source frame (for clip edges and a held frame's end).
+    src_frame: f64,
+    /// Output frames on the output rate's own grid, duplicated or dropped.
+    grid: Option<Grid>,
+}
+
+/// MediaConvert's DUPLICATE_DROP frame-rate conversion: output frame `n` (at `n / fps`)
+/// shows the latest source frame at or before that time.
+struct Grid {
+    /// The last source frame and its timeline seconds: shown until the next one comes.
+    held: Option<(frame::Video, f64)>,
+    /// The next output frame's index.
+    next: u64,
 }
 
 impl Clock {
@@ -37,6 +52,7 @@ impl Clock {
             start,
             base: 0,
             tb,
+            out_tb: tb,
             gop,
             segment: None,
             frame_seconds: if fps > 0.0 { 1.0 / fps } else { 0.04 },
@@ -48,7 +64,27 @@ impl Clock {
             last_t: 0.0,
             clip: None,
             past_end: false,
+            src_frame: (if fps > 0.0 { 1.0 / fps } else { 0.04 }) / f64::from(step.max(1)),
+            grid: None,
         }
+    }
+
+    /// Places frames on the output rate's grid, duplicating or dropping source frames at
+    /// `source_fps` (a rate that is not a whole multiple of the output's, or joined
+    /// inputs at different rates). Frames then come out of [`Clock::push`] in any number,
+    /// their pts counted in `out_tb`, one tick a frame, so that no output frame's time is
+    /// rounded.
+    pub fn with_grid(mut self, source_fps: f64, out_tb: Rational) -> Clock {
+        self.out_tb = out_tb;
+        self.step = 1;
+        if source_fps > 0.0 {
+            self.src_frame = 1.0 / source_fps;
+        }
+        self.grid = Some(Grid {
+            held: None,
+            next: 0,
+        });
+        self
     }
 
     /// Keeps only a clip: the frames from zero (`start` is the clip's first frame) for
@@ -62,7 +98,11 @@ impl Clock {
     /// Goes on with the next input joined to the timeline: its frames (in this clock's
     /// time base) from `start` ticks follow the last frame so far, `length` seconds of
     /// them (`None`: to its end). The GOP grid runs on across the join.
-    pub fn next_input(&mut self, start: i64, length: Option<f64>) {
+    /// `source_fps` is its rate (used on the grid). Call [`Clock::end_input`] first.
+    pub fn next_input(&mut self, start: i64, length: Option<f64>, source_fps: f64) {
+        if self.grid.is_some() && source_fps > 0.0 {
+            self.src_frame = 1.0 / source_fps;
+        }
         self.base = (self.end() / f64::from(self.tb)).round() as i64;
         self.start = start;
         self.clip = Some(length.unwrap_or(f64::INFINITY));
@@ -98,18 +138,104 @@ impl Clock {
 
     /// Stamps a decoded frame (pts shifted to start at zero, kept strictly increasing) and
     /// marks GOP boundaries as I; `None` when the frame is decimated away.
-    pub fn stamp(&mut self, mut f: frame::Video) -> Option<frame::Video> {
+    pub fn stamp(&mut self, f: frame::Video) -> Option<frame::Video> {
+        if !self.in_clip(&f) {
+            return None;
+        }
+        self.stamp_kept(f)
+    }
+
+    /// Takes a decoded frame and gives the output frames it makes: itself stamped (or
+    /// nothing, decimated away), or on the grid, the held frame once for every output
+    /// time it covers up to this one.
+    pub fn push(&mut self, f: frame::Video) -> Vec<frame::Video> {
+        if self.grid.is_none() {
+            return self.stamp(f).into_iter().collect();
+        }
+        if !self.in_clip(&f) {
+            return Vec::new();
+        }
+        let t = match f.pts() {
+            Some(p) => (p - self.start + self.base) as f64 * f64::from(self.tb),
+            // No timestamp: one source frame after the last.
+            None => self
+                .grid
+                .as_ref()
+                .and_then(|g| g.held.as_ref())
+                .map_or(0.0, |(_, t)| t + self.src_frame),
+        };
+        let out = self.fill_until(t);
+        if let Some(g) = self.grid.as_mut() {
+            g.held = Some((f, t));
+        }
+        out
+    }
+
+    /// Ends the current input: on the grid, the held frame for the output times it still
+    /// covers (its own duration); nothing otherwise.
+    pub fn end_input(&mut self) -> Vec<frame::Video> {
+        let Some(until) = self
+            .grid
+            .as_ref()
+            .and_then(|g| g.held.as_ref())
+            .map(|(_, t)| t + self.src_frame)
+        else {
+            return Vec::new();
+        };
+        let out = self.fill_until(until);
+        if let Some(g) = self.grid.as_mut() {
+            g.held = None;
+        }
+        out
+    }
+
+    /// The held frame, once for each output time before `t` (less a quarter frame, so
+    /// that timestamps rounded to the time base fall on the frame they belong to).
+    fn fill_until(&mut self, t: f64) -> Vec<frame::Video> {
+        let mut out = Vec::new();
+        let tolerance = self.frame_seconds.min(self.src_frame) / 4.0;
+        let tick = 1.0 / f64::from(self.out_tb);
+        while let Some(g) = self.grid.as_mut() {
+            let at = g.next as f64 * self.frame_seconds;
+            let Some((held, _)) = g.held.as_ref() else {
+                break;
+            };
+            if at >= t - tolerance {
+                break;
+            }
+            // SAFETY: av_frame_clone makes a new reference to the held frame's buffers.
+            let copy = unsafe {
+                let p = ff::ffi::av_frame_clone(held.as_ptr());
+                if p.is_null() {
+                    break;
+                }
+                frame::Video::wrap(p)
+            };
+            g.next += 1;
+            let pts = (at * tick).round() as i64;
+            out.push(self.mark(copy, pts));
+        }
+        out
+    }
+
+    /// Whether a frame lies in the current clip (always, without one); one past its end
+    /// says so ([`Clock::past_end`]).
+    fn in_clip(&mut self, f: &frame::Video) -> bool {
         if let (Some(length), Some(pts)) = (self.clip, f.pts()) {
             let t = (pts - self.start) as f64 * f64::from(self.tb);
-            let half = self.frame_seconds / (2.0 * f64::from(self.step));
+            let half = self.src_frame / 2.0;
             if t >= length - half {
                 self.past_end = true;
-                return None;
+                return false;
             }
             if t < -half {
-                return None;
+                return false;
             }
         }
+        true
+    }
+
+    fn stamp_kept(&mut self, f: frame::Video) -> Option<frame::Video> {
         self.seen += 1;
         if !(self.seen - 1).is_multiple_of(u64::from(self.step)) {
             return None;
@@ -130,9 +256,14 @@ impl Clock {
                 .unwrap_or(0),
             (None, None) => 0,
         };
+        Some(self.mark(f, pts))
+    }
+
+    /// Gives a frame its output pts and, on GOP boundaries, the I type.
+    fn mark(&mut self, mut f: frame::Video, pts: i64) -> frame::Video {
         f.set_pts(Some(pts));
         self.last_pts = Some(pts);
-        let t = pts as f64 * f64::from(self.tb);
+        let t = pts as f64 * f64::from(self.out_tb);
         self.last_t = t;
         // The first frame at or after each boundary: the segmenter cuts only at a keyframe
         // at or after N x segment length, so one even a fraction of a frame early would be
@@ -147,7 +278,7 @@ impl Clock {
             f.set_kind(picture::Type::None);
         }
         self.frames += 1;
-        Some(f)
+        f
     }
 
     pub fn position(&self) -> f64 {
@@ -283,7 +414,7 @@ mod tests {
         let mut c = Clock::new(0, Rational::new(1, 25), 1.0, 25.0, 1).with_clip(Some(1.2));
         let first = run(&mut c, &(0..50).collect::<Vec<_>>());
         assert_eq!(first.len(), 30);
-        c.next_input(50, Some(1.0));
+        c.next_input(50, Some(1.0), 25.0);
         let second = run(&mut c, &(40..100).collect::<Vec<_>>());
         assert_eq!(second.len(), 25);
         assert_eq!(second[0].0, 30, "right after the first input's last frame");
@@ -295,5 +426,34 @@ mod tests {
             .collect();
         assert_eq!(keys, [0, 25, 50]);
         assert!((c.end() - 2.2).abs() < 1e-9, "{}", c.end());
+    }
+
+    #[test]
+    fn on_the_grid_frames_are_duplicated_or_dropped_to_the_output_rate() {
+        let frames = |c: &mut Clock, pts: &[i64]| -> Vec<(i64, bool)> {
+            let mut out = Vec::new();
+            for &p in pts {
+                let mut f = frame::Video::new(ff::format::Pixel::YUV420P, 16, 16);
+                f.set_pts(Some(p));
+                out.extend(c.push(f));
+            }
+            out.extend(c.end_input());
+            out.iter()
+                .map(|f| (f.pts().unwrap_or(-1), f.kind() == picture::Type::I))
+                .collect()
+        };
+        // 30 fps (1/15360 ticks of 512) to 25 fps: 2 s in, 50 frames out, IDR each second.
+        let tb = Rational::new(1, 15360);
+        let mut c = Clock::new(0, tb, 1.0, 25.0, 1).with_grid(30.0, Rational::new(1, 25));
+        let out = frames(&mut c, &(0..60).map(|n| n * 512).collect::<Vec<_>>());
+        assert_eq!(out.len(), 50);
+        assert!(out.iter().enumerate().all(|(n, f)| f.0 == n as i64));
+        let keys: Vec<usize> = (0..50).filter(|&n| out[n].1).collect();
+        assert_eq!(keys, [0, 25]);
+        assert!((c.end() - 2.0).abs() < 1e-9);
+        // 25 fps to 30 fps: 2 s in, 60 frames out (every fifth a repeat).
+        let mut c =
+            Clock::new(0, Rational::new(1, 25), 1.0, 30.0, 1).with_grid(25.0, Rational::new(1, 30));
+        assert_eq!(frames(&mut c, &(0..50).collect::<Vec<_>>()).len(), 60);
     }
 }

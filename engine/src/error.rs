@@ -136,14 +136,6 @@ pub enum Error {
         /// Which timecode, and why.
         source: profiles::TimecodeError,
     },
-    /// An input cannot follow the first on one timeline.
-    #[error("{}: cannot be joined: {reason}", path.display())]
-    Join {
-        /// The joined input.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
     /// The run was cancelled (Ctrl-C); nothing was published.
     #[error("cancelled; nothing was published")]
     Cancelled,

@@ -74,6 +74,8 @@ pub(crate) struct Piece {
     pub planned: f64,
     /// Whether to seek to `start` first (a clip that starts after the input does).
     pub seek: bool,
+    /// Its frame rate.
+    pub fps: f64,
 }
 
 /// A consumer of the decoded frames, on a thread of its own.
@@ -179,6 +181,28 @@ impl Fanout {
 fn retime(p: &mut Packet, shift: i64) {
     p.set_pts(p.pts().map(|v| v - shift));
     p.set_dts(p.dts().map(|v| v - shift));
+}
+
+/// Hands a stamped frame to the picture picker and every consumer, and reports progress.
+fn emit(
+    clock: &Clock,
+    duration: f64,
+    picker: &mut Option<Picker>,
+    fanout: &mut Fanout,
+    progress: &mut dyn FnMut(Progress),
+    f: frame::Video,
+) -> Result<(), Error> {
+    if let Some(p) = picker.as_mut() {
+        p.frame(clock.position(), &f)?;
+    }
+    fanout.video(&f)?;
+    progress(Progress {
+        position: clock.position(),
+        duration,
+        frames: clock.frames,
+        finishing: false,
+    });
+    Ok(())
 }
 
 /// A new reference to the same picture buffers: the fan-out copies no pixels.
@@ -318,6 +342,17 @@ impl Pipeline<'_> {
         loop {
             self.read_input(fanout, progress)?;
             self.video(None, fanout, progress)?;
+            // On the output grid, the last frame still covers output times of its own.
+            for f in self.clock.end_input() {
+                emit(
+                    &self.clock,
+                    self.duration,
+                    &mut self.picker,
+                    fanout,
+                    progress,
+                    f,
+                )?;
+            }
             let Some(piece) = self.next.pop_front() else {
                 break;
             };
@@ -356,6 +391,7 @@ impl Pipeline<'_> {
         self.clock.next_input(
             (piece.start / f64::from(self.clock_tb)).round() as i64,
             piece.length,
+            piece.fps,
         );
         self.audio_stream = None;
         self.audio_until = None;
@@ -429,17 +465,8 @@ impl Pipeline<'_> {
             if let (Some((from, to)), Some(pts)) = (retime, f.pts()) {
                 f.set_pts(Some(pts.rescale(from, to)));
             }
-            if let Some(f) = clock.stamp(f) {
-                if let Some(p) = picker.as_mut() {
-                    p.frame(clock.position(), &f)?;
-                }
-                fanout.video(&f)?;
-                progress(Progress {
-                    position: clock.position(),
-                    duration,
-                    frames: clock.frames,
-                    finishing: false,
-                });
+            for f in clock.push(f) {
+                emit(clock, duration, picker, fanout, progress, f)?;
             }
             Ok(())
         };

@@ -141,7 +141,7 @@ pub fn transcode(
         .iter()
         .enumerate()
         .map(|(k, j)| {
-            open_piece(j, &opts.profile, &media, &plan).map_err(|e| match e {
+            open_piece(j, &opts.profile, &plan).map_err(|e| match e {
                 Error::Clip { path, source, .. } => Error::Clip {
                     path,
                     piece: k + 1,
@@ -209,6 +209,15 @@ pub fn transcode(
     if let Some(w) = &window {
         clock = clock.with_clip(w.end.map(|e| e - w.start));
     }
+    // Onto the output rate's grid: a rate not reached by dropping a whole factor, or
+    // joined inputs whose rates differ from the first's.
+    let source_fps = rate(video_info);
+    // What the encoders count pts in: the decoder's ticks, or on the grid one a frame.
+    let mut out_tb = frame_tb;
+    if plan.retime || pieces.iter().any(|p| (p.fps - source_fps).abs() > 0.01) {
+        out_tb = Rational::new(plan.frame_rate[1] as i32, plan.frame_rate[0] as i32);
+        clock = clock.with_grid(source_fps, out_tb);
+    }
     let audio = match &plan.audio {
         Some(pa) => {
             let ast = input
@@ -232,7 +241,7 @@ pub fn transcode(
     });
     let mut setups: Vec<_> = rung_setups(
         &asset,
-        frame_tb,
+        out_tb,
         audio_spec.as_ref(),
         (cores, opts.chunks),
         color,
@@ -240,7 +249,7 @@ pub fn transcode(
     .into_iter()
     .map(|s| (Worker::Rung(Box::new(s)), None))
     .collect();
-    setups.extend(preview_setup(&asset, frame_tb, audio_spec.as_ref(), color));
+    setups.extend(preview_setup(&asset, out_tb, audio_spec.as_ref(), color));
     let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
         let p = &opts.profile;
         WriterSetup {
@@ -391,6 +400,11 @@ fn clip_window(
         })
 }
 
+/// A video stream's frame rate in frames a second.
+fn rate(v: &profiles::VideoStream) -> f64 {
+    f64::from(v.frame_rate[0]) / f64::from(v.frame_rate[1].max(1))
+}
+
 /// A stream's start in seconds (0 when the container does not say).
 fn stream_start(stream: &ff::format::stream::Stream<'_>) -> f64 {
     match stream.start_time() {
@@ -423,14 +437,9 @@ pub(crate) fn seek(
     })
 }
 
-/// Opens, probes and plans an input joined after the source: its streams, its part of
-/// the timeline, and whether it can follow the source at all.
-fn open_piece(
-    joined: &Joined,
-    profile: &Profile,
-    first: &MediaInfo,
-    first_plan: &Plan,
-) -> Result<Piece, Error> {
+/// Opens, probes and plans an input joined after the source: its streams and its part of
+/// the timeline.
+fn open_piece(joined: &Joined, profile: &Profile, first_plan: &Plan) -> Result<Piece, Error> {
     let path = &joined.source;
     let input = crate::probe::open_input(path)?;
     let mut media = crate::probe::describe(path, &input);
@@ -445,25 +454,6 @@ fn open_piece(
         .iter()
         .find(|v| v.index == plan.video_stream)
         .ok_or_else(|| Error::Internal("planned video stream not probed".into()))?;
-    let rate =
-        |v: &profiles::VideoStream| f64::from(v.frame_rate[0]) / f64::from(v.frame_rate[1].max(1));
-    if let Some(f) = first
-        .video
-        .iter()
-        .find(|v| v.index == first_plan.video_stream)
-    {
-        // Frame-rate conversion at a join is not done here: the timeline keeps one rate.
-        if (rate(video) - rate(f)).abs() > 0.01 {
-            return Err(Error::Join {
-                path: path.clone(),
-                reason: format!(
-                    "its frame rate {:.3} differs from the first input's {:.3}; joined inputs must share one",
-                    rate(video),
-                    rate(f)
-                ),
-            });
-        }
-    }
     let w = match &joined.clip {
         Some(c) => clip_window(path, &input, &media, plan.video_stream, c)?,
         None => profiles::ClipWindow {
@@ -495,6 +485,7 @@ fn open_piece(
         length: w.end.map(|e| e - w.start),
         planned,
         seek: w.start > 0.0,
+        fps: rate(video),
     })
 }
 

@@ -27,6 +27,10 @@ pub struct Plan {
     pub frame_rate: [u32; 2],
     /// Keep one source frame in `frame_step` (1 keeps them all).
     pub frame_step: u32,
+    /// Whether frames are duplicated or dropped onto the output rate's grid (a rate that
+    /// is not the source's divided by a whole number: MediaConvert's DUPLICATE_DROP).
+    #[serde(default)]
+    pub retime: bool,
     /// Seconds between IDR frames.
     pub gop_seconds: f64,
     /// Target segment length in seconds.
@@ -324,16 +328,16 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
 
     let (mut num, mut den) = (video.frame_rate[0], video.frame_rate[1].max(1));
     let mut frame_step = 1;
+    let mut retime = false;
     if let Some([n, d]) = profile.video.frame_rate {
         let target = f64::from(n) / f64::from(d.max(1));
         let k = (fps / target).round();
         if k < 1.0 || (fps / target - k).abs() > 0.001 * k {
-            return Err(bad(format!(
-                "frame rate {num}/{den} cannot be made {n}/{d}: frames are only dropped by a \
-                 whole factor, never invented or blended"
-            )));
+            // Not a whole factor: frames are repeated or dropped, never blended.
+            retime = true;
+        } else {
+            frame_step = k as u32;
         }
-        frame_step = k as u32;
         (num, den) = (n, d.max(1));
     } else if let Some(max) = profile.video.max_frame_rate {
         if fps > max * 1.001 {
@@ -455,6 +459,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         rotation: video.rotation,
         frame_rate: [num, den],
         frame_step,
+        retime,
         gop_seconds: match profile.video.gop_frames {
             Some(g) => f64::from(g) * f64::from(den) / f64::from(num.max(1)),
             None => profile.video.gop_seconds,

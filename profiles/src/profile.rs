@@ -76,8 +76,9 @@ pub struct VideoSettings {
     #[serde(default)]
     pub max_frame_rate: Option<f64>,
     /// The output frame rate exactly, as `[numerator, denominator]` (MediaConvert's
-    /// `FramerateControl: SPECIFIED`). The source's rate must be this one or a whole
-    /// multiple of it: frames are dropped, never invented.
+    /// `FramerateControl: SPECIFIED`). From a whole multiple of it, frames are dropped
+    /// evenly; from any other rate, repeated or dropped onto this rate's grid
+    /// (`DUPLICATE_DROP`), never blended.
     #[serde(default)]
     pub frame_rate: Option<[u32; 2]>,
     /// GOP length in frames of the output rate, instead of `gop_seconds` (MediaConvert's

@@ -196,14 +196,6 @@ fn execute(
             field: job.piece_at(piece),
             reason: format!("timecode {source}"),
         }),
-        // So is an input that cannot follow the first.
-        engine::Error::Join { path, reason } => anyhow::Error::new(cloud::CloudError::Job {
-            field: "Settings.Inputs".into(),
-            reason: format!(
-                "{}: {reason}",
-                path.file_name().unwrap_or_default().to_string_lossy()
-            ),
-        }),
         e => e.into(),
     })?;
     // What MediaConvert writes: the asset without mpe's own record.

@@ -320,7 +320,7 @@ fn exact_sizes_follow_mediaconverts_scaling_rules_and_may_upscale() {
 }
 
 #[test]
-fn a_specified_frame_rate_drops_whole_factors_only_and_gops_count_frames() {
+fn a_specified_frame_rate_decimates_whole_factors_retimes_others_and_gops_count_frames() {
     let mut p = default();
     p.video.frame_rate = Some([30, 1]);
     p.video.gop_frames = Some(90);
@@ -331,6 +331,10 @@ fn a_specified_frame_rate_drops_whole_factors_only_and_gops_count_frames() {
         "{}",
         plan60.gop_seconds
     );
-    let e = plan(&p, &media(640, 360, [25, 1], 0, false)).expect_err("25 -> 30");
-    assert!(e.to_string().contains("cannot be made 30/1"), "{e}");
+    assert!(!plan60.retime);
+    let plan25 = plan(&p, &media(640, 360, [25, 1], 0, false)).expect("25 -> 30");
+    assert_eq!(
+        (plan25.frame_rate, plan25.frame_step, plan25.retime),
+        ([30, 1], 1, true)
+    );
 }
