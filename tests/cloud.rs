@@ -1,7 +1,7 @@
 //! `mpe cloud render` and `template`: the job MediaConvert gets names the same files the
 //! engine writes locally, and is valid by MediaConvert's API model (botocore).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -310,14 +310,14 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
         (3, 100, 256, vec![256, 257])
     );
     // A setting the local executor lacks is named.
-    let mut deblocked = job.clone();
-    deblocked["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED");
-    let o = run(&deblocked);
+    let mut scanned = job.clone();
+    scanned["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF");
+    let o = run(&scanned);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("Settings.Inputs[0].DeblockFilter: \"ENABLED\" is not supported"),
+        stderr.contains("Settings.Inputs[0].InputScanType: \"PSF\" is not supported"),
         "{stderr}"
     );
 }
@@ -394,4 +394,80 @@ fn render_needs_no_role_and_asks_qvbr_for_capped_crf() {
         }
     }
     assert!(rungs >= 4, "{rungs} H.264 outputs");
+}
+
+#[test]
+fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
+    let (noisy, clean) = (util::fixture("noisy"), util::fixture("noisy_clean"));
+    let dir = util::work_dir("cloud-denoise");
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
+    std::fs::copy(&noisy, s3.join("raw/uploads/noisy.mp4")).expect("upload");
+    // Near-transparent encodes (QVBR 10), so that what differs is the filter's doing.
+    let mut job = render(&noisy, "default");
+    for g in job["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        for o in g["Outputs"].as_array_mut().expect("outputs") {
+            if let Some(h) = o.pointer_mut("/VideoDescription/CodecSettings/H264Settings") {
+                h["RateControlMode"] = json!("QVBR");
+                h["QvbrSettings"] = json!({ "QvbrQualityLevel": 10 });
+                h["MaxBitrate"] = json!(8_000_000);
+                h["HrdBufferSize"] = json!(16_000_000);
+                if let Some(m) = h.as_object_mut() {
+                    m.remove("Bitrate");
+                }
+            }
+        }
+    }
+    let run = |job: &Value, name: &str| -> PathBuf {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, job.to_string()).expect("job");
+        let o = util::mpe(&[
+            "transcode",
+            "--job",
+            file.to_str().expect("utf-8"),
+            "--s3-root",
+            s3.to_str().expect("utf-8"),
+            "--progress",
+            "none",
+            "--force",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let asset = s3.join("media/asset");
+        let mp4 = util::tree(&asset)
+            .into_iter()
+            .find(|f| f.starts_with("mp4/") && f.ends_with(".mp4"))
+            .expect("an MP4");
+        let kept = dir.join(format!("{name}.mp4"));
+        std::fs::copy(asset.join(mp4), &kept).expect("keep");
+        kept
+    };
+    let plain = run(&job, "plain");
+    let mut filtered = job.clone();
+    let input = &mut filtered["Settings"]["Inputs"][0];
+    input["FilterEnable"] = json!("FORCE");
+    input["FilterStrength"] = json!(5);
+    input["DenoiseFilter"] = json!("ENABLED");
+    // Deblock applies to MPEG-2 and uncompressed sources only; asked of H.264, nothing.
+    input["DeblockFilter"] = json!("ENABLED");
+    crate::cloud::botocore_valid("CreateJob", &filtered, &dir);
+    let denoised = run(&filtered, "denoised");
+    // Mid-clip frames, each against the clean picture at that time, by FFmpeg's PSNR.
+    let mut gains = Vec::new();
+    for t in [0.4, 1.0, 1.6] {
+        let frame = |p: &Path, name: &str| {
+            let out = dir.join(format!("{name}-{t}.png"));
+            util::ffmpeg_frame(p, t, &out);
+            out
+        };
+        let reference = frame(&clean, "clean");
+        let (p, d) = (
+            util::psnr(&frame(&plain, "plain"), &reference),
+            util::psnr(&frame(&denoised, "denoised"), &reference),
+        );
+        gains.push(d - p);
+    }
+    assert!(gains.iter().all(|g| *g > 2.0), "PSNR gains {gains:?} dB");
 }

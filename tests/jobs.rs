@@ -302,15 +302,15 @@ fn a_dash_iso_job_fits_and_fills_its_boxes_and_unsupported_fields_still_fail() {
     let v = crate::player::play(&asset, "dash/web_30.mpd", "dash");
     assert_eq!(crate::player::heights(&v), [300, 226]);
 
-    // A filter mpe does not run ends the job in ERROR, naming the field.
-    let mut denoised = corpus("dash_iso");
-    denoised["Settings"]["Inputs"][0]["DenoiseFilter"] = json!("ENABLED");
-    let dir = util::work_dir("jobs-denoise");
-    let report = submit(&st, &util::fixture("web_30"), &denoised, &dir, None);
+    // A scan type mpe does not follow ends the job in ERROR, naming the field.
+    let mut scanned = corpus("dash_iso");
+    scanned["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF");
+    let dir = util::work_dir("jobs-scan-type");
+    let report = submit(&st, &util::fixture("web_30"), &scanned, &dir, None);
     let failed = &report["job"];
     assert_eq!(failed["Status"], "ERROR", "{failed:#}");
     let msg = failed["ErrorMessage"].as_str().expect("message");
-    assert!(msg.contains("Settings.Inputs[0].DenoiseFilter"), "{msg}");
+    assert!(msg.contains("Settings.Inputs[0].InputScanType"), "{msg}");
 
     // A member of the wrong type is MediaConvert's 400, before any job exists; so is a
     // body that is not UTF-8, and one beyond the size limit is 413.

@@ -232,13 +232,13 @@ fn boto3_runs_a_job_through_the_local_api_into_the_predicted_tree() {
     assert!(compared >= 4, "only {compared} files compared: {files:?}");
 
     // A setting the engine does not support ends the job in ERROR, naming it.
-    let mut deblocked = job.clone();
-    deblocked["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED");
-    let report = submit(&stack, &src, &deblocked, &dir, None);
+    let mut scanned = job.clone();
+    scanned["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF");
+    let report = submit(&stack, &src, &scanned, &dir, None);
     let failed = &report["job"];
     assert_eq!(failed["Status"], "ERROR", "{failed:#}");
     let msg = failed["ErrorMessage"].as_str().expect("message");
-    assert!(msg.contains("Settings.Inputs[0].DeblockFilter"), "{msg}");
+    assert!(msg.contains("Settings.Inputs[0].InputScanType"), "{msg}");
     // ListJobs pages (one job a page, by NextToken) give every job, newest first.
     let failed_id = failed["Id"].as_str().expect("id");
     assert_eq!(report["paged"], json!([failed_id, id]), "{report:#}");
@@ -550,10 +550,10 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
 
     // A job with a setting the engine lacks, submitted as JSON: it ends in ERROR, and
     // `--wait` fails with one line that names the setting.
-    let mut deblocked = crate::cloud::render(&src, "default");
-    deblocked["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED");
-    let job_file = dir.join("deblocked.json");
-    std::fs::write(&job_file, deblocked.to_string()).expect("job");
+    let mut scanned = crate::cloud::render(&src, "default");
+    scanned["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF");
+    let job_file = dir.join("scanned.json");
+    std::fs::write(&job_file, scanned.to_string()).expect("job");
     let o = cloud(
         &[
             "submit",
@@ -572,7 +572,7 @@ fn cloud_submit_uploads_in_parts_and_the_job_writes_the_predicted_tree() {
     let last = err.lines().last().expect("an error line");
     assert!(last.starts_with("mpe: error: job "), "{err}");
     assert!(last.contains("ended ERROR: 1010"), "{err}");
-    assert!(last.contains("Settings.Inputs[0].DeblockFilter"), "{err}");
+    assert!(last.contains("Settings.Inputs[0].InputScanType"), "{err}");
     // `list` shows it, with its error, among the jobs that ended in ERROR.
     let o = cloud(&["list", "--status", "error"], &st.s3_url, &st.mc_url, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

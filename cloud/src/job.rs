@@ -157,6 +157,57 @@ fn allow_num(at: &At, key: &str, value: Option<i64>, allowed: &[i64]) -> Result<
     }
 }
 
+/// An input's deblock and denoise filters (API reference, Input): each ENABLED one runs
+/// unless `FilterEnable` is DISABLE; FORCE takes `FilterStrength` (required), AUTO
+/// leaves the amount to the service (mpe's moderate 3) unless a strength is given.
+fn read_filter(at: &At, input: &model::Input) -> Result<Option<profiles::InputFilter>, CloudError> {
+    allow(
+        at,
+        "FilterEnable",
+        &input.filter_enable,
+        &["AUTO", "DISABLE", "FORCE"],
+    )?;
+    allow(
+        at,
+        "DeblockFilter",
+        &input.deblock_filter,
+        &["ENABLED", "DISABLED"],
+    )?;
+    allow(
+        at,
+        "DenoiseFilter",
+        &input.denoise_filter,
+        &["ENABLED", "DISABLED"],
+    )?;
+    let on = |v: &Option<String>| v.as_deref() == Some("ENABLED");
+    let (deblock, denoise) = (on(&input.deblock_filter), on(&input.denoise_filter));
+    let mode = input.filter_enable.as_deref().unwrap_or("AUTO");
+    if mode == "DISABLE" || !(deblock || denoise) {
+        return Ok(None);
+    }
+    let strength = match (mode, input.filter_strength) {
+        (_, Some(s)) if !(0..=5).contains(&s) => {
+            return Err(err(
+                &at.key("FilterStrength"),
+                format!("{s} is outside [0, 5]"),
+            ))
+        }
+        ("FORCE", None | Some(0)) => {
+            return Err(err(
+                &at.key("FilterStrength"),
+                "FORCE needs a strength from 1 to 5",
+            ))
+        }
+        (_, Some(s)) if s > 0 => Some(s as u8),
+        _ => None,
+    };
+    Ok(Some(profiles::InputFilter {
+        denoise,
+        deblock,
+        strength,
+    }))
+}
+
 /// An input's `InputClippings` with the timeline its `TimecodeSource` gives, in order.
 fn read_clippings(at: &At, input: &model::Input) -> Result<Vec<profiles::Clip>, CloudError> {
     // EMBEDDED is MediaConvert's default (API reference, InputTimecodeSource); an input
@@ -304,9 +355,21 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     // "Assembling multiple inputs and input clips"); outputs are named after the first.
     let mut pieces = Vec::new();
     let mut selectors: Option<Vec<String>> = None;
+    let mut filter: Option<Option<profiles::InputFilter>> = None;
     for (i, input) in settings.inputs.iter().enumerate() {
         let iat = inputs_at.index(i);
         let read = read_input(&iat, input)?;
+        match &filter {
+            // One profile filters every input alike.
+            Some(f) if f != &read.filter => {
+                return Err(err(
+                    &iat.key("DenoiseFilter"),
+                    "every input must ask the same deblock, denoise and strength as the first",
+                ))
+            }
+            Some(_) => {}
+            None => filter = Some(read.filter),
+        }
         match &selectors {
             None => selectors = Some(read.selectors.clone()),
             Some(first) if !read.selectors.is_empty() && &read.selectors != first => {
@@ -670,7 +733,11 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             ),
         ));
     }
-    let video = video_settings(&first.settings, &ladder_at, segment.map(|s| s.0), r)?;
+    let mut video = video_settings(&first.settings, &ladder_at, segment.map(|s| s.0), r)?;
+    if let Some(f) = filter.flatten() {
+        video["input_filter"] =
+            serde_json::to_value(f).map_err(|e| err(&inputs_at, e.to_string()))?;
+    }
     let renditions: Vec<Value> = rungs
         .iter()
         .map(|v| {
@@ -734,22 +801,14 @@ struct ReadInput {
     clips: Vec<profiles::Clip>,
     rotation: Option<u32>,
     selectors: Vec<String>,
+    filter: Option<profiles::InputFilter>,
 }
 
 fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
     let iat = iat.clone();
     let file_input = required(&iat, "FileInput", &input.file_input)?.clone();
     let clips = read_clippings(&iat, input)?;
-    // AUTO filters only where the deblock or denoise filter is enabled (MediaConvert API
-    // reference, InputFilterEnable); both off, neither runs and the strength is moot.
-    allow(
-        &iat,
-        "FilterEnable",
-        &input.filter_enable,
-        &["AUTO", "DISABLE"],
-    )?;
-    allow(&iat, "DeblockFilter", &input.deblock_filter, &["DISABLED"])?;
-    allow(&iat, "DenoiseFilter", &input.denoise_filter, &["DISABLED"])?;
+    let filter = read_filter(&iat, input)?;
     // PSI control is about transport-stream inputs' tables.
     allow(
         &iat,
@@ -824,6 +883,7 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
         clips,
         rotation,
         selectors,
+        filter,
     })
 }
 

@@ -54,7 +54,7 @@ pub fn render_job(req: &JobRequest<'_>) -> Result<Value, CloudError> {
     check_uri("input", req.input, false)?;
     check_uri("destination", req.destination, true)?;
     let mut settings = settings(req.profile, req.plan, Some(req.destination))?;
-    settings["Inputs"] = json!([input(Some(req.input))]);
+    settings["Inputs"] = json!([input(req.profile, Some(req.input))]);
     let mut job = json!({
         "Role": req.role,
         "Settings": settings,
@@ -78,7 +78,7 @@ pub fn render_template(profile: &Profile, destination: Option<&str>) -> Result<V
         check_uri("destination", d, true)?;
     }
     let mut settings = settings(profile, None, destination)?;
-    settings["Inputs"] = json!([input(None)]);
+    settings["Inputs"] = json!([input(profile, None)]);
     Ok(json!({
         "Name": format!("mpe-{}", profile.name),
         "Description": truncate(&profile.description, 1024),
@@ -142,13 +142,25 @@ fn check_uri(what: &'static str, uri: &str, folder: bool) -> Result<(), CloudErr
     Ok(())
 }
 
-fn input(file: Option<&str>) -> Value {
+fn input(profile: &Profile, file: Option<&str>) -> Value {
     let mut i = json!({
         "AudioSelectors": { AUDIO_SELECTOR: { "DefaultSelection": "DEFAULT" } },
         // Rotation metadata is applied to the pixels, as the engine does.
         "VideoSelector": { "Rotate": "AUTO" },
         "TimecodeSource": "ZEROBASED",
     });
+    if let Some(f) = &profile.video.input_filter {
+        let on = |b: bool| if b { "ENABLED" } else { "DISABLED" };
+        i["DenoiseFilter"] = json!(on(f.denoise));
+        i["DeblockFilter"] = json!(on(f.deblock));
+        match f.strength {
+            Some(s) => {
+                i["FilterEnable"] = json!("FORCE");
+                i["FilterStrength"] = json!(s);
+            }
+            None => i["FilterEnable"] = json!("AUTO"),
+        }
+    }
     if let Some(f) = file {
         i["FileInput"] = json!(f);
     }

@@ -292,8 +292,8 @@ fn settings_the_local_executor_lacks_are_named() {
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|j| j["Settings"]["Inputs"][0]["DeblockFilter"] = json!("ENABLED")),
-            "Settings.Inputs[0].DeblockFilter",
+            Box::new(|j| j["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF")),
+            "Settings.Inputs[0].InputScanType",
         ),
         (
             Box::new(|j| {
@@ -362,6 +362,11 @@ fn tuned_profiles_render_and_read_back() {
             transport_stream_id: Some(9),
         },
     });
+    profile.video.input_filter = Some(profiles::InputFilter {
+        denoise: true,
+        deblock: false,
+        strength: Some(4),
+    });
     let job = render_job(&request(&profile)).expect("render");
     let h264 = &job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"];
     assert_eq!(
@@ -384,6 +389,7 @@ fn tuned_profiles_render_and_read_back() {
     assert_eq!(got.tuning, want);
     assert_eq!(back.profile.renditions[0].size, profile.renditions[0].size);
     assert_eq!(back.profile.outputs.hls, profile.outputs.hls);
+    assert_eq!(back.profile.video.input_filter, profile.video.input_filter);
     // And the job survives a second round.
     let again = render_job(&JobRequest {
         profile: &back.profile,

@@ -18,12 +18,13 @@ pub(crate) struct VideoDecoder {
 
 impl VideoDecoder {
     /// Opens the decoder of stream `index`; `rotation` is clockwise degrees to undo;
-    /// `threads` 0 lets FFmpeg pick.
+    /// `input_filter` denoises or deblocks; `threads` 0 lets FFmpeg pick.
     pub fn open(
         path: &Path,
         stream: &ff::format::stream::Stream,
         rotation: u32,
         interlaced: bool,
+        input_filter: Option<&profiles::InputFilter>,
         threads: usize,
     ) -> Result<Self, Error> {
         let time_base = stream.time_base();
@@ -57,6 +58,9 @@ impl VideoDecoder {
         if interlaced {
             // One output frame per input frame keeps the frame rate and timestamps.
             chain.push("yadif=mode=send_frame:parity=auto:deint=interlaced".to_string());
+        }
+        if let Some(f) = input_filter {
+            chain.extend(input_filters(f, id));
         }
         match rotation {
             90 => chain.push("transpose=clock".into()),
@@ -174,6 +178,27 @@ impl VideoDecoder {
         }
         filter.drain(sink)
     }
+}
+
+/// FFmpeg filters for MediaConvert's input filters at strength 1 to 5 (3 when AUTO):
+/// hqdn3d's spatial luma strength 2.5 a step (7.5 at 3, nearly twice its default 4:
+/// MediaConvert's filter is meant for visibly noisy sources), the other three derived
+/// from it as hqdn3d does; deblock's thresholds scaled from its defaults
+/// (alpha 0.098, the others 0.05, about strength 3). Deblock only for MPEG-2 and
+/// uncompressed sources, as MediaConvert's.
+fn input_filters(f: &profiles::InputFilter, codec: codec::Id) -> Vec<String> {
+    let s = f64::from(f.strength.unwrap_or(3).clamp(1, 5));
+    let mut chain = Vec::new();
+    if f.deblock && matches!(codec, codec::Id::MPEG2VIDEO | codec::Id::RAWVIDEO) {
+        let (a, b) = (0.033 * s, 0.017 * s);
+        chain.push(format!(
+            "deblock=filter=strong:block=8:alpha={a:.3}:beta={b:.3}:gamma={b:.3}:delta={b:.3}"
+        ));
+    }
+    if f.denoise {
+        chain.push(format!("hqdn3d=luma_spatial={:.2}", 2.5 * s));
+    }
+    chain
 }
 
 /// The deinterlace/rotate graph and the frame shape it was built for.

@@ -76,6 +76,8 @@ pub(crate) struct Piece {
     pub seek: bool,
     /// Its frame rate.
     pub fps: f64,
+    /// The profile's input filter.
+    pub input_filter: Option<profiles::InputFilter>,
 }
 
 /// A consumer of the decoded frames, on a thread of its own.
@@ -386,7 +388,14 @@ impl Pipeline<'_> {
             let stream = input
                 .stream(piece.video_stream)
                 .ok_or_else(|| Error::Internal("planned video stream vanished".into()))?;
-            VideoDecoder::open(&piece.source, &stream, piece.rotation, piece.interlaced, 0)?
+            VideoDecoder::open(
+                &piece.source,
+                &stream,
+                piece.rotation,
+                piece.interlaced,
+                piece.input_filter.as_ref(),
+                0,
+            )?
         };
         self.clock.next_input(
             (piece.start / f64::from(self.clock_tb)).round() as i64,

@@ -51,7 +51,7 @@ pub fn decode(path: &Path, limit: usize) -> Result<Frames, Error> {
         .ok_or_else(|| Error::Internal("no video stream".into()))?;
     let index = ist.index();
     let rate = ist.avg_frame_rate();
-    let mut decoder = VideoDecoder::open(path, &ist, 0, false, 0)?;
+    let mut decoder = VideoDecoder::open(path, &ist, 0, false, None, 0)?;
     let tb = decoder.time_base();
     let fps = f64::from(rate);
     let mut clock = Clock::new(0, tb, 2.0, fps, 1);

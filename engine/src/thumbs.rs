@@ -354,7 +354,14 @@ impl<'a> Seeker<'a> {
             t if t == ff::ffi::AV_NOPTS_VALUE => 0.0,
             t => t as f64 * stream_tick,
         };
-        let decoder = VideoDecoder::open(job.path, &st, job.rotation, job.interlaced, job.threads)?;
+        let decoder = VideoDecoder::open(
+            job.path,
+            &st,
+            job.rotation,
+            job.interlaced,
+            None,
+            job.threads,
+        )?;
         let frame_tick = f64::from(decoder.time_base());
         Ok(Seeker {
             path: job.path,

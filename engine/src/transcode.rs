@@ -185,7 +185,14 @@ pub fn transcode(
         .find(|v| v.index == plan.video_stream)
         .ok_or_else(|| Error::Internal("planned video stream not probed".into()))?;
     let interlaced = is_interlaced(video_info);
-    let decoder = VideoDecoder::open(source, &ist, plan.rotation, interlaced, 0)?;
+    let decoder = VideoDecoder::open(
+        source,
+        &ist,
+        plan.rotation,
+        interlaced,
+        opts.profile.video.input_filter.as_ref(),
+        0,
+    )?;
     // SAFETY: reads plain enum fields of the stream's codec parameters.
     let color = unsafe {
         let par = &*ist.parameters().as_ptr();
@@ -486,6 +493,7 @@ fn open_piece(joined: &Joined, profile: &Profile, first_plan: &Plan) -> Result<P
         planned,
         seek: w.start > 0.0,
         fps: rate(video),
+        input_filter: profile.video.input_filter,
     })
 }
 

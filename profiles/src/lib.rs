@@ -26,7 +26,8 @@ pub use plan::{
     PlannedThumbnails, PlannedTrickPlay,
 };
 pub use profile::{
-    AudioSettings, EncoderTuning, H264Profile, HlsGroupSettings, OutputGroups, OutputSize, Profile,
-    RateControl, Rendition, Scaling, TransportStream, VideoSettings, X264Preset,
+    AudioSettings, EncoderTuning, H264Profile, HlsGroupSettings, InputFilter, OutputGroups,
+    OutputSize, Profile, RateControl, Rendition, Scaling, TransportStream, VideoSettings,
+    X264Preset,
 };
 pub use timespec::TimeSpec;

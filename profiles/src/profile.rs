@@ -90,6 +90,26 @@ pub struct VideoSettings {
     /// Finer x264 settings; each absent one is the preset's choice.
     #[serde(default)]
     pub tuning: EncoderTuning,
+    /// Filters on the decoded source, before any scaling (MediaConvert's input
+    /// `DenoiseFilter`, `DeblockFilter`, `FilterStrength`).
+    #[serde(default)]
+    pub input_filter: Option<InputFilter>,
+}
+
+/// Denoising and deblocking of the source, once, before the ladder is made from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFilter {
+    /// Denoise (FFmpeg's hqdn3d).
+    #[serde(default)]
+    pub denoise: bool,
+    /// Deblock (FFmpeg's deblock); applies to MPEG-2 and uncompressed sources only, as
+    /// MediaConvert's does ("only manually controllable for MPEG2 and uncompressed").
+    #[serde(default)]
+    pub deblock: bool,
+    /// 1 (least) to 5 (most); absent: a moderate amount (3), MediaConvert's AUTO.
+    #[serde(default)]
+    pub strength: Option<u8>,
 }
 
 /// x264 settings beyond preset and rate control. `None` leaves the preset's value.
@@ -595,6 +615,20 @@ impl Profile {
         let o = &self.outputs;
         if o.cmaf.is_none() && o.hls.is_none() && o.dash.is_none() && o.file.is_none() {
             return Err(bad("outputs", "no output group is enabled".into()));
+        }
+        if let Some(f) = &self.video.input_filter {
+            if f.strength.is_some_and(|s| !(1..=5).contains(&s)) {
+                return Err(bad(
+                    "video.input_filter.strength",
+                    "must be from 1 to 5".into(),
+                ));
+            }
+            if !f.denoise && !f.deblock {
+                return Err(bad(
+                    "video.input_filter",
+                    "enables neither denoise nor deblock".into(),
+                ));
+            }
         }
         if let Some(h) = &o.hls {
             let t = &h.transport;
