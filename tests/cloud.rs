@@ -236,6 +236,21 @@ fn render_errors_are_one_line() {
     }
 }
 
+/// Writes `job` to `file` and runs it with `mpe transcode --job` on the S3 root `s3`.
+fn transcode_job(job: &Value, file: &Path, s3: &Path) -> std::process::Output {
+    std::fs::write(file, job.to_string()).expect("job");
+    util::mpe(&[
+        "transcode",
+        "--job",
+        file.to_str().expect("utf-8"),
+        "--s3-root",
+        s3.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+        "--force",
+    ])
+}
+
 #[test]
 fn a_rendered_job_runs_locally_into_the_same_tree() {
     let src = util::fixture("short");
@@ -245,19 +260,7 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     std::fs::copy(&src, s3.join("raw/uploads/short.mp4")).expect("upload");
     let job = render(&src, "mobile");
     let job_file = dir.join("job.json");
-    let run = |job: &Value| {
-        std::fs::write(&job_file, job.to_string()).expect("job");
-        util::mpe(&[
-            "transcode",
-            "--job",
-            job_file.to_str().expect("utf-8"),
-            "--s3-root",
-            s3.to_str().expect("utf-8"),
-            "--progress",
-            "none",
-            "--force",
-        ])
-    };
+    let run = |job: &Value| transcode_job(job, &job_file, &s3);
     let o = run(&job);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let from_job = s3.join("media/asset");
@@ -422,18 +425,7 @@ fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
         }
     }
     let run = |job: &Value, name: &str| -> PathBuf {
-        let file = dir.join(format!("{name}.json"));
-        std::fs::write(&file, job.to_string()).expect("job");
-        let o = util::mpe(&[
-            "transcode",
-            "--job",
-            file.to_str().expect("utf-8"),
-            "--s3-root",
-            s3.to_str().expect("utf-8"),
-            "--progress",
-            "none",
-            "--force",
-        ]);
+        let o = transcode_job(job, &dir.join(format!("{name}.json")), &s3);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let asset = s3.join("media/asset");
         let mp4 = util::tree(&asset)
