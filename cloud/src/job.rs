@@ -1226,13 +1226,9 @@ fn rate_control(h: &H264Settings) -> &str {
 /// scaler, timecode, AFD and colour metadata.
 fn picture(vd: &model::VideoDescription, at: &At, r: &mut Reader) -> Result<(), CloudError> {
     // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin; sharpness
-    // 50 is its neutral setting.
-    if vd.anti_alias.as_deref() == Some("DISABLED") {
-        r.warn(
-            &at.key("AntiAlias"),
-            "scaled with the bicubic (anti-aliasing) scaler",
-        );
-    }
+    // 50 is its neutral setting. AntiAlias is always on: "The service no longer accepts
+    // the value DISABLED for AntiAlias. If you specify that in your job, the service will
+    // ignore the setting" (API reference, VideoDescription).
     if vd.sharpness.is_some_and(|s| s != 50) {
         r.warn(
             &at.key("Sharpness"),

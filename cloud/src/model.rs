@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Why a request does not read as a job.
@@ -622,6 +622,106 @@ pub struct AacSettings {
     pub audio_description_broadcaster_mix: Option<String>,
     pub vbr_quality: Option<String>,
 }
+
+/// The EventBridge event MediaConvert sends when a job changes status ("MediaConvert
+/// Job State Change"; User Guide, "Using EventBridge with MediaConvert"), which mpe's
+/// watch folder writes too and the job-state Lambda reads. Members mpe does not know are
+/// kept in `other`, so reading and writing back loses nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStateChange {
+    /// `"0"`.
+    pub version: String,
+    /// The event's own id.
+    pub id: String,
+    /// `MediaConvert Job State Change`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// `aws.mediaconvert` (`mpe.watch` locally).
+    pub source: String,
+    /// The account.
+    pub account: String,
+    /// When, RFC 3339.
+    pub time: String,
+    /// The region.
+    pub region: String,
+    /// The job's ARN.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// What changed.
+    pub detail: JobStateDetail,
+}
+
+/// The `detail` of a [`JobStateChange`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStateDetail {
+    /// Milliseconds since the epoch.
+    pub timestamp: u64,
+    /// The account.
+    pub account_id: String,
+    /// The queue's ARN.
+    pub queue: String,
+    /// MediaConvert's job id.
+    pub job_id: String,
+    /// SUBMITTED, PROGRESSING, STATUS_UPDATE, COMPLETE, CANCELED, ERROR, NEW_WARNING...
+    pub status: String,
+    /// The job's `UserMetadata`.
+    #[serde(default)]
+    pub user_metadata: BTreeMap<String, String>,
+    /// COMPLETE: per output group, what each output is and where it went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_group_details: Vec<EventOutputGroup>,
+    /// ERROR: what went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// ERROR: MediaConvert's error code (1010, 1030...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    /// Members mpe does not read (`jobProgress`, `framesDecoded`, `warnings`...).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// One output group of a COMPLETE event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventOutputGroup {
+    /// One entry per output.
+    pub output_details: Vec<EventOutputDetail>,
+    /// The group's manifests (`.mpd` before `.m3u8`, as MediaConvert lists them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playlist_file_paths: Vec<String>,
+    /// `CMAF_GROUP`, `HLS_GROUP`, `DASH_ISO_GROUP`, `FILE_GROUP`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// One output of an [`EventOutputGroup`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventOutputDetail {
+    /// Its files, where MediaConvert lists them (file groups and frame captures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_file_paths: Vec<String>,
+    /// Its duration.
+    pub duration_in_ms: u64,
+    /// Its picture size, for outputs with video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_details: Option<EventVideoDetails>,
+}
+
+/// The picture size of an [`EventOutputDetail`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventVideoDetails {
+    /// Width in pixels.
+    pub width_in_px: u32,
+    /// Height in pixels.
+    pub height_in_px: u32,
+}
+
+/// The `detail-type` of a [`JobStateChange`].
+pub const JOB_STATE_CHANGE: &str = "MediaConvert Job State Change";
 
 /// x264 preset <-> `QualityTuningLevel`, the one mapping both directions use.
 pub mod tuning {

@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::WatchError;
 
@@ -86,7 +86,8 @@ impl Events {
 
     /// Writes one event (one line) and hands it to the webhook.
     pub fn emit(&self, change: &Change<'_>) -> Result<(), WatchError> {
-        let line = event(change).to_string();
+        let line = serde_json::to_string(&event(change))
+            .map_err(|e| WatchError::Internal(format!("writing an event: {e}")))?;
         {
             let mut log = self
                 .log
@@ -129,62 +130,70 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) {
     tracing::error!(%url, "webhook gave up on an event after 5 attempts");
 }
 
-/// The EventBridge envelope and MediaConvert detail of a change.
-pub fn event(c: &Change<'_>) -> Value {
-    let now = engine::metadata::now_rfc3339();
+/// The EventBridge envelope and MediaConvert detail of a change, in the cloud crate's
+/// typed model of the event (the one the job-state Lambda reads).
+pub fn event(c: &Change<'_>) -> cloud::model::JobStateChange {
+    use cloud::model::{
+        EventOutputDetail, EventOutputGroup, EventVideoDetails, JobStateChange, JobStateDetail,
+    };
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut detail = json!({
-        "timestamp": millis,
-        "accountId": "local",
-        "queue": "mpe:queues/local",
-        "jobId": c.job_id,
-        "status": c.status,
-        "userMetadata": c.user_metadata,
-    });
-    if c.status == "COMPLETE" {
-        let groups: Vec<Value> = c
-            .groups
+    // MediaConvert's UserMetadata is strings; anything else is carried as its JSON text.
+    let user_metadata = c
+        .user_metadata
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            (k.clone(), text)
+        })
+        .collect();
+    let output_group_details = if c.status == "COMPLETE" {
+        c.groups
             .iter()
-            .map(|g| {
-                let outputs: Vec<Value> = g
+            .map(|g| EventOutputGroup {
+                output_details: g
                     .outputs
                     .iter()
-                    .map(|d| {
-                        let mut o = json!({ "durationInMs": d.duration_ms });
-                        if !d.files.is_empty() {
-                            o["outputFilePaths"] = json!(d.files);
-                        }
-                        if let Some((w, h)) = d.size {
-                            o["videoDetails"] = json!({ "widthInPx": w, "heightInPx": h });
-                        }
-                        o
+                    .map(|d| EventOutputDetail {
+                        output_file_paths: d.files.clone(),
+                        duration_in_ms: d.duration_ms,
+                        video_details: d.size.map(|(w, h)| EventVideoDetails {
+                            width_in_px: w,
+                            height_in_px: h,
+                        }),
                     })
-                    .collect();
-                let mut v = json!({ "outputDetails": outputs, "type": g.kind });
-                if !g.playlists.is_empty() {
-                    v["playlistFilePaths"] = json!(g.playlists);
-                }
-                v
+                    .collect(),
+                playlist_file_paths: g.playlists.clone(),
+                kind: g.kind.to_string(),
             })
-            .collect();
-        detail["outputGroupDetails"] = json!(groups);
+            .collect()
+    } else {
+        Vec::new()
+    };
+    JobStateChange {
+        version: "0".into(),
+        id: uuid::Uuid::new_v4().to_string(),
+        detail_type: cloud::model::JOB_STATE_CHANGE.into(),
+        source: "mpe.watch".into(),
+        account: "local".into(),
+        time: engine::metadata::now_rfc3339(),
+        region: "local".into(),
+        resources: vec![format!("mpe:jobs/{}", c.job_id)],
+        detail: JobStateDetail {
+            timestamp: millis,
+            account_id: "local".into(),
+            queue: "mpe:queues/local".into(),
+            job_id: c.job_id.to_string(),
+            status: c.status.to_string(),
+            user_metadata,
+            output_group_details,
+            error_message: c.error.map(|(m, _)| m.to_string()),
+            error_code: c.error.map(|(_, code)| code),
+            other: Default::default(),
+        },
     }
-    if let Some((message, code)) = c.error {
-        detail["errorMessage"] = json!(message);
-        detail["errorCode"] = json!(code);
-    }
-    json!({
-        "version": "0",
-        "id": uuid::Uuid::new_v4().to_string(),
-        "detail-type": "MediaConvert Job State Change",
-        "source": "mpe.watch",
-        "account": "local",
-        "time": now,
-        "region": "local",
-        "resources": [format!("mpe:jobs/{}", c.job_id)],
-        "detail": detail,
-    })
 }

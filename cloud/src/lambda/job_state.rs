@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::aws::describe;
 use crate::error::CloudError;
+use crate::model::{self, JobStateChange, ModelError, JOB_STATE_CHANGE};
 
 /// What the record gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,70 +28,41 @@ pub struct RecordUpdate {
 /// Reads the event. `Ok(None)` for a job that is not one of mpe's (no `mpe_job_id`):
 /// the rule may match other jobs in the account's queues.
 pub fn update(event: &Value) -> Result<Option<RecordUpdate>, CloudError> {
-    let bad = |what: &str| CloudError::Job {
-        field: what.to_string(),
-        reason: "missing from the MediaConvert Job State Change event".into(),
-    };
-    if event.get("detail-type").and_then(Value::as_str) != Some("MediaConvert Job State Change") {
+    if event.get("detail-type").and_then(Value::as_str) != Some(JOB_STATE_CHANGE) {
         return Err(CloudError::Job {
             field: "detail-type".into(),
             reason: "not a MediaConvert Job State Change event".into(),
         });
     }
-    let d = event.get("detail").ok_or_else(|| bad("detail"))?;
-    let Some(id) = d
-        .pointer("/userMetadata/mpe_job_id")
-        .and_then(Value::as_str)
-    else {
+    let e: JobStateChange = model::parse(event).map_err(|e| CloudError::Job {
+        field: e.path().to_string(),
+        reason: match e {
+            ModelError::Invalid { reason, .. } => {
+                format!("in the MediaConvert Job State Change event: {reason}")
+            }
+            ModelError::Unknown { .. } => "not in the MediaConvert Job State Change event".into(),
+        },
+    })?;
+    let d = e.detail;
+    let Some(id) = d.user_metadata.get("mpe_job_id") else {
         return Ok(None);
     };
-    let status = d
-        .get("status")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("detail.status"))?;
-    let job = d
-        .get("jobId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("detail.jobId"))?;
     let mut outputs = Vec::new();
-    for g in d
-        .get("outputGroupDetails")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let strings = |v: Option<&Value>| -> Vec<String> {
-            v.and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        };
-        outputs.extend(strings(g.get("playlistFilePaths")));
-        for o in g
-            .get("outputDetails")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            outputs.extend(strings(o.get("outputFilePaths")));
+    for g in &d.output_group_details {
+        outputs.extend(g.playlist_file_paths.iter().cloned());
+        for o in &g.output_details {
+            outputs.extend(o.output_file_paths.iter().cloned());
         }
     }
-    let error = d.get("errorMessage").and_then(Value::as_str).map(|m| {
-        match d.get("errorCode").and_then(Value::as_i64) {
-            Some(c) => format!("{c}: {m}"),
-            None => m.to_string(),
-        }
+    let error = d.error_message.as_ref().map(|m| match d.error_code {
+        Some(c) => format!("{c}: {m}"),
+        None => m.clone(),
     });
     Ok(Some(RecordUpdate {
-        id: id.to_string(),
-        status: status.to_string(),
-        mediaconvert_job_id: job.to_string(),
-        at: event
-            .get("time")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        id: id.clone(),
+        status: d.status,
+        mediaconvert_job_id: d.job_id,
+        at: e.time,
         outputs,
         error,
     }))
@@ -196,5 +168,19 @@ mod tests {
         assert!(err
             .to_string()
             .contains("not a MediaConvert Job State Change"));
+    }
+
+    #[test]
+    fn the_typed_event_reads_and_writes_back_every_member() {
+        for name in ["complete", "error", "progressing"] {
+            let v = event(name);
+            let typed: JobStateChange = serde_json::from_value(v.clone()).expect("typed");
+            assert_eq!(serde_json::to_value(&typed).expect("JSON"), v, "{name}");
+        }
+        let mut e = event("complete");
+        e["detail"].as_object_mut().map(|d| d.remove("jobId"));
+        let err = update(&e).expect_err("no job id");
+        assert!(err.to_string().contains("detail"), "{err}");
+        assert!(err.to_string().contains("jobId"), "{err}");
     }
 }
