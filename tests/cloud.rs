@@ -463,3 +463,62 @@ fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
     }
     assert!(gains.iter().all(|g| *g > 2.0), "PSNR gains {gains:?} dB");
 }
+
+/// The overall RMS level of a file's audio, in dBFS, by FFmpeg's astats.
+fn rms_db(path: &Path) -> f64 {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-af", "astats", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg astats");
+    let log = String::from_utf8_lossy(&o.stderr);
+    log.lines()
+        .rev()
+        .find(|l| l.contains("RMS level dB:"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RMS level for {}: {log}", path.display()))
+}
+
+#[test]
+fn the_audio_selectors_track_picks_the_sources_audio_track() {
+    let src = util::fixture("two_tracks");
+    let dir = util::work_dir("cloud-tracks");
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
+    std::fs::copy(&src, s3.join("raw/uploads/two_tracks.mp4")).expect("upload");
+    let job = render(&src, "default");
+    let mp4 = |name: &str| -> PathBuf {
+        let asset = s3.join("media/asset");
+        let f = util::tree(&asset)
+            .into_iter()
+            .find(|f| f.starts_with("mp4/") && f.ends_with(".mp4"))
+            .expect("an MP4");
+        let kept = dir.join(format!("{name}.mp4"));
+        std::fs::copy(asset.join(f), &kept).expect("keep");
+        kept
+    };
+    let o = transcode_job(&job, &dir.join("first.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = rms_db(&mp4("first"));
+    let mut second = job.clone();
+    second["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"] =
+        json!({ "DefaultSelection": "DEFAULT", "SelectorType": "TRACK", "Tracks": [2] });
+    crate::cloud::botocore_valid("CreateJob", &second, &dir);
+    let o = transcode_job(&second, &dir.join("second.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let quiet = rms_db(&mp4("second"));
+    // The loud track is about -9 dBFS, the quiet one about -37.
+    assert!(
+        first > -12.0 && quiet < -30.0,
+        "track 1 {first} dB, track 2 {quiet} dB"
+    );
+    // A track the source lacks: one line that says so.
+    second["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"]["Tracks"] = json!([3]);
+    let o = transcode_job(&second, &dir.join("third.json"), &s3);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no audio track 3 (it has 2)"), "{err}");
+}

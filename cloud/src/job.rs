@@ -356,6 +356,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     let mut pieces = Vec::new();
     let mut selectors: Option<Vec<String>> = None;
     let mut filter: Option<Option<profiles::InputFilter>> = None;
+    let mut track: Option<Option<u32>> = None;
     for (i, input) in settings.inputs.iter().enumerate() {
         let iat = inputs_at.index(i);
         let read = read_input(&iat, input)?;
@@ -369,6 +370,16 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             }
             Some(_) => {}
             None => filter = Some(read.filter),
+        }
+        match &track {
+            Some(t) if t != &read.track => {
+                return Err(err(
+                    &iat.key("AudioSelectors"),
+                    "every input must select the same audio track as the first",
+                ))
+            }
+            Some(_) => {}
+            None => track = Some(read.track),
         }
         match &selectors {
             None => selectors = Some(read.selectors.clone()),
@@ -763,7 +774,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         "renditions": renditions,
         "outputs": outputs,
     });
-    if let Some(a) = audio {
+    if let Some(mut a) = audio {
+        if let Some(t) = track.flatten() {
+            a["track"] = json!(t);
+        }
         p["audio"] = a;
     }
     if let Some(t) = thumbnails {
@@ -802,6 +816,8 @@ struct ReadInput {
     rotation: Option<u32>,
     selectors: Vec<String>,
     filter: Option<profiles::InputFilter>,
+    /// The audio selector's track, 1 the first.
+    track: Option<u32>,
 }
 
 fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
@@ -817,6 +833,7 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
         &["USE_PSI", "IGNORE_PSI"],
     )?;
     allow(&iat, "InputScanType", &input.input_scan_type, &["AUTO"])?;
+    let mut track = None;
     let selectors: Vec<String> = match &input.audio_selectors {
         None => Vec::new(),
         Some(map) => {
@@ -835,12 +852,14 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
                 allow(&at, "SelectorType", &sel.selector_type, &["TRACK"])?;
                 allow_num(&at, "Offset", sel.offset, &[0])?;
                 absent(&at, "LanguageCode", &sel.language_code)?;
-                if let Some(t) = &sel.tracks {
-                    if t != &[1] {
+                match sel.tracks.as_deref() {
+                    None | Some([]) => {}
+                    Some([n]) => track = Some(unsigned(&at, "Tracks[0]", *n)?),
+                    Some(_) => {
                         return Err(err(
                             &at.key("Tracks"),
-                            "only the first audio track ([1]) is supported",
-                        ));
+                            "one track per selector is supported (tracks are not mixed)",
+                        ))
                     }
                 }
                 // ProgramSelection picks a Dolby E program; AAC and PCM sources have one.
@@ -884,6 +903,7 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
         rotation,
         selectors,
         filter,
+        track,
     })
 }
 

@@ -149,6 +149,13 @@ fn input(profile: &Profile, file: Option<&str>) -> Value {
         "VideoSelector": { "Rotate": "AUTO" },
         "TimecodeSource": "ZEROBASED",
     });
+    if let Some(t) = profile.audio.as_ref().and_then(|a| a.track) {
+        i["AudioSelectors"][AUDIO_SELECTOR] = json!({
+            "DefaultSelection": "DEFAULT",
+            "SelectorType": "TRACK",
+            "Tracks": [t],
+        });
+    }
     if let Some(f) = &profile.video.input_filter {
         let on = |b: bool| if b { "ENABLED" } else { "DISABLED" };
         i["DenoiseFilter"] = json!(on(f.denoise));

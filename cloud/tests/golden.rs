@@ -367,6 +367,9 @@ fn tuned_profiles_render_and_read_back() {
         deblock: false,
         strength: Some(4),
     });
+    if let Some(a) = profile.audio.as_mut() {
+        a.track = Some(2);
+    }
     let job = render_job(&request(&profile)).expect("render");
     let h264 = &job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"];
     assert_eq!(
@@ -390,6 +393,7 @@ fn tuned_profiles_render_and_read_back() {
     assert_eq!(back.profile.renditions[0].size, profile.renditions[0].size);
     assert_eq!(back.profile.outputs.hls, profile.outputs.hls);
     assert_eq!(back.profile.video.input_filter, profile.video.input_filter);
+    assert_eq!(back.profile.audio, profile.audio);
     // And the job survives a second round.
     let again = render_job(&JobRequest {
         profile: &back.profile,

@@ -79,6 +79,16 @@ pub enum PlanError {
         /// What is wrong.
         reason: String,
     },
+    /// The profile asks an audio track the source does not have.
+    #[error("{path}: no audio track {track} (it has {tracks})")]
+    NoAudioTrack {
+        /// The source path.
+        path: String,
+        /// The track asked (1 is the first).
+        track: u32,
+        /// How many audio tracks the source has.
+        tracks: usize,
+    },
 }
 
 /// A time position that cannot be read, with the value as written.

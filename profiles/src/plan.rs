@@ -352,7 +352,22 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }
     }
 
-    let audio = match (&profile.audio, media.audio.first()) {
+    let track = profile.audio.as_ref().and_then(|a| a.track);
+    let source_audio = match track {
+        None => media.audio.first(),
+        Some(n) => Some(
+            media
+                .audio
+                .get((n as usize).saturating_sub(1))
+                .filter(|_| n >= 1)
+                .ok_or_else(|| PlanError::NoAudioTrack {
+                    path: media.path.clone(),
+                    track: n,
+                    tracks: media.audio.len(),
+                })?,
+        ),
+    };
+    let audio = match (&profile.audio, source_audio) {
         (Some(a), Some(src)) => Some(PlannedAudio {
             source_stream: src.index,
             bitrate: a.bitrate,

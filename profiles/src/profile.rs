@@ -303,6 +303,10 @@ pub struct AudioSettings {
     pub channels: u32,
     /// 44100 or 48000.
     pub sample_rate: u32,
+    /// Which of the source's audio tracks, 1 the first (MediaConvert's audio selector
+    /// `Tracks`); absent: the first. A source without it cannot be planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<u32>,
 }
 
 /// Supported audio codecs.
@@ -611,6 +615,9 @@ impl Profile {
                     format!("{} must be 44100 or 48000", a.sample_rate),
                 ));
             }
+        }
+        if self.audio.as_ref().is_some_and(|a| a.track == Some(0)) {
+            return Err(bad("audio.track", "tracks count from 1".into()));
         }
         let o = &self.outputs;
         if o.cmaf.is_none() && o.hls.is_none() && o.dash.is_none() && o.file.is_none() {
