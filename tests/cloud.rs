@@ -251,13 +251,33 @@ fn transcode_job(job: &Value, file: &Path, s3: &Path) -> std::process::Output {
     ])
 }
 
+/// A fresh work folder with an S3 root holding `src` as `s3://raw/uploads/<name>`.
+fn s3_root(src: &Path, label: &str) -> (PathBuf, PathBuf) {
+    let dir = util::work_dir(label);
+    let s3 = dir.join("s3");
+    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
+    let name = src.file_name().expect("a file name");
+    std::fs::copy(src, s3.join("raw/uploads").join(name)).expect("upload");
+    (dir, s3)
+}
+
+/// Copies the MP4 of the asset a job wrote under `s3` to `dir/<name>.mp4`, kept from
+/// the next run.
+fn kept_mp4(s3: &Path, dir: &Path, name: &str) -> PathBuf {
+    let asset = s3.join("media/asset");
+    let f = util::tree(&asset)
+        .into_iter()
+        .find(|f| f.starts_with("mp4/") && f.ends_with(".mp4"))
+        .expect("an MP4");
+    let kept = dir.join(format!("{name}.mp4"));
+    std::fs::copy(asset.join(f), &kept).expect("keep");
+    kept
+}
+
 #[test]
 fn a_rendered_job_runs_locally_into_the_same_tree() {
     let src = util::fixture("short");
-    let dir = util::work_dir("cloud-job");
-    let s3 = dir.join("s3");
-    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
-    std::fs::copy(&src, s3.join("raw/uploads/short.mp4")).expect("upload");
+    let (dir, s3) = s3_root(&src, "cloud-job");
     let job = render(&src, "mobile");
     let job_file = dir.join("job.json");
     let run = |job: &Value| transcode_job(job, &job_file, &s3);
@@ -402,10 +422,7 @@ fn render_needs_no_role_and_asks_qvbr_for_capped_crf() {
 #[test]
 fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
     let (noisy, clean) = (util::fixture("noisy"), util::fixture("noisy_clean"));
-    let dir = util::work_dir("cloud-denoise");
-    let s3 = dir.join("s3");
-    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
-    std::fs::copy(&noisy, s3.join("raw/uploads/noisy.mp4")).expect("upload");
+    let (dir, s3) = s3_root(&noisy, "cloud-denoise");
     // Near-transparent encodes (QVBR 10), so that what differs is the filter's doing.
     let mut job = render(&noisy, "default");
     for g in job["Settings"]["OutputGroups"]
@@ -427,14 +444,7 @@ fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
     let run = |job: &Value, name: &str| -> PathBuf {
         let o = transcode_job(job, &dir.join(format!("{name}.json")), &s3);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let asset = s3.join("media/asset");
-        let mp4 = util::tree(&asset)
-            .into_iter()
-            .find(|f| f.starts_with("mp4/") && f.ends_with(".mp4"))
-            .expect("an MP4");
-        let kept = dir.join(format!("{name}.mp4"));
-        std::fs::copy(asset.join(mp4), &kept).expect("keep");
-        kept
+        kept_mp4(&s3, &dir, name)
     };
     let plain = run(&job, "plain");
     let mut filtered = job.clone();
@@ -484,21 +494,9 @@ fn rms_db(path: &Path) -> f64 {
 #[test]
 fn the_audio_selectors_track_picks_the_sources_audio_track() {
     let src = util::fixture("two_tracks");
-    let dir = util::work_dir("cloud-tracks");
-    let s3 = dir.join("s3");
-    std::fs::create_dir_all(s3.join("raw/uploads")).expect("bucket");
-    std::fs::copy(&src, s3.join("raw/uploads/two_tracks.mp4")).expect("upload");
+    let (dir, s3) = s3_root(&src, "cloud-tracks");
     let job = render(&src, "default");
-    let mp4 = |name: &str| -> PathBuf {
-        let asset = s3.join("media/asset");
-        let f = util::tree(&asset)
-            .into_iter()
-            .find(|f| f.starts_with("mp4/") && f.ends_with(".mp4"))
-            .expect("an MP4");
-        let kept = dir.join(format!("{name}.mp4"));
-        std::fs::copy(asset.join(f), &kept).expect("keep");
-        kept
-    };
+    let mp4 = |name: &str| kept_mp4(&s3, &dir, name);
     let o = transcode_job(&job, &dir.join("first.json"), &s3);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let first = rms_db(&mp4("first"));
