@@ -892,3 +892,76 @@ print("{{}}")
         "{msg}"
     );
 }
+
+#[test]
+fn every_corpus_job_runs_through_the_typed_rust_sdk() {
+    let dir = util::work_dir("jobs-sdk");
+    let st = crate::mediaconvert::stack_with(&dir, None, &["--jobs", "2"]);
+    let (web, timecoded) = (util::fixture("web_30"), util::fixture("timecoded"));
+    let (preset, template) = (
+        corpus_file("presets", "hls_ts_640x360_qvbr").to_string(),
+        corpus_file("templates", "hls_ladder").to_string(),
+    );
+    // The inputs, the preset and the template, as a deploy step would put them there.
+    mc(
+        &st,
+        &format!(
+            r#"
+for b in ("raw", "media"):
+    s3.create_bucket(Bucket=b)
+s3.upload_file({web:?}, "raw", "uploads/web_30.mp4")
+s3.upload_file({timecoded:?}, "raw", "uploads/timecoded.mp4")
+mc.create_preset(**json.loads({preset:?}))
+mc.create_job_template(**json.loads({template:?}))
+print("{{}}")
+"#
+        ),
+    );
+    let mc = aws_sdk_mediaconvert::Client::new(&crate::lambda::shared(&st.mc_url));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let names = [
+        "console_hls_ts_cbr",
+        "cmaf_qvbr_ladder",
+        "dash_iso",
+        "file_group_mp4s_and_captures",
+        "from_template",
+        "clipped_by_embedded_timecode",
+        "two_inputs_with_clippings",
+    ];
+    let mut ids = Vec::new();
+    for name in names {
+        let job = rt
+            .block_on(cloud::client::create_job(&mc, &corpus(name)))
+            .unwrap_or_else(|e| panic!("{name}: CreateJob through the SDK: {e}"));
+        ids.push((name, job.id));
+    }
+    for (name, id) in ids {
+        // GetJob as the SDK's own deserialiser reads it, typed, until the job ends.
+        let job = loop {
+            let got = rt
+                .block_on(mc.get_job().id(&id).send())
+                .unwrap_or_else(|e| panic!("{name}: GetJob: {e:?}"));
+            let job = got.job().cloned().expect("job");
+            let status = job.status().map(|s| s.as_str().to_string());
+            if !matches!(status.as_deref(), Some("SUBMITTED" | "PROGRESSING")) {
+                break job;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        };
+        assert_eq!(
+            job.status().map(|s| s.as_str()),
+            Some("COMPLETE"),
+            "{name}: {job:?}"
+        );
+        let settings = job.settings().expect("settings");
+        let asked = corpus(name);
+        let inputs = asked["Settings"]["Inputs"].as_array().map_or(1, Vec::len);
+        assert_eq!(settings.inputs().len(), inputs, "{name}");
+        assert!(!settings.output_groups().is_empty(), "{name}");
+        assert_eq!(
+            job.output_group_details().len(),
+            settings.output_groups().len(),
+            "{name}"
+        );
+    }
+}
