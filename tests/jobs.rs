@@ -225,17 +225,7 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
             &corpus("console_hls_ts_cbr"),
         ))
         .expect("CreateJob through the SDK");
-    let job = loop {
-        let got = rt
-            .block_on(mc.get_job().id(&created.id).send())
-            .expect("GetJob");
-        let job = got.job().cloned().expect("job");
-        let status = job.status().map(|s| s.as_str().to_string());
-        if !matches!(status.as_deref(), Some("SUBMITTED" | "PROGRESSING")) {
-            break job;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let job = sdk_wait(&rt, &mc, &created.id);
     assert_eq!(
         job.status().map(|s| s.as_str()),
         Some("COMPLETE"),
@@ -466,6 +456,25 @@ fn a_file_group_with_two_mp4s_and_frame_captures_and_he_aac_warned() {
     assert_eq!(thumbs.len(), 3, "{thumbs:?}");
     for t in &thumbs {
         assert_eq!(size(&video(&asset.join("thumbnails").join(t))), (320, 180));
+    }
+}
+
+/// GetJob as the typed SDK's own deserialiser reads it, until the job has ended.
+fn sdk_wait(
+    rt: &tokio::runtime::Runtime,
+    mc: &aws_sdk_mediaconvert::Client,
+    id: &str,
+) -> aws_sdk_mediaconvert::types::Job {
+    loop {
+        let got = rt
+            .block_on(mc.get_job().id(id).send())
+            .unwrap_or_else(|e| panic!("GetJob {id}: {e:?}"));
+        let job = got.job().cloned().expect("job");
+        let status = job.status().map(|s| s.as_str().to_string());
+        if !matches!(status.as_deref(), Some("SUBMITTED" | "PROGRESSING")) {
+            return job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
 
@@ -936,18 +945,7 @@ print("{{}}")
         ids.push((name, job.id));
     }
     for (name, id) in ids {
-        // GetJob as the SDK's own deserialiser reads it, typed, until the job ends.
-        let job = loop {
-            let got = rt
-                .block_on(mc.get_job().id(&id).send())
-                .unwrap_or_else(|e| panic!("{name}: GetJob: {e:?}"));
-            let job = got.job().cloned().expect("job");
-            let status = job.status().map(|s| s.as_str().to_string());
-            if !matches!(status.as_deref(), Some("SUBMITTED" | "PROGRESSING")) {
-                break job;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(300));
-        };
+        let job = sdk_wait(&rt, &mc, &id);
         assert_eq!(
             job.status().map(|s| s.as_str()),
             Some("COMPLETE"),
