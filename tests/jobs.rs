@@ -699,8 +699,8 @@ print(json.dumps({{"first": first["Status"], "template": template, "preset": pre
     assert_eq!(after["listed"].as_array().map(Vec::len), Some(3));
 }
 
-/// Whether the frame of `clip` at `t` is the frame of `src` at `at`, clearly nearer it than
-/// the one `off` seconds away.
+/// Whether the frame of `clip` at `t` is the frame of `src` at `at` (at any size), clearly
+/// nearer it than the one `off` seconds away.
 fn same_frame(clip: &Path, t: f64, src: &Path, at: f64, off: f64, dir: &Path) {
     let png = |p: &Path, t: f64, name: &str| {
         let out = dir.join(format!("{name}-{t:.3}.png"));
@@ -708,9 +708,11 @@ fn same_frame(clip: &Path, t: f64, src: &Path, at: f64, off: f64, dir: &Path) {
         out
     };
     let got = png(clip, t, "clip");
+    // The source's picture brought to the clip's size first (a no-op at the same size).
+    let graph = "[1][0]scale2ref=flags=bicubic[s][c];[c][s]psnr";
     let (near, far) = (
-        util::psnr(&got, &png(src, at, "src")),
-        util::psnr(&got, &png(src, at + off, "src")),
+        util::psnr_graph(&got, &png(src, at, "src"), graph),
+        util::psnr_graph(&got, &png(src, at + off, "src"), graph),
     );
     assert!(
         near > 28.0 && near > far + 3.0,
@@ -772,6 +774,21 @@ fn a_clip_by_embedded_timecode_keeps_its_frames_end_included_and_nothing_else() 
     same_frame(&mp4, 0.0, &src, 2.0, 0.2, &dir);
 }
 
+/// That a file's audio runs without a gap: FFmpeg's silencedetect finds no silence of
+/// even 20 ms (one AAC frame) in it.
+fn assert_no_gap(path: &Path) {
+    let o = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0:a", "-af", "silencedetect=noise=-40dB:d=0.02"])
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg silencedetect");
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert!(!log.contains("silence_start"), "{}: {log}", path.display());
+}
+
 #[test]
 fn two_inputs_and_three_clips_make_one_timeline_with_continuous_audio_at_any_rate() {
     let name = "two_inputs_with_clippings";
@@ -825,18 +842,8 @@ print("{{}}")
     let a = audio(&mp4);
     assert_aac(&a);
     assert!((util::num(&a["duration"]) - 7.0).abs() < 0.05, "{a:#}");
-    // The tone runs on across the joins: FFmpeg's silencedetect finds no gap of even
-    // 20 ms (one AAC frame) anywhere.
-    let o = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-i"])
-        .arg(&mp4)
-        .args(["-map", "0:a", "-af", "silencedetect=noise=-40dB:d=0.02"])
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg silencedetect");
-    let log = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{log}");
-    assert!(!log.contains("silence_start"), "{log}");
+    // The tone runs on across the joins.
+    assert_no_gap(&mp4);
     let v = crate::player::play(&asset, "hls/web_30.m3u8", "hls");
     assert_eq!(crate::player::heights(&v), [360]);
 
@@ -962,4 +969,61 @@ print("{{}}")
             "{name}"
         );
     }
+}
+
+#[test]
+fn transcode_joins_several_sources_into_one_timeline() {
+    let (a, b) = (util::fixture("hd_720p"), util::fixture("short"));
+    let dir = util::work_dir("join-cli");
+    let out = dir.join("out");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let o = util::mpe(&[
+        "transcode",
+        &path(&a),
+        &path(&b),
+        &path(&a),
+        "-p",
+        "default",
+        "-o",
+        &path(&out),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // 75 + 38 + 75 frames at 25 fps, named after the first source, its size kept.
+    let asset = out.join("hd_720p");
+    let mp4 = util::tree(&asset.join("mp4"))
+        .into_iter()
+        .find(|f| f.ends_with("_720p.mp4"))
+        .map(|f| asset.join("mp4").join(f))
+        .expect("the 720p MP4");
+    let v = video(&mp4);
+    assert_eq!(v["nb_frames"], "188", "{v:#}");
+    assert_eq!(size(&v), (1280, 720));
+    // Keyframes on the profile's grid across both joins (3 s and 4.52 s).
+    let (_, keys) = frames(&mp4);
+    assert_eq!(keys, [0.0, 2.0, 4.0, 6.0]);
+    same_frame(&mp4, 3.0, &b, 0.0, 0.2, &dir);
+    same_frame(&mp4, 4.52, &a, 0.0, 0.4, &dir);
+    let a_stream = audio(&mp4);
+    assert!(
+        (util::num(&a_stream["duration"]) - 7.52).abs() < 0.05,
+        "{a_stream:#}"
+    );
+    assert_no_gap(&mp4);
+    // A source that is not there: one line naming it, nothing published.
+    let o = util::mpe(&[
+        "transcode",
+        &path(&a),
+        "/nonexistent/outro.mp4",
+        "-o",
+        &path(&dir.join("none")),
+        "--progress",
+        "none",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/outro.mp4"), "{err}");
+    assert!(!dir.join("none/hd_720p").exists());
 }

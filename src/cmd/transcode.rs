@@ -12,9 +12,11 @@ use crate::progress::{Mode, Reporter};
 /// Arguments of `mpe transcode`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The source media file (not with --job, whose FileInput names it).
-    #[arg(required_unless_present = "job")]
-    pub source: Option<PathBuf>,
+    /// The source media file (not with --job, whose FileInput names it). Several are
+    /// joined in order into one timeline, as MediaConvert joins a job's Inputs: the
+    /// asset is named after the first and keeps its size and frame rate.
+    #[arg(required_unless_present = "job", value_name = "SOURCE")]
+    pub source: Vec<PathBuf>,
     /// Run a MediaConvert CreateJob request (JSON, as `mpe cloud render` writes it)
     /// locally: its settings become the profile, its FileInput the source, its
     /// destination the asset folder.
@@ -98,19 +100,26 @@ struct What {
 /// What to run: from the arguments, or from a MediaConvert job.
 fn what(args: &Args) -> anyhow::Result<What> {
     let Some(job_path) = &args.job else {
-        let source = args
+        let (source, rest) = args
             .source
-            .clone()
+            .split_first()
             .ok_or_else(|| anyhow::anyhow!("give a source or --job"))?;
         return Ok(What {
-            source,
+            source: source.clone(),
             output: args.output.clone(),
             asset_name: None,
             profile: Profile::load(&args.profile)?,
             elsewhere: Vec::new(),
             rotation: None,
             clip: None,
-            joined: Vec::new(),
+            joined: rest
+                .iter()
+                .map(|s| engine::Joined {
+                    source: s.clone(),
+                    clip: None,
+                    rotation: None,
+                })
+                .collect(),
             warnings: Vec::new(),
         });
     };
