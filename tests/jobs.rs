@@ -1011,6 +1011,32 @@ fn transcode_joins_several_sources_into_one_timeline() {
         "{a_stream:#}"
     );
     assert_no_gap(&mp4);
+    // A last source without audio: the audio runs on as silence to the end.
+    let o = util::mpe(&[
+        "transcode",
+        &path(&b),
+        &path(&util::fixture("no_audio")),
+        "-o",
+        &path(&dir.join("silent")),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let silent = dir.join("silent/short/mp4");
+    let mp4 = util::tree(&silent)
+        .into_iter()
+        .next()
+        .map(|f| silent.join(f))
+        .expect("an MP4");
+    let (pictures, sound) = (video(&mp4), audio(&mp4));
+    assert!(
+        (util::num(&pictures["duration"]) - 4.52).abs() < 0.05,
+        "{pictures:#}"
+    );
+    assert!(
+        (util::num(&sound["duration"]) - 4.52).abs() < 0.05,
+        "{sound:#}"
+    );
     // A source that is not there: one line naming it, nothing published.
     let o = util::mpe(&[
         "transcode",

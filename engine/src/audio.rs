@@ -170,7 +170,12 @@ impl AudioPipeline {
                 Err(ff::Error::InvalidData) => return Ok(()),
                 r => r?,
             },
-            None => self.decoder.send_eof()?,
+            // A decoder already ended by `end_input` (the last joined input had no
+            // audio) has nothing more: go on to flush the graph and the encoder.
+            None => match self.decoder.send_eof() {
+                Err(ff::Error::Eof) => {}
+                r => r?,
+            },
         }
         self.receive(out, packet.is_none())
     }
