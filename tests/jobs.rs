@@ -1053,3 +1053,59 @@ fn transcode_joins_several_sources_into_one_timeline() {
     assert!(err.contains("/nonexistent/outro.mp4"), "{err}");
     assert!(!dir.join("none/hd_720p").exists());
 }
+
+#[test]
+fn a_joined_input_of_another_shape_is_fitted_with_bars_not_stretched() {
+    let (wide, square) = (util::fixture("hd_720p"), util::fixture("sd_4x3"));
+    let dir = util::work_dir("join-shapes");
+    let out = dir.join("out");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let o = util::mpe(&[
+        "transcode",
+        &path(&wide),
+        &path(&square),
+        "-p",
+        "default",
+        "-o",
+        &path(&out),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mp4 = out.join("hd_720p/mp4");
+    let mp4 = util::tree(&mp4)
+        .into_iter()
+        .find(|f| f.ends_with("_720p.mp4"))
+        .map(|f| mp4.join(f))
+        .expect("the 720p MP4");
+    // At 4 s the 4:3 input (1 s into it) fills 960 of the 1280 columns: black bars of
+    // 160 on each side (limited-range black is 16), and its picture unstretched between.
+    let frame = dir.join("joined-4.png");
+    util::ffmpeg_frame(&mp4, 4.0, &frame);
+    let bars = Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "movie={},format=yuv420p,crop=150:720:0:0,signalstats",
+            frame.display()
+        ))
+        .args([
+            "-show_entries",
+            "frame_tags=lavfi.signalstats.YMAX",
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .expect("ffprobe signalstats");
+    let ymax: f64 = String::from_utf8_lossy(&bars.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&bars.stderr)));
+    assert!(ymax <= 20.0, "left bar is not black: Y max {ymax}");
+    let source = dir.join("square-1.png");
+    util::ffmpeg_frame(&square, 1.0, &source);
+    let centre = util::psnr_graph(&frame, &source, "[0]crop=960:720:160:0[c];[c][1]psnr");
+    assert!(
+        centre > 28.0,
+        "the 4:3 picture between the bars: {centre:.1} dB"
+    );
+}

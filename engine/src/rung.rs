@@ -197,7 +197,42 @@ pub(crate) struct Scaler {
     height: u32,
     /// Where the scaled picture goes in the frame, when it does not fill it.
     placement: Option<Placement>,
-    ctx: Option<(scaling::Context, (Pixel, u32, u32))>,
+    /// The display aspect of the first frame (the first input's), which `placement` was
+    /// planned for.
+    first_aspect: Option<f64>,
+    ctx: Option<(scaling::Context, ScaleKey)>,
+}
+
+/// What a scaler context is made for: the source frame's format and size, the size it
+/// scales to.
+type ScaleKey = (Pixel, u32, u32, u32, u32);
+
+/// A frame's display aspect (pixel aspect applied; square when unknown).
+fn display_aspect(f: &frame::Video) -> f64 {
+    let sar = f.aspect_ratio();
+    let sar = if sar.numerator() > 0 && sar.denominator() > 0 {
+        f64::from(sar)
+    } else {
+        1.0
+    };
+    f64::from(f.width().max(1)) * sar / f64::from(f.height().max(1))
+}
+
+/// A picture of `aspect` fitted into a `width` x `height` frame with bars, centred on
+/// even offsets (MediaConvert's DEFAULT scaling); `None` when it fills the frame.
+fn fitted(width: u32, height: u32, aspect: f64) -> Option<Placement> {
+    let even = |v: f64| ((v / 2.0).round() as u32 * 2).max(2);
+    let (w, h) = (f64::from(width), f64::from(height));
+    let (pw, ph) = (
+        even((h * aspect).min(w)).min(width),
+        even((w / aspect).min(h)).min(height),
+    );
+    ((pw, ph) != (width, height)).then(|| Placement {
+        width: pw,
+        height: ph,
+        x: ((width - pw) / 4 * 2) as i32,
+        y: ((height - ph) / 4 * 2) as i32,
+    })
 }
 
 impl Scaler {
@@ -207,6 +242,7 @@ impl Scaler {
             width,
             height,
             placement: None,
+            first_aspect: None,
             ctx: None,
         }
     }
@@ -219,12 +255,19 @@ impl Scaler {
         }
     }
 
-    /// The frame at this size, with its pts and picture type.
+    /// The frame at this size, with its pts and picture type. A frame of another shape
+    /// than the first (an input joined after it) is fitted into the frame with bars
+    /// rather than stretched to the first's placement.
     pub fn scale(&mut self, src: &frame::Video) -> Result<frame::Video, Error> {
-        let key = (src.format(), src.width(), src.height());
-        let (sw, sh) = self
-            .placement
-            .map_or((self.width, self.height), |p| (p.width, p.height));
+        let aspect = display_aspect(src);
+        let first = *self.first_aspect.get_or_insert(aspect);
+        let placement = if (aspect / first - 1.0).abs() <= 0.02 {
+            self.placement
+        } else {
+            fitted(self.width, self.height, aspect)
+        };
+        let (sw, sh) = placement.map_or((self.width, self.height), |p| (p.width, p.height));
+        let key = (src.format(), src.width(), src.height(), sw, sh);
         if self.ctx.as_ref().map(|(_, k)| *k) != Some(key) {
             let ctx = scaling::Context::get(
                 key.0,
@@ -242,7 +285,7 @@ impl Scaler {
         if let Some((ctx, _)) = self.ctx.as_mut() {
             ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
         }
-        if let Some(p) = self.placement {
+        if let Some(p) = placement {
             out = place(&out, self.width, self.height, p);
         }
         // The scaler copies pixels only: carry timing and the forced picture type over.
@@ -418,7 +461,13 @@ pub(crate) fn frame_ticks(s: &Setup) -> i64 {
 
 /// Scales `src` to the rung's size, or shares it when it already is that size.
 pub(crate) fn fit(scaler: &mut Scaler, src: &frame::Video) -> Result<frame::Video, Error> {
-    if (src.format(), src.width(), src.height()) == (Pixel::YUV420P, scaler.width, scaler.height) {
+    let aspect = display_aspect(src);
+    let first = *scaler.first_aspect.get_or_insert(aspect);
+    let same_shape = (aspect / first - 1.0).abs() <= 0.02 && scaler.placement.is_none();
+    if same_shape
+        && (src.format(), src.width(), src.height())
+            == (Pixel::YUV420P, scaler.width, scaler.height)
+    {
         crate::pipeline::share(src)
     } else {
         scaler.scale(src)
