@@ -971,32 +971,42 @@ print("{{}}")
     }
 }
 
+/// `mpe transcode SOURCES... -o out` with the default profile: the sources joined.
+fn join(sources: &[&Path], out: &Path) -> std::process::Output {
+    let mut args: Vec<String> = vec!["transcode".into()];
+    args.extend(
+        sources
+            .iter()
+            .map(|p| p.to_str().expect("utf-8").to_string()),
+    );
+    for a in ["-p", "default", "--progress", "none", "-o"] {
+        args.push(a.into());
+    }
+    args.push(out.to_str().expect("utf-8").into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    util::mpe(&args)
+}
+
+/// The MP4 of an asset's `mp4/` folder whose name ends in `suffix`.
+fn mp4_of(asset: &Path, suffix: &str) -> PathBuf {
+    let folder = asset.join("mp4");
+    util::tree(&folder)
+        .into_iter()
+        .find(|f| f.ends_with(suffix))
+        .map(|f| folder.join(f))
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", folder.display()))
+}
+
 #[test]
 fn transcode_joins_several_sources_into_one_timeline() {
     let (a, b) = (util::fixture("hd_720p"), util::fixture("short"));
     let dir = util::work_dir("join-cli");
     let out = dir.join("out");
-    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
-    let o = util::mpe(&[
-        "transcode",
-        &path(&a),
-        &path(&b),
-        &path(&a),
-        "-p",
-        "default",
-        "-o",
-        &path(&out),
-        "--progress",
-        "none",
-    ]);
+    let o = join(&[&a, &b, &a], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // 75 + 38 + 75 frames at 25 fps, named after the first source, its size kept.
     let asset = out.join("hd_720p");
-    let mp4 = util::tree(&asset.join("mp4"))
-        .into_iter()
-        .find(|f| f.ends_with("_720p.mp4"))
-        .map(|f| asset.join("mp4").join(f))
-        .expect("the 720p MP4");
+    let mp4 = mp4_of(&asset, "_720p.mp4");
     let v = video(&mp4);
     assert_eq!(v["nb_frames"], "188", "{v:#}");
     assert_eq!(size(&v), (1280, 720));
@@ -1012,22 +1022,9 @@ fn transcode_joins_several_sources_into_one_timeline() {
     );
     assert_no_gap(&mp4);
     // A last source without audio: the audio runs on as silence to the end.
-    let o = util::mpe(&[
-        "transcode",
-        &path(&b),
-        &path(&util::fixture("no_audio")),
-        "-o",
-        &path(&dir.join("silent")),
-        "--progress",
-        "none",
-    ]);
+    let o = join(&[&b, &util::fixture("no_audio")], &dir.join("silent"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let silent = dir.join("silent/short/mp4");
-    let mp4 = util::tree(&silent)
-        .into_iter()
-        .next()
-        .map(|f| silent.join(f))
-        .expect("an MP4");
+    let mp4 = mp4_of(&dir.join("silent/short"), ".mp4");
     let (pictures, sound) = (video(&mp4), audio(&mp4));
     assert!(
         (util::num(&pictures["duration"]) - 4.52).abs() < 0.05,
@@ -1038,15 +1035,10 @@ fn transcode_joins_several_sources_into_one_timeline() {
         "{sound:#}"
     );
     // A source that is not there: one line naming it, nothing published.
-    let o = util::mpe(&[
-        "transcode",
-        &path(&a),
-        "/nonexistent/outro.mp4",
-        "-o",
-        &path(&dir.join("none")),
-        "--progress",
-        "none",
-    ]);
+    let o = join(
+        &[&a, Path::new("/nonexistent/outro.mp4")],
+        &dir.join("none"),
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -1059,25 +1051,9 @@ fn a_joined_input_of_another_shape_is_fitted_with_bars_not_stretched() {
     let (wide, square) = (util::fixture("hd_720p"), util::fixture("sd_4x3"));
     let dir = util::work_dir("join-shapes");
     let out = dir.join("out");
-    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
-    let o = util::mpe(&[
-        "transcode",
-        &path(&wide),
-        &path(&square),
-        "-p",
-        "default",
-        "-o",
-        &path(&out),
-        "--progress",
-        "none",
-    ]);
+    let o = join(&[&wide, &square], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mp4 = out.join("hd_720p/mp4");
-    let mp4 = util::tree(&mp4)
-        .into_iter()
-        .find(|f| f.ends_with("_720p.mp4"))
-        .map(|f| mp4.join(f))
-        .expect("the 720p MP4");
+    let mp4 = mp4_of(&out.join("hd_720p"), "_720p.mp4");
     // At 4 s the 4:3 input (1 s into it) fills 960 of the 1280 columns: black bars of
     // 160 on each side (limited-range black is 16), and its picture unstretched between.
     let frame = dir.join("joined-4.png");
