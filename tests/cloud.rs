@@ -332,6 +332,29 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
         util::ts_program(&from_job.join("hls/short_360p_00001.ts")),
         (3, 100, 256, vec![256, 257])
     );
+    // ManifestDurationFormat INTEGER: the 1.52 s of the source listed as 2.
+    let mut whole = job.clone();
+    for g in whole["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        if let Some(h) = g.pointer_mut("/OutputGroupSettings/HlsGroupSettings") {
+            h["ManifestDurationFormat"] = json!("INTEGER");
+        }
+    }
+    let o = run(&whole);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let playlist = std::fs::read(from_job.join("hls/short_360p.m3u8")).expect("playlist");
+    let durations: Vec<f32> = match m3u8_rs::parse_playlist_res(&playlist) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p.segments.iter().map(|s| s.duration).collect(),
+        other => panic!("not a media playlist: {other:?}"),
+    };
+    assert_eq!(durations, [2.0]);
+    assert!(
+        String::from_utf8_lossy(&playlist).contains("#EXTINF:2,"),
+        "{}",
+        String::from_utf8_lossy(&playlist)
+    );
     // A setting the local executor lacks is named.
     let mut scanned = job.clone();
     scanned["Settings"]["Inputs"][0]["InputScanType"] = json!("PSF");

@@ -430,6 +430,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         return Err(err(&groups_at, "required"));
     }
     for (gi, g) in settings.output_groups.iter().enumerate() {
+        // HLS media playlists in whole seconds (the HLS group's ManifestDurationFormat).
+        let mut integer_durations = false;
         let gat = groups_at.index(gi);
         let sat = gat.key("OutputGroupSettings");
         let gs = &g.output_group_settings;
@@ -453,7 +455,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                         &h.codec_specification,
                         &h.client_cache,
                     ],
+                    true,
                 )?;
+                integer_durations = h.manifest_duration_format.as_deref() == Some("INTEGER");
                 allow(
                     &kat,
                     "OutputSelection",
@@ -529,6 +533,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                         &c.codec_specification,
                         &c.client_cache,
                     ],
+                    false,
                 )?;
                 mpd(
                     &kat,
@@ -688,8 +693,13 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     _ => "dash",
                 };
                 let mut group = json!({ "destination": folder });
-                if let Some(p) = program.filter(|_| name == "hls") {
-                    group["transport"] = p;
+                if name == "hls" {
+                    if let Some(p) = program {
+                        group["transport"] = p;
+                    }
+                    if integer_durations {
+                        group["integer_durations"] = json!(true);
+                    }
                 }
                 outputs.insert(name.into(), group);
                 match &ladder {
@@ -998,9 +1008,15 @@ fn segmenting(
 
 /// HLS manifest members of the HLS and CMAF groups: `ManifestDurationFormat`,
 /// `StreamInfResolution`, `ManifestCompression`, `CodecSpecification`, `ClientCache`.
-fn manifests(at: &At, values: [&Option<String>; 5]) -> Result<(), CloudError> {
+/// `integer`: whether INTEGER durations are followed (the HLS group's; CMAF's are not).
+fn manifests(at: &At, values: [&Option<String>; 5], integer: bool) -> Result<(), CloudError> {
     let [duration, resolution, compression, codecs, cache] = values;
-    allow(at, "ManifestDurationFormat", duration, &["FLOATING_POINT"])?;
+    let formats: &[&str] = if integer {
+        &["FLOATING_POINT", "INTEGER"]
+    } else {
+        &["FLOATING_POINT"]
+    };
+    allow(at, "ManifestDurationFormat", duration, formats)?;
     allow(at, "StreamInfResolution", resolution, &["INCLUDE"])?;
     allow(at, "ManifestCompression", compression, &["NONE"])?;
     // mpe's CODECS strings read the same under both RFCs.
@@ -1766,10 +1782,18 @@ mod tests {
         let mut j = console();
         j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]
             ["ManifestDurationFormat"] = json!("INTEGER");
+        let hls = parse_job(&j)
+            .expect("INTEGER is followed")
+            .profile
+            .outputs
+            .hls;
+        assert!(hls.is_some_and(|h| h.integer_durations));
+        j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]
+            ["MinFinalSegmentLength"] = json!(1.5);
         let e = parse_job(&j).expect_err("refused value");
         assert!(
             e.to_string()
-                .contains("HlsGroupSettings.ManifestDurationFormat"),
+                .contains("HlsGroupSettings.MinFinalSegmentLength"),
             "{e}"
         );
     }

@@ -326,6 +326,15 @@ fn settings(
         if let Some(d) = dest(folder) {
             gs["Destination"] = json!(d);
         }
+        if group == Group::Hls
+            && profile
+                .outputs
+                .hls
+                .as_ref()
+                .is_some_and(|h| h.integer_durations)
+        {
+            gs["ManifestDurationFormat"] = json!("INTEGER");
+        }
         groups.push(json!({
             "Name": name,
             "OutputGroupSettings": { "Type": kind, key: gs },

@@ -361,6 +361,7 @@ fn tuned_profiles_render_and_read_back() {
             program_number: 3,
             transport_stream_id: Some(9),
         },
+        integer_durations: true,
     });
     profile.video.input_filter = Some(profiles::InputFilter {
         denoise: true,

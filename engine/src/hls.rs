@@ -95,8 +95,9 @@ pub(crate) fn read_muxer_playlist(text: &[u8], label: &str) -> Result<Vec<(Strin
     }
 }
 
-/// The media playlist of one output.
-pub fn media_playlist(out: &PackagedOutput, target: f64) -> Result<String, Error> {
+/// The media playlist of one output; with `whole`, its durations rounded to whole
+/// seconds (`ManifestDurationFormat: INTEGER`).
+pub fn media_playlist(out: &PackagedOutput, target: f64, whole: bool) -> Result<String, Error> {
     let longest = out.segments.iter().map(|s| s.duration).fold(0.0, f64::max);
     let segments = out
         .segments
@@ -104,7 +105,11 @@ pub fn media_playlist(out: &PackagedOutput, target: f64) -> Result<String, Error
         .enumerate()
         .map(|(i, s)| MediaSegment {
             uri: uri::encode(&s.file),
-            duration: s.duration as f32,
+            duration: if whole {
+                s.duration.round()
+            } else {
+                s.duration
+            } as f32,
             map: match (i, &out.init) {
                 (0, Some(init)) => Some(Map {
                     uri: uri::encode(init),

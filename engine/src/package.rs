@@ -146,7 +146,14 @@ impl Asset<'_> {
             if group.writes_hls() {
                 for out in videos.iter().chain(audio.as_ref()) {
                     let path = self.root.join(dest).join(&out.playlist);
-                    let text = hls::media_playlist(out, plan.segment_seconds)?;
+                    let whole = group == Group::Hls
+                        && self
+                            .profile
+                            .outputs
+                            .hls
+                            .as_ref()
+                            .is_some_and(|h| h.integer_durations);
+                    let text = hls::media_playlist(out, plan.segment_seconds, whole)?;
                     std::fs::write(&path, text).map_err(Error::output(&path))?;
                 }
             }

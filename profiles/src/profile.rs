@@ -354,6 +354,10 @@ pub struct HlsGroupSettings {
     /// The MPEG-TS program the segments carry (MediaConvert's `M3u8Settings`).
     #[serde(default, skip_serializing_if = "TransportStream::is_default")]
     pub transport: TransportStream,
+    /// Segment durations in the media playlists in whole seconds, rounded
+    /// (MediaConvert's `ManifestDurationFormat: INTEGER`); decimals otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer_durations: bool,
 }
 
 /// The identifiers of the MPEG-TS program in every segment. The defaults are
