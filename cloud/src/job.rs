@@ -348,49 +348,43 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     }
     allow_num(&at, "FollowSource", settings.follow_source, &[1])?;
     let inputs_at = at.key("Inputs");
-    if settings.inputs.is_empty() {
-        return Err(err(&inputs_at, "required"));
-    }
     // Inputs, and the clips of each, are joined in order into one timeline (User Guide,
     // "Assembling multiple inputs and input clips"); outputs are named after the first.
-    let mut pieces = Vec::new();
-    let mut selectors: Option<Vec<String>> = None;
-    let mut filter: Option<Option<profiles::InputFilter>> = None;
-    let mut track: Option<Option<u32>> = None;
-    for (i, input) in settings.inputs.iter().enumerate() {
+    let reads = settings
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| read_input(&inputs_at.index(i), input))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = reads.first() else {
+        return Err(err(&inputs_at, "required"));
+    };
+    // One profile filters, selects and names the audio of every input alike.
+    for (i, read) in reads.iter().enumerate().skip(1) {
         let iat = inputs_at.index(i);
-        let read = read_input(&iat, input)?;
-        match &filter {
-            // One profile filters every input alike.
-            Some(f) if f != &read.filter => {
-                return Err(err(
-                    &iat.key("DenoiseFilter"),
-                    "every input must ask the same deblock, denoise and strength as the first",
-                ))
-            }
-            Some(_) => {}
-            None => filter = Some(read.filter),
+        if read.filter != first.filter {
+            return Err(err(
+                &iat.key("DenoiseFilter"),
+                "every input must ask the same deblock, denoise and strength as the first",
+            ));
         }
-        match &track {
-            Some(t) if t != &read.track => {
-                return Err(err(
-                    &iat.key("AudioSelectors"),
-                    "every input must select the same audio track as the first",
-                ))
-            }
-            Some(_) => {}
-            None => track = Some(read.track),
+        if read.track != first.track {
+            return Err(err(
+                &iat.key("AudioSelectors"),
+                "every input must select the same audio track as the first",
+            ));
         }
-        match &selectors {
-            None => selectors = Some(read.selectors.clone()),
-            Some(first) if !read.selectors.is_empty() && &read.selectors != first => {
-                return Err(err(
-                    &iat.key("AudioSelectors"),
-                    "every input must name its audio selector as the first input does",
-                ))
-            }
-            Some(_) => {}
+        if !read.selectors.is_empty() && read.selectors != first.selectors {
+            return Err(err(
+                &iat.key("AudioSelectors"),
+                "every input must name its audio selector as the first input does",
+            ));
         }
+    }
+    let (filter, track, selectors) = (first.filter, first.track, first.selectors.clone());
+    let mut pieces = Vec::new();
+    for (i, read) in reads.into_iter().enumerate() {
+        let iat = inputs_at.index(i);
         let clips: Vec<Option<profiles::Clip>> = if read.clips.is_empty() {
             vec![None]
         } else {
@@ -409,7 +403,6 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             });
         }
     }
-    let selectors = selectors.unwrap_or_default();
     let mut pieces = pieces.into_iter();
     let Some(head) = pieces.next() else {
         return Err(err(&inputs_at, "required"));
@@ -755,7 +748,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         ));
     }
     let mut video = video_settings(&first.settings, &ladder_at, segment.map(|s| s.0), r)?;
-    if let Some(f) = filter.flatten() {
+    if let Some(f) = filter {
         video["input_filter"] =
             serde_json::to_value(f).map_err(|e| err(&inputs_at, e.to_string()))?;
     }
@@ -785,7 +778,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         "outputs": outputs,
     });
     if let Some(mut a) = audio {
-        if let Some(t) = track.flatten() {
+        if let Some(t) = track {
             a["track"] = json!(t);
         }
         p["audio"] = a;

@@ -185,6 +185,13 @@ fn retime(p: &mut Packet, shift: i64) {
     p.set_dts(p.dts().map(|v| v - shift));
 }
 
+/// The audio packet pts (in `tb`) from which no more audio is wanted for a part that
+/// ends at `end` source seconds: half a second on covers the decoder's delay and a
+/// muxer's interleaving.
+pub(crate) fn audio_until(end: f64, tb: ff::Rational) -> i64 {
+    ((end + 0.5) / f64::from(tb)).round() as i64
+}
+
 /// Hands a stamped frame to the picture picker and every consumer, and reports progress.
 fn emit(
     clock: &Clock,
@@ -410,10 +417,9 @@ impl Pipeline<'_> {
                 .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
             audio.next_input(&stream, piece.start, base, Some(piece.planned))?;
             self.audio_stream = Some(index);
-            let tb = f64::from(stream.time_base());
             self.audio_until = piece
                 .length
-                .map(|l| ((piece.start + l + 0.5) / tb).round() as i64);
+                .map(|l| audio_until(piece.start + l, stream.time_base()));
         }
         if piece.seek {
             crate::transcode::seek(&mut input, &piece.source, piece.start)?;

@@ -275,14 +275,13 @@ pub fn transcode(
         }
     });
 
-    // Audio packets this far past the clip's end are no longer needed: half a second
-    // covers the decoder's delay and a muxer's interleaving.
+    // Audio packets past the clip's end are no longer needed.
     let audio_until = window
         .and_then(|w| w.end)
         .zip(plan.audio.as_ref())
         .and_then(|(end, pa)| {
             let tb = input.stream(pa.source_stream)?.time_base();
-            Some(((start_seconds + end + 0.5) / f64::from(tb)).round() as i64)
+            Some(crate::pipeline::audio_until(start_seconds + end, tb))
         });
     if clip_start > 0.0 {
         seek(&mut input, source, start_seconds + clip_start)?;
