@@ -543,3 +543,81 @@ fn the_audio_selectors_track_picks_the_sources_audio_track() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("no audio track 3 (it has 2)"), "{err}");
 }
+
+#[test]
+fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-rung-audio");
+    // The 240p rung asks mono 48 kb/s at 44.1 kHz; the rest keep the profile's 96 kb/s.
+    let profile = util::write_profile(&dir, "mobile", |p| {
+        p["renditions"][3]["audio"] =
+            json!({ "bitrate": 48000, "channels": 1, "sample_rate": 44100 });
+    });
+    let profile = profile.to_str().expect("utf-8");
+    let job = render(&src, profile);
+    botocore_valid("CreateJob", &job, &dir);
+    let mut asked = Vec::new();
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        for o in g["Outputs"].as_array().expect("outputs") {
+            let aac = &o["AudioDescriptions"][0]["CodecSettings"]["AacSettings"];
+            if !aac.is_null() {
+                asked.push((
+                    format!(
+                        "{} {}",
+                        g["OutputGroupSettings"]["Type"].as_str().unwrap_or(""),
+                        o["NameModifier"].as_str().unwrap_or("")
+                    ),
+                    aac["Bitrate"].clone(),
+                    aac["CodingMode"].clone(),
+                    aac["SampleRate"].clone(),
+                ));
+            }
+        }
+    }
+    let stereo = (json!(96000), json!("CODING_MODE_2_0"), json!(48000));
+    let want = |g: &str, (b, c, r): &(Value, Value, Value)| {
+        (g.to_string(), b.clone(), c.clone(), r.clone())
+    };
+    let mono = (json!(48000), json!("CODING_MODE_1_0"), json!(44100));
+    asked.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        asked,
+        [
+            want("DASH_ISO_GROUP_SETTINGS _audio", &stereo),
+            want("FILE_GROUP_SETTINGS _360p", &stereo),
+            want("HLS_GROUP_SETTINGS _240p", &mono),
+            want("HLS_GROUP_SETTINGS _360p", &stereo),
+        ]
+    );
+
+    // Run locally from the job: the profile's tree, each output with the audio it asked.
+    let o = transcode_job(&job, &dir.join("job.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asset = s3.join("media/asset");
+    let direct = util::transcode(&src, profile, &dir.join("direct"));
+    assert_eq!(util::tree(&asset), util::tree(&direct));
+    for (f, channels, rate) in [
+        ("hls/short_240p_00001.ts", 1, "44100"),
+        ("hls/short_360p_00001.ts", 2, "48000"),
+        ("mp4/short_360p.mp4", 2, "48000"),
+        ("dash/short_audioinit.mp4", 2, "48000"),
+    ] {
+        let p = util::ffprobe(&asset.join(f));
+        let a = util::stream(&p, "audio").unwrap_or_else(|| panic!("{f}: no audio"));
+        assert_eq!(a["channels"], channels, "{f}: {a:#}");
+        assert_eq!(a["sample_rate"], rate, "{f}: {a:#}");
+    }
+    // One encoding shared: the 360p segments and MP4 carry the very same AAC packets
+    // (the demuxer hands MPEG-TS's with their 7-byte ADTS headers).
+    let sizes = |f: &str, header: u64| -> Vec<u64> {
+        util::packets(&asset.join(f), "a")
+            .iter()
+            .map(|p| p.2 - header)
+            .collect()
+    };
+    let ts = sizes("hls/short_360p.m3u8", 7);
+    let mp4 = sizes("mp4/short_360p.mp4", 0);
+    assert!(ts.len() > 20, "{} packets", ts.len());
+    assert_eq!(ts, mp4);
+    assert_ne!(sizes("hls/short_240p.m3u8", 7), ts);
+}

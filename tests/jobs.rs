@@ -157,10 +157,21 @@ fn joined(dir: &Path, prefix: &str, ext: &str, init: Option<&str>) -> PathBuf {
 }
 
 fn assert_aac(a: &Value) {
+    assert_aac_as(a, 2, 48_000);
+}
+
+fn assert_aac_as(a: &Value, channels: u64, rate: u32) {
     assert_eq!(a["codec_name"], "aac", "{a:#}");
     assert_eq!(a["profile"], "LC", "{a:#}");
-    assert_eq!(a["channels"], 2, "{a:#}");
-    assert_eq!(a["sample_rate"], "48000", "{a:#}");
+    assert_eq!(a["channels"], channels, "{a:#}");
+    assert_eq!(a["sample_rate"], rate.to_string(), "{a:#}");
+}
+
+/// The audio's bits a second over `seconds`, its packets' payload as the demuxer gives
+/// them (ADTS headers in MPEG-TS count: 7 bytes a packet, under 3 % at these rates).
+fn audio_bitrate(path: &Path, seconds: f64) -> f64 {
+    let bytes: u64 = util::packets(path, "a").iter().map(|p| p.2).sum();
+    bytes as f64 * 8.0 / seconds
 }
 
 #[test]
@@ -181,9 +192,11 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
         util::ts_program(&hls.join("web_30_720p_00001.ts")),
         (1, 480, 481, vec![481, 482])
     );
-    for (name, w, h, bitrate) in [
-        ("720p", 1280, 720, 1_500_000.0),
-        ("360p", 640, 360, 700_000.0),
+    // Each output's own AudioDescriptions: the 720p rung's 96 kb/s stereo at 48 kHz, the
+    // 360p rung's 64 kb/s mono at 44.1 kHz.
+    for (name, w, h, bitrate, (channels, rate, audio_rate)) in [
+        ("720p", 1280, 720, 1_500_000.0, (2, 48_000, 96_000.0)),
+        ("360p", 640, 360, 700_000.0, (1, 44_100, 64_000.0)),
     ] {
         let ts = joined(&hls, &format!("web_30_{name}_"), ".ts", None);
         let v = video(&ts);
@@ -204,7 +217,12 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
             (got / bitrate - 1.0).abs() < 0.10,
             "{name}: {got} b/s for CBR {bitrate}"
         );
-        assert_aac(&audio(&ts));
+        assert_aac_as(&audio(&ts), channels, rate);
+        let got = audio_bitrate(&ts, 12.0);
+        assert!(
+            (got / audio_rate - 1.0).abs() < 0.10,
+            "{name}: audio {got} b/s for {audio_rate}"
+        );
         assert_eq!(
             extinf(&hls.join(format!("web_30_{name}.m3u8"))),
             [10.0, 2.0]

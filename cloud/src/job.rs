@@ -414,7 +414,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     // The streaming groups' ladder (all must carry the same), and the file group's rungs.
     let mut ladder: Option<(Vec<VideoOut>, At)> = None;
     let mut file_rungs: Vec<(VideoOut, At)> = Vec::new();
-    let mut audio: Option<Value> = None;
+    // The audio of the outputs that carry it alone (CMAF, DASH), and of each rendition
+    // where a group muxes it with the video (HLS, File), in the order first met.
+    let mut separate_audio: Option<Value> = None;
+    let mut rung_audio: Vec<(String, Value)> = Vec::new();
     let mut outputs = Map::new();
     let mut segment: Option<(f64, At)> = None;
     let mut thumbnails = None;
@@ -648,13 +651,33 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 program = Some(p);
             }
             if let Some(a) = a {
-                if audio.as_ref().is_some_and(|x| x != &a) {
-                    return Err(err(
-                        &at.key("AudioDescriptions"),
-                        "every output must have the same audio settings",
-                    ));
+                let aat = at.key("AudioDescriptions");
+                let muxed = matches!(kind, "HLS_GROUP_SETTINGS" | "FILE_GROUP_SETTINGS");
+                match &v {
+                    // Each output's own audio: every distinct setting is encoded once.
+                    Some(v) if muxed => match rung_audio.iter().find(|(n, _)| n == &v.name) {
+                        Some((_, x)) if x != &a => {
+                            return Err(err(
+                                &aat,
+                                format!(
+                                    "rendition {} carries other audio settings in another group; mpe muxes one audio encoding per rendition",
+                                    v.name
+                                ),
+                            ))
+                        }
+                        Some(_) => {}
+                        None => rung_audio.push((v.name.clone(), a)),
+                    },
+                    _ => {
+                        if separate_audio.as_ref().is_some_and(|x| x != &a) {
+                            return Err(err(
+                                &aat,
+                                "every audio-only output must have the same audio settings",
+                            ));
+                        }
+                        separate_audio = Some(a);
+                    }
                 }
-                audio = Some(a);
             }
             if let Some(v) = v {
                 videos.push(v);
@@ -752,6 +775,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         video["input_filter"] =
             serde_json::to_value(f).map_err(|e| err(&inputs_at, e.to_string()))?;
     }
+    // The profile's audio: the audio-only outputs', else the first output's; renditions
+    // muxing another carry their own.
+    let audio = separate_audio.or_else(|| rung_audio.first().map(|(_, a)| a.clone()));
     let renditions: Vec<Value> = rungs
         .iter()
         .map(|v| {
@@ -760,14 +786,21 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 (Some(w), Some(h)) => w.min(h),
                 (w, h) => w.or(h).unwrap_or(0),
             };
-            json!({
+            let mut rendition = json!({
                 "name": v.name,
                 "height": short,
                 "bitrate": b,
                 "max_bitrate": m,
                 "buffer_size": buf,
                 "size": v.size,
-            })
+            });
+            if let Some((_, a)) = rung_audio
+                .iter()
+                .find(|(n, a)| n == &v.name && Some(a) != audio.as_ref())
+            {
+                rendition["audio"] = a.clone();
+            }
+            rendition
         })
         .collect();
     let mut p = json!({
@@ -1751,6 +1784,56 @@ mod tests {
         assert_eq!(job.rotation, Some(0));
         assert_eq!(job.warnings.len(), 2, "{:?}", job.warnings);
         assert!(job.warnings[0].message.contains("M3u8Settings"));
+    }
+
+    #[test]
+    fn each_output_keeps_its_own_audio() {
+        let job = parse_job(&console()).expect("reads");
+        let p = &job.profile;
+        let main = p.audio.as_ref().expect("audio");
+        assert_eq!(
+            (main.bitrate, main.channels, main.sample_rate),
+            (96000, 2, 48000)
+        );
+        assert!(p.renditions[0].audio.is_none());
+        let own = p.renditions[1].audio.as_ref().expect("the 360p rung's own");
+        assert_eq!(
+            (own.bitrate, own.channels, own.sample_rate),
+            (64000, 1, 44100)
+        );
+        // The same rendition muxed by a File group with other audio: refused by path.
+        let mut j = console();
+        let mut o = j["Settings"]["OutputGroups"][0]["Outputs"][1].clone();
+        o["ContainerSettings"] = json!({ "Container": "MP4" });
+        if let Some(o) = o.as_object_mut() {
+            o.remove("OutputSettings");
+        }
+        o["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["Bitrate"] = json!(96000);
+        let file_group = json!({
+            "Name": "File Group",
+            "OutputGroupSettings": {
+                "Type": "FILE_GROUP_SETTINGS",
+                "FileGroupSettings": { "Destination": "s3://media/asset/mp4/" },
+            },
+            "Outputs": [o.clone()],
+        });
+        if let Some(groups) = j["Settings"]["OutputGroups"].as_array_mut() {
+            groups.push(file_group);
+        }
+        let e = parse_job(&j).expect_err("two audios for one rendition");
+        assert!(
+            e.to_string()
+                .contains("OutputGroups[1].Outputs[0].AudioDescriptions"),
+            "{e}"
+        );
+        // Asking the HLS rung's own audio, the MP4 shares it.
+        o["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["Bitrate"] = json!(64000);
+        j["Settings"]["OutputGroups"][1]["Outputs"][0] = o;
+        let p = parse_job(&j).expect("the same audio").profile;
+        assert_eq!(
+            p.renditions[1].audio.as_ref().map(|a| a.bitrate),
+            Some(64000)
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ struct Rung {
     /// The rendition's exact size, rendered as the box it asks (Width, Height and
     /// ScalingBehavior) rather than the size planned from it.
     size: Option<profiles::OutputSize>,
+    /// The audio (bitrate, channels, rate) muxed with it where its group muxes audio.
+    audio: Option<(u32, u32, u32)>,
 }
 
 /// Renders a CreateJob request.
@@ -245,7 +247,6 @@ fn settings(
             "MediaConvert's SegmentLength is whole seconds",
         ));
     }
-    let rungs = rungs(profile, plan);
     let audio = match plan {
         Some(p) => p
             .audio
@@ -256,6 +257,7 @@ fn settings(
             .as_ref()
             .map(|a| (a.bitrate, a.channels, a.sample_rate)),
     };
+    let rungs = rungs(profile, plan, audio);
     let dest = |folder: &str| destination.map(|d| format!("{d}{folder}"));
     let mut groups = Vec::new();
     for (group, folder) in streaming_groups(profile) {
@@ -268,7 +270,7 @@ fn settings(
                     "VideoDescription": video_description(profile, plan, r),
                 });
                 if group == Group::Hls {
-                    if let Some(a) = audio {
+                    if let Some(a) = r.audio {
                         o["AudioDescriptions"] = json!([audio_description(a)]);
                     }
                 }
@@ -358,7 +360,7 @@ fn settings(
                     },
                     "VideoDescription": video_description(profile, plan, r),
                 });
-                if let Some(a) = audio {
+                if let Some(a) = r.audio {
                     o["AudioDescriptions"] = json!([audio_description(a)]);
                 }
                 o
@@ -384,7 +386,9 @@ fn settings(
 }
 
 /// The rungs: the plan's (exact sizes) or the profile's (heights).
-fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
+/// The ladder as the job renders it; `audio` is the profile's (or plan's) own, which a
+/// rung muxes unless it asks for another.
+fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>) -> Vec<Rung> {
     let size_of = |name: &str| {
         profile
             .renditions
@@ -404,6 +408,9 @@ fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
                 size: size_of(&r.name),
+                audio: p
+                    .rung_audio(r)
+                    .map(|a| (a.bitrate, a.channels, a.sample_rate)),
             })
             .collect(),
         None => profile
@@ -417,6 +424,10 @@ fn rungs(profile: &Profile, plan: Option<&Plan>) -> Vec<Rung> {
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
                 size: r.size,
+                audio: match &r.audio {
+                    Some(a) => audio.map(|_| (a.bitrate, a.channels, a.sample_rate)),
+                    None => audio,
+                },
             })
             .collect(),
     }

@@ -1,5 +1,5 @@
-//! Audio, encoded once: decode, resample/down-mix to the profile's format, encode AAC.
-//! The packets are shared by every output that carries audio.
+//! Audio, encoded once per distinct setting: decode, resample or down-mix, encode AAC.
+//! Each encoding's packets are shared by every output that asks for it.
 
 use std::os::raw::c_char;
 

@@ -138,6 +138,7 @@ fn encoding(s: &Setup) -> Setup {
         lanes: 1,
         targets: Vec::new(),
         audio: None,
+        audio_variant: 0,
         color: s.color,
     }
 }

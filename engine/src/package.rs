@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME, METADATA};
-use profiles::{Plan, Profile};
+use profiles::{Plan, PlannedAudio, Profile};
 
 use crate::error::Error;
 use crate::hls::{self, PackagedOutput, Segment};
@@ -111,14 +111,23 @@ impl Asset<'_> {
                 } else {
                     f.codec.clone()
                 };
-                let out = self.packaged(group, dest, &r.name, codecs, Some((r.width, r.height)))?;
+                let audio = plan.rung_audio(r).filter(|_| group == Group::Hls);
+                let out = self.packaged(
+                    group,
+                    dest,
+                    &r.name,
+                    codecs,
+                    Some((r.width, r.height)),
+                    audio,
+                )?;
                 counts.0 = out.segments.len() as u32;
                 videos.push(out);
             }
             let audio = match (&plan.audio, group.separate_audio()) {
                 (Some(_), true) => {
                     let codecs = crate::codecs::AAC_LC.to_string();
-                    let a = self.packaged(group, dest, AUDIO_NAME, codecs, None)?;
+                    let a =
+                        self.packaged(group, dest, AUDIO_NAME, codecs, None, plan.audio.as_ref())?;
                     counts.1 = a.segments.len() as u32;
                     Some(a)
                 }
@@ -206,7 +215,8 @@ impl Asset<'_> {
         Ok(files)
     }
 
-    /// An output as the manifests see it, from the segment list its segmenter wrote.
+    /// An output as the manifests see it, from the segment list its segmenter wrote;
+    /// `audio` is what it carries.
     fn packaged(
         &self,
         group: Group,
@@ -214,8 +224,8 @@ impl Asset<'_> {
         name: &str,
         codecs: String,
         video: Option<(u32, u32)>,
+        audio: Option<&PlannedAudio>,
     ) -> Result<PackagedOutput, Error> {
-        let plan = self.plan;
         let scratch = self.scratch(group, name);
         let list = scratch.join("list.m3u8");
         let text = std::fs::read(&list).map_err(Error::output(&list))?;
@@ -239,8 +249,6 @@ impl Asset<'_> {
             std::fs::rename(scratch.join(format!("init.{ext}")), &to)
                 .map_err(Error::output(&to))?;
         }
-        let with_audio = video.is_none() || (group == Group::Hls && plan.audio.is_some());
-        let audio = plan.audio.as_ref().filter(|_| with_audio);
         Ok(PackagedOutput {
             name: name.to_string(),
             video: video.map(|(w, h)| (w, h, self.fps)),

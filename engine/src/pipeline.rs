@@ -38,7 +38,9 @@ pub(crate) struct Pipeline<'a> {
     pub video_stream: usize,
     pub decoder: VideoDecoder,
     pub clock: Clock,
-    pub audio: Option<AudioPipeline>,
+    /// One encoder per distinct audio setting, all from the same source track; the first
+    /// is the profile's, which the audio-only outputs carry.
+    pub audio: Vec<AudioPipeline>,
     pub audio_stream: Option<usize>,
     /// For a clip with an end: the audio packet pts (source stream ticks) from which no
     /// more audio is wanted, so reading stops once video and audio are both past the end.
@@ -117,7 +119,8 @@ impl WindowState {
 
 struct Sink {
     tx: SyncSender<Msg>,
-    wants_audio: bool,
+    /// Which of the audio encodings the worker muxes, if any.
+    wants_audio: Option<usize>,
     window: Option<WindowState>,
 }
 
@@ -154,9 +157,9 @@ impl Fanout {
         Ok(())
     }
 
-    fn audio(&mut self, p: &Packet) -> Result<(), Error> {
+    fn audio(&mut self, variant: usize, p: &Packet) -> Result<(), Error> {
         for sink in &mut self.sinks {
-            if !sink.wants_audio {
+            if sink.wants_audio != Some(variant) {
                 continue;
             }
             let Some(ws) = sink.window.as_mut() else {
@@ -255,12 +258,15 @@ impl Pipeline<'_> {
             }
             for (worker, window) in setups {
                 let wants_audio = match &worker {
-                    Worker::Rung(setup) => setup.targets.iter().any(|t| match t {
-                        Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
-                            *with_audio
-                        }
-                    }),
-                    Worker::Animation(_) => false,
+                    Worker::Rung(setup) => setup
+                        .targets
+                        .iter()
+                        .any(|t| match t {
+                            Target::Segments { with_audio, .. }
+                            | Target::File { with_audio, .. } => *with_audio,
+                        })
+                        .then_some(setup.audio_variant),
+                    Worker::Animation(_) => None,
                 };
                 let name = match &worker {
                     Worker::Rung(setup) => format!("rung-{}", setup.rendition.name),
@@ -383,10 +389,10 @@ impl Pipeline<'_> {
     /// Ends the input just read and goes on with `piece`: a decoder of its own, its
     /// audio decoded into the same audio stream, its frames after the last so far.
     fn switch(&mut self, piece: Piece, fanout: &mut Fanout) -> Result<(), Error> {
-        if let Some(audio) = self.audio.as_mut() {
+        for variant in 0..self.audio.len() {
             let mut out = Vec::new();
-            let ended = audio.end_input(&mut out);
-            self.send_audio(&out, fanout)?;
+            let ended = self.audio[variant].end_input(&mut out);
+            self.send_audio(variant, &out, fanout)?;
             ended.map_err(|e| self.corrupt("decoding audio", e))?;
         }
         let base = self.clock.end();
@@ -411,11 +417,13 @@ impl Pipeline<'_> {
         );
         self.audio_stream = None;
         self.audio_until = None;
-        if let (Some(audio), Some(index)) = (self.audio.as_mut(), piece.audio_stream) {
+        if let (false, Some(index)) = (self.audio.is_empty(), piece.audio_stream) {
             let stream = input
                 .stream(index)
                 .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
-            audio.next_input(&stream, piece.start, base, Some(piece.planned))?;
+            for audio in &mut self.audio {
+                audio.next_input(&stream, piece.start, base, Some(piece.planned))?;
+            }
             self.audio_stream = Some(index);
             self.audio_until = piece
                 .length
@@ -496,23 +504,31 @@ impl Pipeline<'_> {
     /// Decodes and encodes an audio packet (`None`: flush) and hands the AAC packets to
     /// the audio-only outputs and to the rungs that mux audio.
     fn audio(&mut self, packet: Option<&Packet>, fanout: &mut Fanout) -> Result<(), Error> {
-        let Some(audio) = self.audio.as_mut() else {
-            return Ok(());
-        };
-        let mut out = Vec::new();
-        if let Err(e) = audio.push(packet, &mut out) {
-            return Err(self.corrupt("decoding audio", e));
+        for variant in 0..self.audio.len() {
+            let mut out = Vec::new();
+            if let Err(e) = self.audio[variant].push(packet, &mut out) {
+                return Err(self.corrupt("decoding audio", e));
+            }
+            self.send_audio(variant, &out, fanout)?;
         }
-        self.send_audio(&out, fanout)
+        Ok(())
     }
 
-    /// Hands AAC packets to the audio-only outputs and to the rungs that mux audio.
-    fn send_audio(&mut self, out: &[Packet], fanout: &mut Fanout) -> Result<(), Error> {
+    /// Hands the AAC packets of audio encoding `variant` to the rungs that mux it, and
+    /// the profile's own (`0`) to the audio-only outputs.
+    fn send_audio(
+        &mut self,
+        variant: usize,
+        out: &[Packet],
+        fanout: &mut Fanout,
+    ) -> Result<(), Error> {
         for p in out {
-            for m in &mut self.audio_muxers {
-                m.write(0, p)?;
+            if variant == 0 {
+                for m in &mut self.audio_muxers {
+                    m.write(0, p)?;
+                }
             }
-            fanout.audio(p)?;
+            fanout.audio(variant, p)?;
         }
         Ok(())
     }

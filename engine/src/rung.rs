@@ -58,6 +58,8 @@ pub(crate) struct Setup {
     pub lanes: usize,
     pub targets: Vec<Target>,
     pub audio: Option<StreamSpec>,
+    /// Which of the transcode's audio encodings `audio` describes (0: the profile's).
+    pub audio_variant: usize,
     /// The source's colour description, carried to the output: scaling keeps the matrix
     /// and primaries, so the encoded pixels mean what the source's meant.
     pub color: Color,

@@ -123,6 +123,7 @@ pub fn encode(
         lanes: 1,
         targets: Vec::new(),
         audio: None,
+        audio_variant: 0,
         color: rung::Color::default(),
     };
     rung::run(setup, rx).map(|_| ())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ff::Rational;
 use ffmpeg_next as ff;
 use profiles::naming::{Group, Layout, AUDIO_NAME, METADATA};
-use profiles::{MediaInfo, Plan, PlannedRendition, Profile};
+use profiles::{MediaInfo, Plan, PlannedAudio, PlannedRendition, Profile};
 use serde::Serialize;
 
 use crate::audio::AudioPipeline;
@@ -225,22 +225,24 @@ pub fn transcode(
         out_tb = Rational::new(plan.frame_rate[1] as i32, plan.frame_rate[0] as i32);
         clock = clock.with_grid(source_fps, out_tb);
     }
-    let audio = match &plan.audio {
-        Some(pa) => {
-            let ast = input
-                .stream(pa.source_stream)
-                .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
-            let end = (plan.duration > 0.0).then_some(plan.duration);
-            Some(AudioPipeline::open(
-                &ast,
-                pa,
-                start_seconds + clip_start,
-                end,
-            )?)
-        }
-        None => None,
-    };
-    let audio_spec = audio.as_ref().map(|a| a.spec());
+    // One encoder per distinct audio setting (MediaConvert encodes each output's own
+    // AudioDescriptions); outputs asking the same share its packets.
+    let variants = plan.audio_variants();
+    let mut audio = Vec::new();
+    for pa in &variants {
+        let ast = input
+            .stream(pa.source_stream)
+            .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
+        let end = (plan.duration > 0.0).then_some(plan.duration);
+        audio.push(AudioPipeline::open(
+            &ast,
+            pa,
+            start_seconds + clip_start,
+            end,
+        )?);
+    }
+    let specs: Vec<StreamSpec> = audio.iter().map(|a| a.spec()).collect();
+    let audio_spec = specs.first();
     let cores = opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -249,14 +251,14 @@ pub fn transcode(
     let mut setups: Vec<_> = rung_setups(
         &asset,
         out_tb,
-        audio_spec.as_ref(),
+        (&variants, &specs),
         (cores, opts.chunks),
         color,
     )
     .into_iter()
     .map(|s| (Worker::Rung(Box::new(s)), None))
     .collect();
-    setups.extend(preview_setup(&asset, out_tb, audio_spec.as_ref(), color));
+    setups.extend(preview_setup(&asset, out_tb, audio_spec, color));
     let writer = (plan.thumbnails.is_some() || plan.trickplay.is_some()).then(|| {
         let p = &opts.profile;
         WriterSetup {
@@ -286,14 +288,15 @@ pub fn transcode(
     if clip_start > 0.0 {
         seek(&mut input, source, start_seconds + clip_start)?;
     }
-    let mut audio = audio;
-    if let (Some(a), false) = (audio.as_mut(), pieces.is_empty()) {
-        // Its audio ends with its video, not running over the next input's.
-        a.set_length(Some(first_seconds));
+    if !pieces.is_empty() {
+        for a in &mut audio {
+            // Its audio ends with its video, not running over the next input's.
+            a.set_length(Some(first_seconds));
+        }
     }
     let pipeline = Pipeline {
         source: source.clone(),
-        audio_muxers: audio_muxers(&asset, audio_spec.as_ref())?,
+        audio_muxers: audio_muxers(&asset, audio_spec)?,
         input,
         video_stream: plan.video_stream,
         decoder,
@@ -645,6 +648,7 @@ fn preview_setup(
         buffer_size: p.buffer_size,
         source_size: false,
         placement: None,
+        audio: None,
     };
     let window = || Window {
         start: p.start,
@@ -668,6 +672,7 @@ fn preview_setup(
             with_audio: audio.is_some(),
         }],
         audio: audio.cloned(),
+        audio_variant: 0,
         color,
     };
     let mut workers = vec![(Worker::Rung(Box::new(setup)), Some(window()))];
@@ -726,7 +731,7 @@ fn audio_muxers(asset: &Asset<'_>, spec: Option<&StreamSpec>) -> Result<Vec<Muxe
 fn rung_setups(
     asset: &Asset<'_>,
     frame_tb: Rational,
-    audio: Option<&StreamSpec>,
+    (variants, specs): (&[&PlannedAudio], &[StreamSpec]),
     (cores, chunks): (usize, Chunks),
     color: rung::Color,
 ) -> Vec<rung::Setup> {
@@ -763,6 +768,9 @@ fn rung_setups(
                     });
                 }
             }
+            let variant = plan
+                .rung_audio(r)
+                .and_then(|a| variants.iter().position(|v| *v == a));
             rung::Setup {
                 rendition: r.clone(),
                 video: profile.video.clone(),
@@ -774,7 +782,8 @@ fn rung_setups(
                 threads,
                 lanes,
                 targets,
-                audio: audio.cloned(),
+                audio: variant.and_then(|i| specs.get(i)).cloned(),
+                audio_variant: variant.unwrap_or(0),
                 color,
             }
         })

@@ -192,6 +192,10 @@ pub struct PlannedRendition {
     /// fill it exactly: bars around it (padding) or its overflow cut off (cropping).
     #[serde(default)]
     pub placement: Option<Placement>,
+    /// The audio muxed into this rung's own outputs when it differs from the plan's
+    /// `audio` (the profile's rendition asked for its own); `None`: the plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<PlannedAudio>,
 }
 
 /// A scaled picture's size and position in its output frame; `x`/`y` are negative when
@@ -222,6 +226,24 @@ pub struct PlannedAudio {
 }
 
 impl Plan {
+    /// The audio muxed into rung `r`'s own outputs: its own, or the plan's.
+    pub fn rung_audio<'a>(&'a self, r: &'a PlannedRendition) -> Option<&'a PlannedAudio> {
+        self.audio
+            .as_ref()
+            .and(r.audio.as_ref().or(self.audio.as_ref()))
+    }
+
+    /// Every distinct audio encoding of the plan, the plan's own first.
+    pub fn audio_variants(&self) -> Vec<&PlannedAudio> {
+        let mut v: Vec<&PlannedAudio> = self.audio.iter().collect();
+        for a in self.renditions.iter().filter_map(|r| r.audio.as_ref()) {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        v
+    }
+
     /// Number of segments of a stream of `duration` seconds: MediaConvert's
     /// `ceil(duration / SegmentLength)` (MEDIACONVERT.md section 3). A tail shorter than a
     /// millisecond is rounding noise, not a segment.
@@ -288,6 +310,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             buffer_size: r.buffer_size,
             source_size,
             placement,
+            audio: None,
         }
     };
 
@@ -320,6 +343,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
                 max_bitrate: scale(next_taller.max_bitrate, lm),
                 buffer_size: scale(next_taller.buffer_size, lf),
                 size: None,
+                audio: None,
             };
             renditions.push(planned(&r, source_short, true));
         }
@@ -376,6 +400,24 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }),
         _ => None,
     };
+    // A rung's own audio, from the same track, where it asks for something else.
+    if let (Some(main), Some(src)) = (&audio, source_audio) {
+        let source_rung = dropped.filter(|_| renditions.first().is_some_and(|r| r.source_size));
+        for r in &mut renditions {
+            let asked = match profile.renditions.iter().find(|p| p.name == r.name) {
+                Some(p) => p.audio.as_ref(),
+                None => source_rung.and_then(|p| p.audio.as_ref()),
+            };
+            r.audio = asked
+                .map(|a| PlannedAudio {
+                    source_stream: src.index,
+                    bitrate: a.bitrate,
+                    channels: a.channels.min(src.channels.max(1)),
+                    sample_rate: a.sample_rate,
+                })
+                .filter(|a| a != main);
+        }
+    }
 
     let file_renditions = match &profile.outputs.file {
         None => Vec::new(),

@@ -254,6 +254,13 @@ pub struct Rendition {
     /// `height` only orders the ladder.
     #[serde(default)]
     pub size: Option<OutputSize>,
+    /// The audio muxed into this rung's own outputs (the HLS group's segments and the file
+    /// group's MP4), when it differs from the profile's `audio`; the groups that keep audio
+    /// apart (CMAF, DASH) carry the profile's. MediaConvert gives every output its own
+    /// `AudioDescriptions`; each distinct setting is encoded once and shared. The track
+    /// is the profile's (`track` is not allowed here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioSettings>,
 }
 
 /// A rung's size as a MediaConvert output gives it.
@@ -307,6 +314,29 @@ pub struct AudioSettings {
     /// `Tracks`); absent: the first. A source without it cannot be planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<u32>,
+}
+
+/// The limits every audio setting keeps, `at` naming it in the error.
+fn check_audio(a: &AudioSettings, at: &str) -> Result<(), (String, String)> {
+    if !(16_000..=512_000).contains(&a.bitrate) {
+        return Err((
+            format!("{at}.bitrate"),
+            format!("{} is outside [16000, 512000]", a.bitrate),
+        ));
+    }
+    if !(1..=2).contains(&a.channels) {
+        return Err((
+            format!("{at}.channels"),
+            format!("{} must be 1 or 2", a.channels),
+        ));
+    }
+    if a.sample_rate != 44_100 && a.sample_rate != 48_000 {
+        return Err((
+            format!("{at}.sample_rate"),
+            format!("{} must be 44100 or 48000", a.sample_rate),
+        ));
+    }
+    Ok(())
 }
 
 /// Supported audio codecs.
@@ -601,24 +631,24 @@ impl Profile {
             }
         }
         if let Some(a) = &self.audio {
-            if !(16_000..=512_000).contains(&a.bitrate) {
+            check_audio(a, "audio").map_err(|(f, r)| bad(&f, r))?;
+        }
+        for (i, r) in self.renditions.iter().enumerate() {
+            let Some(a) = &r.audio else { continue };
+            let at = format!("renditions[{i}].audio");
+            if self.audio.is_none() {
                 return Err(bad(
-                    "audio.bitrate",
-                    format!("{} is outside [16000, 512000]", a.bitrate),
+                    &at,
+                    "a rendition's own audio needs the profile's `audio` (its track and the audio-only outputs)".into(),
                 ));
             }
-            if !(1..=2).contains(&a.channels) {
+            if a.track.is_some() {
                 return Err(bad(
-                    "audio.channels",
-                    format!("{} must be 1 or 2", a.channels),
+                    &format!("{at}.track"),
+                    "the track is chosen once, in the profile's `audio`".into(),
                 ));
             }
-            if a.sample_rate != 44_100 && a.sample_rate != 48_000 {
-                return Err(bad(
-                    "audio.sample_rate",
-                    format!("{} must be 44100 or 48000", a.sample_rate),
-                ));
-            }
+            check_audio(a, &at).map_err(|(f, r)| bad(&f, r))?;
         }
         if self.audio.as_ref().is_some_and(|a| a.track == Some(0)) {
             return Err(bad("audio.track", "tracks count from 1".into()));

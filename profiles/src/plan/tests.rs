@@ -257,6 +257,7 @@ fn exact(sizes: &[(Option<u32>, Option<u32>, crate::Scaling)]) -> Profile {
                 height,
                 scaling,
             }),
+            audio: None,
         })
         .collect();
     p
@@ -337,4 +338,44 @@ fn a_specified_frame_rate_decimates_whole_factors_retimes_others_and_gops_count_
         (plan25.frame_rate, plan25.frame_step, plan25.retime),
         ([30, 1], 1, true)
     );
+}
+
+#[test]
+fn a_rungs_own_audio_is_planned_once_per_distinct_setting() {
+    let mut p = default();
+    let own = |bitrate, channels| crate::AudioSettings {
+        codec: crate::profile::AudioCodec::Aac,
+        bitrate,
+        channels,
+        sample_rate: 44_100,
+        track: None,
+    };
+    // 720p and 480p ask the same; 360p asks the profile's own, which is no variant.
+    let main = p.audio.clone().expect("default has audio");
+    p.renditions[1].audio = Some(own(64_000, 1));
+    p.renditions[2].audio = Some(own(64_000, 1));
+    p.renditions[3].audio = Some(main.clone());
+    let plan = plan(&p, &media(1920, 1080, [30, 1], 0, true)).expect("plans");
+    let names: Vec<_> = plan.renditions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["1080p", "720p", "480p", "360p"]);
+    let variants = plan.audio_variants();
+    assert_eq!(variants.len(), 2, "{variants:?}");
+    assert_eq!(variants[0].bitrate, main.bitrate);
+    assert_eq!((variants[1].bitrate, variants[1].channels), (64_000, 1));
+    assert_eq!(plan.rung_audio(&plan.renditions[0]), plan.audio.as_ref());
+    assert_eq!(plan.rung_audio(&plan.renditions[2]), Some(variants[1]));
+    assert!(plan.renditions[3].audio.is_none());
+    // Stereo asked of a mono source is mono, as the profile's own audio.
+    let mut m = media(1920, 1080, [30, 1], 0, true);
+    m.audio[0].channels = 1;
+    p.renditions[2].audio = Some(own(96_000, 2));
+    let plan = super::plan(&p, &m).expect("plans");
+    assert_eq!(
+        plan.renditions[2].audio.as_ref().map(|a| a.channels),
+        Some(1)
+    );
+    // Without source audio there is none to vary.
+    let plan = super::plan(&p, &media(1920, 1080, [30, 1], 0, false)).expect("plans");
+    assert!(plan.audio_variants().is_empty());
+    assert!(plan.rung_audio(&plan.renditions[2]).is_none());
 }

@@ -127,6 +127,34 @@ fn validation_errors_name_field_and_reason() {
             "44100",
         ),
         (
+            "renditions[2].audio.channels",
+            Box::new(|v| {
+                v["renditions"][2]["audio"] = serde_json::json!(
+                    { "bitrate": 64000, "channels": 6, "sample_rate": 48000 }
+                )
+            }),
+            "1 or 2",
+        ),
+        (
+            "renditions[2].audio.track",
+            Box::new(|v| {
+                v["renditions"][2]["audio"] = serde_json::json!(
+                    { "bitrate": 64000, "channels": 1, "sample_rate": 48000, "track": 2 }
+                )
+            }),
+            "chosen once",
+        ),
+        (
+            "renditions[2].audio",
+            Box::new(|v| {
+                v["renditions"][2]["audio"] = serde_json::json!(
+                    { "bitrate": 64000, "channels": 1, "sample_rate": 48000 }
+                );
+                v.as_object_mut().map(|o| o.remove("audio"));
+            }),
+            "needs the profile's `audio`",
+        ),
+        (
             "outputs.file.renditions[0]",
             Box::new(|v| v["outputs"]["file"]["renditions"][0] = "4k".into()),
             "not a rendition",
