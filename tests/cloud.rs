@@ -621,3 +621,79 @@ fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
     assert_eq!(ts, mp4);
     assert_ne!(sizes("hls/short_240p.m3u8", 7), ts);
 }
+
+/// The fine detail of a video's luma: the mean squared difference between each picture
+/// and itself under a Gaussian blur, as FFmpeg's gblur and psnr filters measure it. A
+/// softer scaler leaves less for the blur to take away.
+fn detail(path: &Path) -> f64 {
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!(
+            "movie={},format=gray,split[a][b];[b]gblur=sigma=1[c];[a][c]psnr",
+            path.display()
+        ))
+        .args([
+            "-show_entries",
+            "frame_tags=lavfi.psnr.mse_avg",
+            "-of",
+            "csv=p=0",
+        ])
+        .output()
+        .expect("ffprobe");
+    let values: Vec<f64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    assert!(!values.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+#[test]
+fn sharpness_picks_the_scalers_kernel_softer_to_sharper() {
+    let src = util::fixture("hd_720p");
+    let (dir, s3) = s3_root(&src, "cloud-sharpness");
+    // A profile asking Sharpness 0 renders it on every video output, valid by the model.
+    let soft = util::write_profile(&dir, "mobile", |p| {
+        for r in p["renditions"].as_array_mut().expect("renditions") {
+            r["sharpness"] = json!(0);
+        }
+    });
+    let mut job = render(&src, soft.to_str().expect("utf-8"));
+    botocore_valid("CreateJob", &job, &dir);
+    let mut outputs = 0;
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        for o in g["Outputs"].as_array().expect("outputs") {
+            if o["VideoDescription"]["CodecSettings"]["Codec"] == "H_264" {
+                assert_eq!(o["VideoDescription"]["Sharpness"], 0, "{o:#}");
+                outputs += 1;
+            }
+        }
+    }
+    assert!(outputs >= 4, "{outputs} video outputs");
+    // The 360p MP4 (a downscale by two) at Sharpness 0, 50 and 100.
+    let mut details = Vec::new();
+    for s in [0, 50, 100] {
+        for g in job["Settings"]["OutputGroups"]
+            .as_array_mut()
+            .expect("groups")
+        {
+            for o in g["Outputs"].as_array_mut().expect("outputs") {
+                if o["VideoDescription"]["CodecSettings"]["Codec"] == "H_264" {
+                    o["VideoDescription"]["Sharpness"] = json!(s);
+                }
+            }
+        }
+        let o = transcode_job(&job, &dir.join(format!("job{s}.json")), &s3);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !stderr.contains("Sharpness"),
+            "followed, not warned: {stderr}"
+        );
+        details.push(detail(&kept_mp4(&s3, &dir, &format!("s{s}"))));
+    }
+    assert!(
+        details[0] < details[1] && details[1] < details[2],
+        "detail at Sharpness 0, 50, 100: {details:?}"
+    );
+}

@@ -272,6 +272,8 @@ struct VideoOut {
     name: String,
     size: profiles::OutputSize,
     rates: (u32, u32, u32),
+    /// The scaler's `Sharpness`, when not 50.
+    sharpness: Option<u8>,
     /// The encoder settings with the rates taken out: what every rung must share.
     settings: H264Settings,
 }
@@ -794,6 +796,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 "buffer_size": buf,
                 "size": v.size,
             });
+            if let Some(s) = v.sharpness {
+                rendition["sharpness"] = json!(s);
+            }
             if let Some((_, a)) = rung_audio
                 .iter()
                 .find(|(n, a)| n == &v.name && Some(a) != audio.as_ref())
@@ -1210,17 +1215,12 @@ fn output(
             }
             None
         }
-        Some(vd) => Some(video(vd, &at.key("VideoDescription"), name, r)?),
+        Some(vd) => Some(video(vd, &at.key("VideoDescription"), name)?),
     };
     Ok((video, audio))
 }
 
-fn video(
-    vd: &model::VideoDescription,
-    at: &At,
-    name: &str,
-    r: &mut Reader,
-) -> Result<VideoOut, CloudError> {
+fn video(vd: &model::VideoDescription, at: &At, name: &str) -> Result<VideoOut, CloudError> {
     let scaling = match vd.scaling_behavior.as_deref() {
         None | Some("DEFAULT") => profiles::Scaling::Pad,
         Some("STRETCH_TO_OUTPUT") => profiles::Scaling::Stretch,
@@ -1240,7 +1240,18 @@ fn video(
         height: side("Height", vd.height)?,
         scaling,
     };
-    picture(vd, at, r)?;
+    picture(vd, at)?;
+    // Sharpness picks the bicubic kernel's parameters (engine `scale::bicubic_params`);
+    // 50, the recommended value, is libswscale's own kernel.
+    let sharpness = match vd.sharpness {
+        None | Some(50) => None,
+        Some(s) => Some(
+            u8::try_from(s)
+                .ok()
+                .filter(|s| *s <= 100)
+                .ok_or_else(|| err(&at.key("Sharpness"), format!("{s} is outside [0, 100]")))?,
+        ),
+    };
     let cat = at.key("CodecSettings");
     let cs = required(at, "CodecSettings", &vd.codec_settings)?;
     allow(&cat, "Codec", &cs.codec, &["H_264"])?;
@@ -1274,6 +1285,7 @@ fn video(
         name: name.to_string(),
         size,
         rates: (b, m, buffer.unwrap_or(m.saturating_mul(2))),
+        sharpness,
         settings,
     })
 }
@@ -1286,17 +1298,11 @@ fn rate_control(h: &H264Settings) -> &str {
 
 /// The VideoDescription members of every picture output, video and frame capture alike:
 /// scaler, timecode, AFD and colour metadata.
-fn picture(vd: &model::VideoDescription, at: &At, r: &mut Reader) -> Result<(), CloudError> {
-    // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin; sharpness
-    // 50 is its neutral setting. AntiAlias is always on: "The service no longer accepts
-    // the value DISABLED for AntiAlias. If you specify that in your job, the service will
-    // ignore the setting" (API reference, VideoDescription).
-    if vd.sharpness.is_some_and(|s| s != 50) {
-        r.warn(
-            &at.key("Sharpness"),
-            "scaled with the bicubic scaler's own sharpness (50)",
-        );
-    }
+fn picture(vd: &model::VideoDescription, at: &At) -> Result<(), CloudError> {
+    // The scaler is bicubic, MediaConvert's anti-aliased one's nearest kin (Sharpness is
+    // read with each video output). AntiAlias is always on: "The service no longer
+    // accepts the value DISABLED for AntiAlias. If you specify that in your job, the
+    // service will ignore the setting" (API reference, VideoDescription).
     allow(
         at,
         "TimecodeInsertion",
@@ -1719,7 +1725,13 @@ fn frame_capture(
     // Captures keep the source's aspect inside Width x Height, never upscaled: no
     // scaling behavior but that one is followed.
     absent(&vat, "ScalingBehavior", &vd.scaling_behavior)?;
-    picture(vd, &vat, r)?;
+    picture(vd, &vat)?;
+    if vd.sharpness.is_some_and(|s| s != 50) {
+        r.warn(
+            &vat.key("Sharpness"),
+            "frame captures are scaled with the bicubic scaler's own sharpness (50)",
+        );
+    }
     let cat = vat.key("CodecSettings");
     let cs = required(&vat, "CodecSettings", &vd.codec_settings)?;
     allow(&cat, "Codec", &cs.codec, &["FRAME_CAPTURE"])?;

@@ -49,6 +49,8 @@ struct Rung {
     size: Option<profiles::OutputSize>,
     /// The audio (bitrate, channels, rate) muxed with it where its group muxes audio.
     audio: Option<(u32, u32, u32)>,
+    /// The scaler's sharpness, when not the default.
+    sharpness: Option<u8>,
 }
 
 /// Renders a CreateJob request.
@@ -408,6 +410,7 @@ fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>)
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
                 size: size_of(&r.name),
+                sharpness: r.sharpness,
                 audio: p
                     .rung_audio(r)
                     .map(|a| (a.bitrate, a.channels, a.sample_rate)),
@@ -424,6 +427,7 @@ fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>)
                 max_bitrate: r.max_bitrate,
                 buffer_size: r.buffer_size,
                 size: r.size,
+                sharpness: r.sharpness,
                 audio: match &r.audio {
                     Some(a) => audio.map(|_| (a.bitrate, a.channels, a.sample_rate)),
                     None => audio,
@@ -614,6 +618,9 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
                 d["Width"] = json!(w);
             }
         }
+    }
+    if let Some(s) = r.sharpness {
+        d["Sharpness"] = json!(s);
     }
     d
 }

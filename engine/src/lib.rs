@@ -29,6 +29,7 @@ mod picture;
 mod pipeline;
 mod publish;
 mod rung;
+mod scale;
 mod uri;
 
 pub use capture::Thumbnail;

@@ -3,7 +3,6 @@
 
 use std::sync::mpsc::Receiver;
 
-use ff::software::scaling;
 use ff::{codec, encoder, format::Pixel, frame, Codec, Dictionary, Packet, Rational};
 use ffmpeg_next as ff;
 use profiles::{Placement, PlannedRendition, RateControl, VideoSettings};
@@ -192,8 +191,9 @@ pub(crate) fn open_checked(
     Ok(ctx)
 }
 
-/// Scales frames of any format and size to one yuv420p size (bicubic). The context is
-/// built on the first frame and rebuilt if the source changes shape mid-stream.
+/// Scales frames of any format and size to one yuv420p size (bicubic, at the rung's
+/// sharpness). The context is built on the first frame and rebuilt if the source changes
+/// shape mid-stream.
 pub(crate) struct Scaler {
     width: u32,
     height: u32,
@@ -202,7 +202,9 @@ pub(crate) struct Scaler {
     /// The display aspect of the first frame (the first input's), which `placement` was
     /// planned for.
     first_aspect: Option<f64>,
-    ctx: Option<(scaling::Context, ScaleKey)>,
+    /// MediaConvert's `Sharpness` (0 to 100); `None` is libswscale's own bicubic.
+    sharpness: Option<u8>,
+    ctx: Option<(crate::scale::Bicubic, ScaleKey)>,
 }
 
 /// What a scaler context is made for: the source frame's format and size, the size it
@@ -245,6 +247,7 @@ impl Scaler {
             height,
             placement: None,
             first_aspect: None,
+            sharpness: None,
             ctx: None,
         }
     }
@@ -253,6 +256,7 @@ impl Scaler {
     pub fn for_rendition(r: &PlannedRendition) -> Scaler {
         Scaler {
             placement: r.placement,
+            sharpness: r.sharpness,
             ..Scaler::new(r.width, r.height)
         }
     }
@@ -270,23 +274,13 @@ impl Scaler {
         };
         let (sw, sh) = placement.map_or((self.width, self.height), |p| (p.width, p.height));
         let key = (src.format(), src.width(), src.height(), sw, sh);
-        if self.ctx.as_ref().map(|(_, k)| *k) != Some(key) {
-            let ctx = scaling::Context::get(
-                key.0,
-                key.1,
-                key.2,
-                Pixel::YUV420P,
-                sw,
-                sh,
-                scaling::Flags::BICUBIC,
-            )
-            .map_err(Error::ffmpeg("setting up the scaler"))?;
-            self.ctx = Some((ctx, key));
-        }
-        let mut out = frame::Video::new(Pixel::YUV420P, sw, sh);
-        if let Some((ctx, _)) = self.ctx.as_mut() {
-            ctx.run(src, &mut out).map_err(Error::ffmpeg("scaling"))?;
-        }
+        let mut ctx = match self.ctx.take() {
+            Some((ctx, k)) if k == key => ctx,
+            _ => crate::scale::Bicubic::new((key.0, key.1, key.2), (sw, sh), self.sharpness)?,
+        };
+        let scaled = ctx.run(src);
+        self.ctx = Some((ctx, key));
+        let mut out = scaled?;
         if let Some(p) = placement {
             out = place(&out, self.width, self.height, p);
         }

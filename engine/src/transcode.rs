@@ -649,6 +649,7 @@ fn preview_setup(
         source_size: false,
         placement: None,
         audio: None,
+        sharpness: None,
     };
     let window = || Window {
         start: p.start,

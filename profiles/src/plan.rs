@@ -196,6 +196,9 @@ pub struct PlannedRendition {
     /// `audio` (the profile's rendition asked for its own); `None`: the plan's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<PlannedAudio>,
+    /// The scaler's sharpness (0 to 100); `None`: the bicubic scaler's own (50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<u8>,
 }
 
 /// A scaled picture's size and position in its output frame; `x`/`y` are negative when
@@ -311,6 +314,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             source_size,
             placement,
             audio: None,
+            sharpness: r.sharpness,
         }
     };
 
@@ -344,6 +348,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
                 buffer_size: scale(next_taller.buffer_size, lf),
                 size: None,
                 audio: None,
+                sharpness: next_taller.sharpness,
             };
             renditions.push(planned(&r, source_short, true));
         }

@@ -261,6 +261,10 @@ pub struct Rendition {
     /// is the profile's (`track` is not allowed here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioSettings>,
+    /// The scaler's sharpness, 0 (softest) to 100 (sharpest), MediaConvert's `Sharpness`;
+    /// absent: 50, the bicubic scaler's own kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharpness: Option<u8>,
 }
 
 /// A rung's size as a MediaConvert output gives it.
@@ -607,6 +611,9 @@ impl Profile {
                     &f("height"),
                     "renditions must be listed tallest first, with distinct heights".into(),
                 ));
+            }
+            if let Some(s) = r.sharpness.filter(|s| *s > 100) {
+                return Err(bad(&f("sharpness"), format!("{s} is outside [0, 100]")));
             }
             if r.bitrate < 50_000 {
                 return Err(bad(

@@ -258,6 +258,7 @@ fn exact(sizes: &[(Option<u32>, Option<u32>, crate::Scaling)]) -> Profile {
                 scaling,
             }),
             audio: None,
+            sharpness: None,
         })
         .collect();
     p
