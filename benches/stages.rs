@@ -92,7 +92,7 @@ fn manifests(c: &mut Criterion) {
     g.bench_function("hls media playlists, 4 x 1200 segments", |b| {
         b.iter(|| {
             for o in &outputs {
-                engine::hls::media_playlist(o, 6.0, false).expect("playlist");
+                engine::hls::media_playlist(o, 6.0, false, None).expect("playlist");
             }
         })
     });

@@ -697,3 +697,138 @@ fn sharpness_picks_the_scalers_kernel_softer_to_sharper() {
         "detail at Sharpness 0, 50, 100: {details:?}"
     );
 }
+
+/// The EXT-X-PROGRAM-DATE-TIME of each segment of a media playlist, as written; m3u8-rs
+/// must read the same number of dated segments.
+fn program_date_times(path: &Path) -> Vec<Option<String>> {
+    let text = std::fs::read_to_string(path).expect("playlist");
+    let mut tags = Vec::new();
+    let mut pending = None;
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            pending = Some(t.to_string());
+        } else if line.starts_with("#EXTINF:") {
+            tags.push(pending.take());
+        }
+    }
+    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => assert_eq!(
+            p.segments
+                .iter()
+                .filter(|s| s.program_date_time.is_some())
+                .count(),
+            tags.iter().flatten().count(),
+            "{text}"
+        ),
+        other => panic!("{}: not a media playlist: {other:?}", path.display()),
+    }
+    tags
+}
+
+#[test]
+fn program_date_time_tags_the_hls_segments_from_the_timecode_and_date() {
+    let src = util::fixture("timecoded");
+    let (dir, s3) = s3_root(&src, "cloud-pdt");
+    let profile = util::write_profile(&dir, "mobile", |p| {
+        p["video"]["segment_seconds"] = json!(2);
+        p["outputs"]["hls"]["program_date_time"] =
+            json!({ "date": "2026-01-25", "period_seconds": 3 });
+    });
+    let mut job = render(&src, profile.to_str().expect("utf-8"));
+    botocore_valid("CreateJob", &job, &dir);
+    let hls = job["Settings"]["OutputGroups"]
+        .as_array()
+        .and_then(|g| {
+            g.iter()
+                .find(|g| g["OutputGroupSettings"]["Type"] == "HLS_GROUP_SETTINGS")
+        })
+        .map(|g| g["OutputGroupSettings"]["HlsGroupSettings"].clone())
+        .expect("an HLS group");
+    assert_eq!(hls["ProgramDateTime"], "INCLUDE");
+    assert_eq!(hls["ProgramDateTimePeriod"], 3);
+    assert_eq!(
+        job["Settings"]["TimecodeConfig"],
+        json!({ "Source": "EMBEDDED", "TimestampOffset": "2026-01-25" })
+    );
+    let playlist = s3.join("media/asset/hls/timecoded_360p.m3u8");
+    let run = |job: &Value, name: &str| {
+        let o = transcode_job(job, &dir.join(name), &s3);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        program_date_times(&playlist)
+    };
+    // EMBEDDED: the source's own 01:00:00:00 on the offset's date; segments of 2 s, a tag
+    // on the first and then on the first at or after each 3 s.
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        run(&job, "embedded.json"),
+        [
+            some("2026-01-25T01:00:00.000Z"),
+            None,
+            some("2026-01-25T01:00:04.000Z"),
+            some("2026-01-25T01:00:06.000Z"),
+        ]
+    );
+    let v = crate::player::play(&s3.join("media/asset"), "hls/timecoded.m3u8", "hls");
+    assert!(!crate::player::heights(&v).is_empty(), "{v:#}");
+    // SPECIFIEDSTART: that time of day.
+    job["Settings"]["TimecodeConfig"] = json!({
+        "Source": "SPECIFIEDSTART", "Start": "10:30:00:15", "TimestampOffset": "2026-01-25"
+    });
+    let tags = run(&job, "specified.json");
+    assert_eq!(tags[0], some("2026-01-25T10:30:00.500Z"), "{tags:?}");
+    // ZEROBASED without an offset: midnight of the day it runs.
+    job["Settings"]["TimecodeConfig"] = json!({ "Source": "ZEROBASED" });
+    let tags = run(&job, "zero.json");
+    let first = tags[0].clone().expect("a first tag");
+    assert!(first.ends_with("T00:00:00.000Z"), "{first}");
+    assert_ne!(&first[..10], "2026-01-25");
+    // A start the input's frame rate cannot have: one line naming it.
+    job["Settings"]["TimecodeConfig"] =
+        json!({ "Source": "SPECIFIEDSTART", "Start": "10:30:00:45" });
+    let o = transcode_job(&job, &dir.join("bad.json"), &s3);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("10:30:00:45"), "{err}");
+}
+
+#[test]
+fn cmaf_integer_durations_round_its_hls_playlists_not_its_mpd() {
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-cmaf-integer");
+    let mut job = render(&src, "default");
+    let mut groups = 0;
+    for g in job["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        if let Some(c) = g.pointer_mut("/OutputGroupSettings/CmafGroupSettings") {
+            c["ManifestDurationFormat"] = json!("INTEGER");
+            groups += 1;
+        }
+    }
+    assert_eq!(groups, 1, "the default profile has one CMAF group");
+    botocore_valid("CreateJob", &job, &dir);
+    let o = transcode_job(&job, &dir.join("job.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cmaf = s3.join("media/asset/cmaf");
+    let playlists: Vec<String> = util::tree(&cmaf)
+        .into_iter()
+        .filter(|f| f.ends_with(".m3u8") && f.contains('_'))
+        .collect();
+    assert!(!playlists.is_empty());
+    for p in &playlists {
+        let text = std::fs::read_to_string(cmaf.join(p)).expect("playlist");
+        // The source's 1.5 s or so listed as 2.
+        assert!(text.contains("#EXTINF:2,"), "{p}: {text}");
+    }
+    let mpd = util::tree(&cmaf)
+        .into_iter()
+        .find(|f| f.ends_with(".mpd"))
+        .expect("an MPD");
+    let mpd = std::fs::read_to_string(cmaf.join(mpd)).expect("MPD");
+    assert!(
+        mpd.contains("mediaPresentationDuration=\"PT0H0M1."),
+        "exact in the MPD: {mpd}"
+    );
+}

@@ -430,6 +430,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     for (gi, g) in settings.output_groups.iter().enumerate() {
         // HLS media playlists in whole seconds (the HLS group's ManifestDurationFormat).
         let mut integer_durations = false;
+        // Their EXT-X-PROGRAM-DATE-TIME tags (the HLS group's ProgramDateTime).
+        let mut program_date_time = None;
         let gat = groups_at.index(gi);
         let sat = gat.key("OutputGroupSettings");
         let gs = &g.output_group_settings;
@@ -453,7 +455,6 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                         &h.codec_specification,
                         &h.client_cache,
                     ],
-                    true,
                 )?;
                 integer_durations = h.manifest_duration_format.as_deref() == Some("INTEGER");
                 allow(
@@ -468,7 +469,20 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &h.directory_structure,
                     &["SINGLE_DIRECTORY"],
                 )?;
-                allow(&kat, "ProgramDateTime", &h.program_date_time, &["EXCLUDE"])?;
+                allow(
+                    &kat,
+                    "ProgramDateTime",
+                    &h.program_date_time,
+                    &["EXCLUDE", "INCLUDE"],
+                )?;
+                if h.program_date_time.as_deref() == Some("INCLUDE") {
+                    program_date_time = Some(dated(
+                        settings.timecode_config.as_ref(),
+                        &at.key("TimecodeConfig"),
+                        h.program_date_time_period,
+                        &kat.key("ProgramDateTimePeriod"),
+                    )?);
+                }
                 allow(
                     &kat,
                     "CaptionLanguageSetting",
@@ -531,8 +545,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                         &c.codec_specification,
                         &c.client_cache,
                     ],
-                    false,
                 )?;
+                integer_durations = c.manifest_duration_format.as_deref() == Some("INTEGER");
                 mpd(
                     &kat,
                     &c.mpd_profile,
@@ -711,12 +725,18 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     _ => "dash",
                 };
                 let mut group = json!({ "destination": folder });
+                if name == "cmaf" && integer_durations {
+                    group["integer_durations"] = json!(true);
+                }
                 if name == "hls" {
                     if let Some(p) = program {
                         group["transport"] = p;
                     }
                     if integer_durations {
                         group["integer_durations"] = json!(true);
+                    }
+                    if let Some(p) = program_date_time.take() {
+                        group["program_date_time"] = p;
                     }
                 }
                 outputs.insert(name.into(), group);
@@ -848,6 +868,39 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         first_at: head.at,
         warnings: Vec::new(),
     })
+}
+
+/// The HLS group's program date-time: the date from `TimecodeConfig.TimestampOffset`,
+/// the time of day from its `Source` (EMBEDDED, the default, ZEROBASED, or SPECIFIEDSTART
+/// with `Start`), a tag every `ProgramDateTimePeriod` seconds (600 by default).
+fn dated(
+    tc: Option<&model::TimecodeConfig>,
+    tat: &At,
+    period: Option<i64>,
+    pat: &At,
+) -> Result<Value, CloudError> {
+    let origin = match tc.and_then(|t| t.source.as_deref()) {
+        None | Some("EMBEDDED") => json!("embedded"),
+        Some("ZEROBASED") => json!("zero"),
+        _ => {
+            let given = tc.and_then(|t| t.start.clone());
+            let start = required(tat, "Start", &given)?;
+            let tc: profiles::Timecode = start
+                .parse()
+                .map_err(|e: profiles::TimecodeError| err(&tat.key("Start"), e.to_string()))?;
+            json!({ "specified": tc })
+        }
+    };
+    let mut p = json!({ "origin": origin });
+    if let Some(d) = tc.and_then(|t| t.timestamp_offset.as_deref()) {
+        p["date"] = json!(d);
+    }
+    match period {
+        None => {}
+        Some(s) if (1..=3600).contains(&s) => p["period_seconds"] = json!(s),
+        Some(s) => return Err(err(pat, format!("{s} is outside [1, 3600]"))),
+    }
+    Ok(p)
 }
 
 /// What one input of the job says: its file, clips, rotation and audio selectors.
@@ -1039,15 +1092,14 @@ fn segmenting(
 
 /// HLS manifest members of the HLS and CMAF groups: `ManifestDurationFormat`,
 /// `StreamInfResolution`, `ManifestCompression`, `CodecSpecification`, `ClientCache`.
-/// `integer`: whether INTEGER durations are followed (the HLS group's; CMAF's are not).
-fn manifests(at: &At, values: [&Option<String>; 5], integer: bool) -> Result<(), CloudError> {
+fn manifests(at: &At, values: [&Option<String>; 5]) -> Result<(), CloudError> {
     let [duration, resolution, compression, codecs, cache] = values;
-    let formats: &[&str] = if integer {
-        &["FLOATING_POINT", "INTEGER"]
-    } else {
-        &["FLOATING_POINT"]
-    };
-    allow(at, "ManifestDurationFormat", duration, formats)?;
+    allow(
+        at,
+        "ManifestDurationFormat",
+        duration,
+        &["FLOATING_POINT", "INTEGER"],
+    )?;
     allow(at, "StreamInfResolution", resolution, &["INCLUDE"])?;
     allow(at, "ManifestCompression", compression, &["NONE"])?;
     // mpe's CODECS strings read the same under both RFCs.

@@ -260,6 +260,11 @@ fn settings(
             .map(|a| (a.bitrate, a.channels, a.sample_rate)),
     };
     let rungs = rungs(profile, plan, audio);
+    let dated = profile
+        .outputs
+        .hls
+        .as_ref()
+        .and_then(|h| h.program_date_time.as_ref());
     let dest = |folder: &str| destination.map(|d| format!("{d}{folder}"));
     let mut groups = Vec::new();
     for (group, folder) in streaming_groups(profile) {
@@ -330,14 +335,18 @@ fn settings(
         if let Some(d) = dest(folder) {
             gs["Destination"] = json!(d);
         }
-        if group == Group::Hls
-            && profile
-                .outputs
-                .hls
-                .as_ref()
-                .is_some_and(|h| h.integer_durations)
-        {
+        let outputs = &profile.outputs;
+        let whole = match group {
+            Group::Hls => outputs.hls.as_ref().is_some_and(|h| h.integer_durations),
+            Group::Cmaf => outputs.cmaf.as_ref().is_some_and(|c| c.integer_durations),
+            Group::Dash => false,
+        };
+        if whole {
             gs["ManifestDurationFormat"] = json!("INTEGER");
+        }
+        if let (Group::Hls, Some(p)) = (group, dated) {
+            gs["ProgramDateTime"] = json!("INCLUDE");
+            gs["ProgramDateTimePeriod"] = json!(p.period_seconds);
         }
         groups.push(json!({
             "Name": name,
@@ -381,13 +390,27 @@ fn settings(
     if let Some(t) = &profile.thumbnails {
         groups.push(frame_capture(profile, plan, t, dest(&t.destination))?);
     }
+    let mut timecode = json!({ "Source": "ZEROBASED" });
+    if let Some(p) = dated {
+        // Only the program date-time reads the job's timecodes: its origin and date.
+        match p.origin {
+            profiles::TimecodeOrigin::Zero => {}
+            profiles::TimecodeOrigin::Embedded => timecode["Source"] = json!("EMBEDDED"),
+            profiles::TimecodeOrigin::Specified(tc) => {
+                timecode["Source"] = json!("SPECIFIEDSTART");
+                timecode["Start"] = json!(tc.to_string());
+            }
+        }
+        if let Some(d) = &p.date {
+            timecode["TimestampOffset"] = json!(d);
+        }
+    }
     Ok(json!({
-        "TimecodeConfig": { "Source": "ZEROBASED" },
+        "TimecodeConfig": timecode,
         "OutputGroups": groups,
     }))
 }
 
-/// The rungs: the plan's (exact sizes) or the profile's (heights).
 /// The ladder as the job renders it; `audio` is the profile's (or plan's) own, which a
 /// rung muxes unless it asks for another.
 fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>) -> Vec<Rung> {

@@ -362,6 +362,7 @@ fn tuned_profiles_render_and_read_back() {
             transport_stream_id: Some(9),
         },
         integer_durations: true,
+        program_date_time: None,
     });
     profile.video.input_filter = Some(profiles::InputFilter {
         denoise: true,

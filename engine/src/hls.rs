@@ -97,13 +97,35 @@ pub(crate) fn read_muxer_playlist(text: &[u8], label: &str) -> Result<Vec<(Strin
 
 /// The media playlist of one output; with `whole`, its durations rounded to whole
 /// seconds (`ManifestDurationFormat: INTEGER`).
-pub fn media_playlist(out: &PackagedOutput, target: f64, whole: bool) -> Result<String, Error> {
+/// `dated`: the first frame's wall-clock time and the seconds between
+/// `EXT-X-PROGRAM-DATE-TIME` tags, the first on the first segment, then one on the first
+/// segment starting at or after each further period.
+pub fn media_playlist(
+    out: &PackagedOutput,
+    target: f64,
+    whole: bool,
+    dated: Option<(chrono::DateTime<chrono::FixedOffset>, u32)>,
+) -> Result<String, Error> {
     let longest = out.segments.iter().map(|s| s.duration).fold(0.0, f64::max);
+    let mut start = 0.0;
+    let mut next_tag = 0.0;
+    let mut program_date_time = |duration: f64| {
+        let at = start;
+        start += duration;
+        let (first, period) = dated?;
+        if at + 1e-6 < next_tag {
+            return None;
+        }
+        let period = f64::from(period.max(1));
+        next_tag = ((at + 1e-6) / period).floor() * period + period;
+        Some(first + chrono::Duration::milliseconds((at * 1000.0).round() as i64))
+    };
     let segments = out
         .segments
         .iter()
         .enumerate()
         .map(|(i, s)| MediaSegment {
+            program_date_time: program_date_time(s.duration),
             uri: uri::encode(&s.file),
             duration: if whole {
                 s.duration.round()

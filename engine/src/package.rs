@@ -27,6 +27,9 @@ pub(crate) struct Asset<'a> {
     pub fps: f64,
     /// Seconds every fMP4 timestamp is shifted by (see `mux::SegmentKind::Fmp4`).
     pub fmp4_offset: f64,
+    /// The first frame's wall-clock time, when the HLS group's playlists carry
+    /// `EXT-X-PROGRAM-DATE-TIME`, and the seconds between those tags.
+    pub program_start: Option<(chrono::DateTime<chrono::FixedOffset>, u32)>,
 }
 
 impl Asset<'_> {
@@ -155,14 +158,14 @@ impl Asset<'_> {
             if group.writes_hls() {
                 for out in videos.iter().chain(audio.as_ref()) {
                     let path = self.root.join(dest).join(&out.playlist);
-                    let whole = group == Group::Hls
-                        && self
-                            .profile
-                            .outputs
-                            .hls
-                            .as_ref()
-                            .is_some_and(|h| h.integer_durations);
-                    let text = hls::media_playlist(out, plan.segment_seconds, whole)?;
+                    let outputs = &self.profile.outputs;
+                    let whole = match group {
+                        Group::Hls => outputs.hls.as_ref().is_some_and(|h| h.integer_durations),
+                        Group::Cmaf => outputs.cmaf.as_ref().is_some_and(|c| c.integer_durations),
+                        _ => false,
+                    };
+                    let dated = self.program_start.filter(|_| group == Group::Hls);
+                    let text = hls::media_playlist(out, plan.segment_seconds, whole, dated)?;
                     std::fs::write(&path, text).map_err(Error::output(&path))?;
                 }
             }

@@ -161,6 +161,19 @@ pub fn transcode(
     let asset_name = opts.asset_name.as_deref().unwrap_or(layout.base());
     let staging = Staging::new(&opts.output, asset_name, opts.force)?;
     let fps = f64::from(plan.frame_rate[0]) / f64::from(plan.frame_rate[1].max(1));
+    let program_start = match opts
+        .profile
+        .outputs
+        .hls
+        .as_ref()
+        .and_then(|h| h.program_date_time.as_ref())
+    {
+        Some(p) => Some((
+            program_start(p, source, &input, &media, plan.video_stream, window)?,
+            p.period_seconds,
+        )),
+        None => None,
+    };
     let asset = Asset {
         root: staging.path(),
         layout: &layout,
@@ -168,6 +181,7 @@ pub fn transcode(
         plan: &plan,
         fps,
         fmp4_offset: fmp4_offset(&plan, fps),
+        program_start,
     };
     asset.create_folders()?;
     let mut outputs: Vec<&str> = plan.renditions.iter().map(|r| r.name.as_str()).collect();
@@ -407,6 +421,57 @@ fn clip_window(
             piece: 0,
             source: e,
         })
+}
+
+/// The wall-clock time of the first output frame: its date (the profile's, or today in
+/// UTC) and its timecode as a time of day. An embedded timecode is the input's first
+/// frame's, so a clip adds its start.
+fn program_start(
+    p: &profiles::ProgramDateTime,
+    source: &std::path::Path,
+    input: &ff::format::context::Input,
+    media: &MediaInfo,
+    video_stream: usize,
+    window: Option<profiles::ClipWindow>,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, Error> {
+    let fps = media
+        .video
+        .iter()
+        .find(|v| v.index == video_stream)
+        .map_or([25, 1], |v| v.frame_rate);
+    let seconds_of = |tc: profiles::Timecode| -> Result<f64, Error> {
+        let frames = tc.frame_number(fps).map_err(|e| Error::Time {
+            path: source.to_path_buf(),
+            value: e.text.clone(),
+            reason: format!("program date-time start: {}", e.reason),
+        })?;
+        Ok(frames as f64 * f64::from(fps[1].max(1)) / f64::from(fps[0].max(1)))
+    };
+    let time = match p.origin {
+        profiles::TimecodeOrigin::Zero => 0.0,
+        profiles::TimecodeOrigin::Specified(tc) => seconds_of(tc)?,
+        profiles::TimecodeOrigin::Embedded => {
+            let first = embedded_timecode(input).map(seconds_of).transpose()?;
+            first.unwrap_or(0.0) + window.map_or(0.0, |w| w.start)
+        }
+    };
+    let date = match &p.date {
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| Error::Time {
+            path: source.to_path_buf(),
+            value: d.clone(),
+            reason: format!("program date-time date: {e}"),
+        })?,
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            chrono::DateTime::from_timestamp(now, 0)
+                .unwrap_or_default()
+                .date_naive()
+        }
+    };
+    let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+    Ok((midnight + chrono::Duration::milliseconds((time * 1000.0).round() as i64)).fixed_offset())
 }
 
 /// A video stream's frame rate in frames a second.

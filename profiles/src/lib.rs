@@ -27,7 +27,7 @@ pub use plan::{
 };
 pub use profile::{
     AudioSettings, EncoderTuning, H264Profile, HlsGroupSettings, InputFilter, OutputGroups,
-    OutputSize, Profile, RateControl, Rendition, Scaling, TransportStream, VideoSettings,
-    X264Preset,
+    OutputSize, Profile, ProgramDateTime, RateControl, Rendition, Scaling, TransportStream,
+    VideoSettings, X264Preset,
 };
 pub use timespec::TimeSpec;

@@ -377,6 +377,11 @@ pub struct OutputGroups {
 pub struct GroupSettings {
     /// Folder under the asset root, ending in `/` (MediaConvert's Destination).
     pub destination: String,
+    /// The CMAF group's HLS media playlists give segment durations in whole seconds,
+    /// rounded (its `ManifestDurationFormat: INTEGER`); the MPD keeps exact ones. Not for
+    /// the DASH group, which writes no HLS playlist.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integer_durations: bool,
 }
 
 /// Settings of the HLS group.
@@ -392,6 +397,61 @@ pub struct HlsGroupSettings {
     /// (MediaConvert's `ManifestDurationFormat: INTEGER`); decimals otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integer_durations: bool,
+    /// `#EXT-X-PROGRAM-DATE-TIME` tags in the media playlists (MediaConvert's
+    /// `ProgramDateTime: INCLUDE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_date_time: Option<ProgramDateTime>,
+}
+
+/// The wall-clock time the HLS media playlists give their segments. MediaConvert: "the
+/// program date and time are initialized using the input timecode source, or the time is
+/// initialized using the input timecode source and the date is initialized using the
+/// timestamp_offset" (API reference, HlsProgramDateTime).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramDateTime {
+    /// The first frame's date, `YYYY-MM-DD` (`TimecodeConfig.TimestampOffset`); absent: the
+    /// day (UTC) the transcode runs, timecodes having no date of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The first frame's time of day: its timecode (`TimecodeConfig.Source` and `Start`).
+    #[serde(default = "embedded")]
+    pub origin: crate::TimecodeOrigin,
+    /// Seconds between tags (`ProgramDateTimePeriod`): one on the first segment, then on
+    /// the first segment starting at or after each further period.
+    #[serde(default = "pdt_period")]
+    pub period_seconds: u32,
+}
+
+fn embedded() -> crate::TimecodeOrigin {
+    crate::TimecodeOrigin::Embedded
+}
+
+fn pdt_period() -> u32 {
+    600
+}
+
+/// Whether `s` is a calendar date written `YYYY-MM-DD`.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r.clone()].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) {
+        return false;
+    }
+    if !digits(8..10) {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1..=days).contains(&day)
 }
 
 /// The identifiers of the MPEG-TS program in every segment. The defaults are
@@ -678,6 +738,12 @@ impl Profile {
                 ));
             }
         }
+        if o.dash.as_ref().is_some_and(|d| d.integer_durations) {
+            return Err(bad(
+                "outputs.dash.integer_durations",
+                "the DASH group writes no HLS playlist".into(),
+            ));
+        }
         if let Some(h) = &o.hls {
             let t = &h.transport;
             // MediaConvert's range for every PID (API reference, M3u8Settings).
@@ -698,6 +764,21 @@ impl Profile {
                     "outputs.hls.transport",
                     "the PMT, video and audio PIDs must differ".into(),
                 ));
+            }
+            if let Some(p) = &h.program_date_time {
+                if let Some(d) = p.date.as_deref().filter(|d| !is_date(d)) {
+                    return Err(bad(
+                        "outputs.hls.program_date_time.date",
+                        format!("{d:?} is not a date written YYYY-MM-DD"),
+                    ));
+                }
+                // MediaConvert's range for ProgramDateTimePeriod, less 0 (no period).
+                if !(1..=3600).contains(&p.period_seconds) {
+                    return Err(bad(
+                        "outputs.hls.program_date_time.period_seconds",
+                        format!("{} is outside [1, 3600]", p.period_seconds),
+                    ));
+                }
             }
         }
         let groups = [

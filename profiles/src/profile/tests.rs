@@ -155,6 +155,26 @@ fn validation_errors_name_field_and_reason() {
             "needs the profile's `audio`",
         ),
         (
+            "outputs.hls.program_date_time.date",
+            Box::new(|v| {
+                v["outputs"]["hls"] = serde_json::json!({
+                    "destination": "hls/",
+                    "program_date_time": { "date": "2026-02-30" }
+                })
+            }),
+            "YYYY-MM-DD",
+        ),
+        (
+            "outputs.hls.program_date_time.period_seconds",
+            Box::new(|v| {
+                v["outputs"]["hls"] = serde_json::json!({
+                    "destination": "hls/",
+                    "program_date_time": { "period_seconds": 0 }
+                })
+            }),
+            "outside [1, 3600]",
+        ),
+        (
             "outputs.file.renditions[0]",
             Box::new(|v| v["outputs"]["file"]["renditions"][0] = "4k".into()),
             "not a rendition",
