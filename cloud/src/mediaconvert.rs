@@ -335,10 +335,10 @@ fn settings(
         if let Some(d) = dest(folder) {
             gs["Destination"] = json!(d);
         }
-        let outputs = &profile.outputs;
+        let asked = &profile.outputs;
         let whole = match group {
-            Group::Hls => outputs.hls.as_ref().is_some_and(|h| h.integer_durations),
-            Group::Cmaf => outputs.cmaf.as_ref().is_some_and(|c| c.integer_durations),
+            Group::Hls => asked.hls.as_ref().is_some_and(|h| h.integer_durations),
+            Group::Cmaf => asked.cmaf.as_ref().is_some_and(|c| c.integer_durations),
             Group::Dash => false,
         };
         if whole {
