@@ -84,6 +84,7 @@ fn manifests(c: &mut Criterion) {
                     file: format!("movie_{}_{n:09}.cmfv", r.name),
                     duration: 6.0,
                     bytes: u64::from(r.bitrate) * 6 / 8,
+                    offset: None,
                 })
                 .collect(),
         })

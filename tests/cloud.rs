@@ -832,3 +832,74 @@ fn cmaf_integer_durations_round_its_hls_playlists_not_its_mpd() {
         "exact in the MPD: {mpd}"
     );
 }
+
+#[test]
+fn hls_single_file_writes_one_ts_per_output_addressed_by_byte_ranges() {
+    let src = util::fixture("timecoded");
+    let (dir, s3) = s3_root(&src, "cloud-single-file");
+    let profile = util::write_profile(&dir, "mobile", |p| {
+        p["video"]["segment_seconds"] = json!(2);
+        p["outputs"]["hls"]["single_file"] = json!(true);
+    });
+    let profile = profile.to_str().expect("utf-8");
+    let job = render(&src, profile);
+    botocore_valid("CreateJob", &job, &dir);
+    let segment_controls: Vec<Value> = job["Settings"]["OutputGroups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| {
+            g["OutputGroupSettings"]
+                .as_object()
+                .and_then(|s| s.values().find_map(|v| v.get("SegmentControl")).cloned())
+        })
+        .collect();
+    assert_eq!(
+        segment_controls,
+        [json!("SINGLE_FILE"), json!("SEGMENTED_FILES")]
+    );
+    let o = transcode_job(&job, &dir.join("job.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asset = s3.join("media/asset");
+    assert_eq!(
+        util::tree(&asset),
+        util::tree(&util::transcode(&src, profile, &dir.join("direct")))
+    );
+    let hls: Vec<String> = util::tree(&asset.join("hls"));
+    assert_eq!(
+        hls,
+        [
+            "timecoded.m3u8",
+            "timecoded_240p.m3u8",
+            "timecoded_240p.ts",
+            "timecoded_360p.m3u8",
+            "timecoded_360p.ts"
+        ]
+    );
+    let ts = asset.join("hls/timecoded_360p.ts");
+    let whole = std::fs::read(&ts).expect("the one file");
+    let bytes = std::fs::read(asset.join("hls/timecoded_360p.m3u8")).expect("playlist");
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(&bytes) else {
+        panic!("not a media playlist");
+    };
+    assert_eq!(p.segments.len(), 4, "8 s in 2 s segments");
+    let mut next = 0;
+    for (i, s) in p.segments.iter().enumerate() {
+        assert_eq!(s.uri, "timecoded_360p.ts");
+        let r = s.byte_range.as_ref().expect("a byte range");
+        let offset = r.offset.expect("an explicit offset");
+        // Contiguous ranges covering the file, each a whole TS packet run that decodes
+        // on its own from a keyframe.
+        assert_eq!(offset, next, "segment {i}");
+        next = offset + r.length;
+        let part = &whole[offset as usize..next as usize];
+        assert!(part.len() % 188 == 0 && part[0] == 0x47, "segment {i}");
+        let piece = dir.join(format!("piece{i}.ts"));
+        std::fs::write(&piece, part).expect("piece");
+        let first = util::packets(&piece, "v").first().copied().expect("video");
+        assert!(first.1, "segment {i} starts with a keyframe");
+    }
+    assert_eq!(next, whole.len() as u64);
+    let v = crate::player::play(&asset, "hls/timecoded.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+}

@@ -432,6 +432,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         let mut integer_durations = false;
         // Their EXT-X-PROGRAM-DATE-TIME tags (the HLS group's ProgramDateTime).
         let mut program_date_time = None;
+        // One media file per output (the HLS group's SegmentControl).
+        let mut single_file = false;
         let gat = groups_at.index(gi);
         let sat = gat.key("OutputGroupSettings");
         let gs = &g.output_group_settings;
@@ -445,6 +447,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &h.segment_control,
                     &h.segment_length_control,
                     h.min_final_segment_length,
+                    true,
                 )?;
                 manifests(
                     &kat,
@@ -457,6 +460,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     ],
                 )?;
                 integer_durations = h.manifest_duration_format.as_deref() == Some("INTEGER");
+                single_file = h.segment_control.as_deref() == Some("SINGLE_FILE");
                 allow(
                     &kat,
                     "OutputSelection",
@@ -512,6 +516,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &d.segment_control,
                     &d.segment_length_control,
                     d.min_final_segment_length,
+                    false,
                 )?;
                 mpd(
                     &kat,
@@ -535,6 +540,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &c.segment_control,
                     &c.segment_length_control,
                     c.min_final_segment_length,
+                    false,
                 )?;
                 manifests(
                     &kat,
@@ -737,6 +743,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     }
                     if let Some(p) = program_date_time.take() {
                         group["program_date_time"] = p;
+                    }
+                    if single_file {
+                        group["single_file"] = json!(true);
                     }
                 }
                 outputs.insert(name.into(), group);
@@ -1078,8 +1087,13 @@ fn segmenting(
     control: &Option<String>,
     length_control: &Option<String>,
     min_final: Option<f64>,
+    single_file: bool,
 ) -> Result<(), CloudError> {
-    allow(at, "SegmentControl", control, &["SEGMENTED_FILES"])?;
+    let controls: &[&str] = match single_file {
+        true => &["SEGMENTED_FILES", "SINGLE_FILE"],
+        false => &["SEGMENTED_FILES"],
+    };
+    allow(at, "SegmentControl", control, controls)?;
     allow(at, "SegmentLengthControl", length_control, &["EXACT"])?;
     if min_final.is_some_and(|m| m != 0.0) {
         return Err(err(

@@ -344,6 +344,9 @@ fn settings(
         if whole {
             gs["ManifestDurationFormat"] = json!("INTEGER");
         }
+        if profiles::naming::single_file(profile, group) {
+            gs["SegmentControl"] = json!("SINGLE_FILE");
+        }
         if let (Group::Hls, Some(p)) = (group, dated) {
             gs["ProgramDateTime"] = json!("INCLUDE");
             gs["ProgramDateTimePeriod"] = json!(p.period_seconds);

@@ -363,6 +363,7 @@ fn tuned_profiles_render_and_read_back() {
         },
         integer_durations: true,
         program_date_time: None,
+        single_file: false,
     });
     profile.video.input_filter = Some(profiles::InputFilter {
         denoise: true,

@@ -3,8 +3,8 @@
 //! measured peak segment bitrate, AVERAGE-BANDWIDTH from the whole stream).
 
 use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
-    MediaSegment, Resolution, VariantStream,
+    AlternativeMedia, AlternativeMediaType, ByteRange, Map, MasterPlaylist, MediaPlaylist,
+    MediaPlaylistType, MediaSegment, Resolution, VariantStream,
 };
 
 use crate::error::Error;
@@ -40,6 +40,8 @@ pub struct Segment {
     pub duration: f64,
     /// Size in bytes.
     pub bytes: u64,
+    /// Where it starts in `file` when it is a byte range of it (SINGLE_FILE outputs).
+    pub offset: Option<u64>,
 }
 
 impl PackagedOutput {
@@ -126,6 +128,10 @@ pub fn media_playlist(
         .enumerate()
         .map(|(i, s)| MediaSegment {
             program_date_time: program_date_time(s.duration),
+            byte_range: s.offset.map(|offset| ByteRange {
+                length: s.bytes,
+                offset: Some(offset),
+            }),
             uri: uri::encode(&s.file),
             duration: if whole {
                 s.duration.round()
@@ -144,7 +150,14 @@ pub fn media_playlist(
         .collect();
     let playlist = MediaPlaylist {
         // EXT-X-MAP in a playlist without I-frames only needs version 6; 7 covers fMP4 whole.
-        version: Some(if out.init.is_some() { 7 } else { 3 }),
+        // EXT-X-BYTERANGE needs version 4.
+        version: Some(
+            match (&out.init, out.segments.iter().any(|s| s.offset.is_some())) {
+                (Some(_), _) => 7,
+                (None, true) => 4,
+                (None, false) => 3,
+            },
+        ),
         target_duration: longest.round().max(target.round()).max(1.0) as u64,
         media_sequence: 1,
         segments,

@@ -139,12 +139,15 @@ impl Asset<'_> {
             for out in videos.iter().chain(audio.as_ref()) {
                 let size = out.video.map(|(w, h, _)| (w, h));
                 for seg in &out.segments {
-                    let facts_of = Facts {
-                        kind: "segment",
-                        duration: Some(seg.duration),
-                        size,
-                    };
-                    facts.insert(format!("{dest}{}", seg.file), facts_of);
+                    // A SINGLE_FILE output's one file holds all its segments' seconds.
+                    facts
+                        .entry(format!("{dest}{}", seg.file))
+                        .and_modify(|f| f.duration = f.duration.map(|d| d + seg.duration))
+                        .or_insert(Facts {
+                            kind: "segment",
+                            duration: Some(seg.duration),
+                            size,
+                        });
                 }
                 if let Some(init) = &out.init {
                     let f = Facts {
@@ -234,8 +237,31 @@ impl Asset<'_> {
         let text = std::fs::read(&list).map_err(Error::output(&list))?;
         let listed = hls::read_muxer_playlist(&text, &list.display().to_string())?;
         let mut segments = Vec::with_capacity(listed.len());
+        // A SINGLE_FILE output: the segments appended, in order, into its one file.
+        let mut single = match profiles::naming::single_file(self.profile, group) {
+            true => {
+                let published = self.layout.single_file(group, dest, name);
+                let path = self.root.join(&published);
+                let f = std::fs::File::create(&path).map_err(Error::output(&path))?;
+                Some((published, path, f, 0u64))
+            }
+            false => None,
+        };
         for (n, (file, duration)) in (1..).zip(listed) {
             let from = scratch.join(&file);
+            if let Some((published, path, out, at)) = single.as_mut() {
+                let mut seg = std::fs::File::open(&from).map_err(Error::output(&from))?;
+                let bytes = std::io::copy(&mut seg, out).map_err(Error::output(&*path))?;
+                std::fs::remove_file(&from).map_err(Error::output(&from))?;
+                segments.push(Segment {
+                    file: published[dest.len()..].to_string(),
+                    duration,
+                    bytes,
+                    offset: Some(*at),
+                });
+                *at += bytes;
+                continue;
+            }
             let published = self.layout.segment(group, dest, name, n);
             let to = self.root.join(&published);
             std::fs::rename(&from, &to).map_err(Error::output(&to))?;
@@ -244,7 +270,11 @@ impl Asset<'_> {
                 file: published[dest.len()..].to_string(),
                 duration,
                 bytes,
+                offset: None,
             });
+        }
+        if let Some((_, path, out, _)) = single {
+            out.sync_all().map_err(Error::output(&path))?;
         }
         if group.has_init() {
             let ext = group.segment_extension(name == AUDIO_NAME);

@@ -130,6 +130,13 @@ impl Layout {
         format!("{dest}{}_{name}_{number:0width$}.{ext}", self.base)
     }
 
+    /// The one media file of a SINGLE_FILE output: `<dest><base>_<name>.<ext>` (the
+    /// documented "single media resource", named as MediaConvert names outputs).
+    pub fn single_file(&self, group: Group, dest: &str, name: &str) -> String {
+        let ext = group.segment_extension(name == AUDIO_NAME);
+        format!("{dest}{}_{name}.{ext}", self.base)
+    }
+
     /// A progressive MP4 of the file group: `<dest><base>_<name>.mp4`.
     pub fn file_output(&self, dest: &str, name: &str) -> String {
         format!("{dest}{}_{name}.mp4", self.base)
@@ -197,7 +204,11 @@ impl Layout {
                 if group.has_init() {
                     files.push(self.init_segment(group, dest, name));
                 }
-                files.extend((1..=count).map(|n| self.segment(group, dest, name, n)));
+                if single_file(profile, group) {
+                    files.push(self.single_file(group, dest, name));
+                } else {
+                    files.extend((1..=count).map(|n| self.segment(group, dest, name, n)));
+                }
             }
         }
         if let Some(file) = &profile.outputs.file {
@@ -222,6 +233,11 @@ impl Layout {
         files.sort();
         files
     }
+}
+
+/// Whether `group` writes one media file per output (the HLS group's `single_file`).
+pub fn single_file(profile: &Profile, group: Group) -> bool {
+    group == Group::Hls && profile.outputs.hls.as_ref().is_some_and(|h| h.single_file)
 }
 
 /// The streaming groups a profile enables, with their destinations, in a fixed order.

@@ -401,6 +401,11 @@ pub struct HlsGroupSettings {
     /// `ProgramDateTime: INCLUDE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program_date_time: Option<ProgramDateTime>,
+    /// One `.ts` file per output instead of one per segment, the media playlists
+    /// addressing segments by `EXT-X-BYTERANGE` (MediaConvert's `SegmentControl:
+    /// SINGLE_FILE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_file: bool,
 }
 
 /// The wall-clock time the HLS media playlists give their segments. MediaConvert: "the
