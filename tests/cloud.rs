@@ -251,6 +251,14 @@ fn transcode_job(job: &Value, file: &Path, s3: &Path) -> std::process::Output {
     ])
 }
 
+/// That a run failed with one line on stderr, containing `needle`.
+fn fails_in_one_line(o: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "{needle}: {err}");
+}
+
 /// A fresh work folder with an S3 root holding `src` as `s3://raw/uploads/<name>`.
 fn s3_root(src: &Path, label: &str) -> (PathBuf, PathBuf) {
     let dir = util::work_dir(label);
@@ -538,10 +546,7 @@ fn the_audio_selectors_track_picks_the_sources_audio_track() {
     // A track the source lacks: one line that says so.
     second["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"]["Tracks"] = json!([3]);
     let o = transcode_job(&second, &dir.join("third.json"), &s3);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("no audio track 3 (it has 2)"), "{err}");
+    fails_in_one_line(&o, "no audio track 3 (it has 2)");
 }
 
 #[test]
@@ -786,10 +791,7 @@ fn program_date_time_tags_the_hls_segments_from_the_timecode_and_date() {
     job["Settings"]["TimecodeConfig"] =
         json!({ "Source": "SPECIFIEDSTART", "Start": "10:30:00:45" });
     let o = transcode_job(&job, &dir.join("bad.json"), &s3);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("10:30:00:45"), "{err}");
+    fails_in_one_line(&o, "10:30:00:45");
 }
 
 #[test]
