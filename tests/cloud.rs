@@ -730,17 +730,56 @@ fn program_date_times(path: &Path) -> Vec<Option<String>> {
     tags
 }
 
+/// A test's setup around `timecoded` (8 s, 30 fps, 640x360): a work folder with its S3
+/// root, the mobile profile edited by `edit`, and that profile's job, valid by botocore.
+struct Rendered {
+    src: PathBuf,
+    dir: PathBuf,
+    s3: PathBuf,
+    profile: String,
+    job: Value,
+}
+
+impl Rendered {
+    /// Runs the job; it must write the tree a direct transcode with the profile writes.
+    /// Returns the asset folder.
+    fn run_as_direct(&self) -> PathBuf {
+        let o = transcode_job(&self.job, &self.dir.join("job.json"), &self.s3);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let asset = self.s3.join("media/asset");
+        let direct = util::transcode(&self.src, &self.profile, &self.dir.join("direct"));
+        assert_eq!(util::tree(&asset), util::tree(&direct));
+        asset
+    }
+}
+
+fn rendered_timecoded(label: &str, edit: impl FnOnce(&mut Value)) -> Rendered {
+    let src = util::fixture("timecoded");
+    let (dir, s3) = s3_root(&src, label);
+    let profile = util::write_profile(&dir, "mobile", edit)
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let job = render(&src, &profile);
+    botocore_valid("CreateJob", &job, &dir);
+    Rendered {
+        src,
+        dir,
+        s3,
+        profile,
+        job,
+    }
+}
+
 #[test]
 fn program_date_time_tags_the_hls_segments_from_the_timecode_and_date() {
-    let src = util::fixture("timecoded");
-    let (dir, s3) = s3_root(&src, "cloud-pdt");
-    let profile = util::write_profile(&dir, "mobile", |p| {
+    let Rendered {
+        dir, s3, mut job, ..
+    } = rendered_timecoded("cloud-pdt", |p| {
         p["video"]["segment_seconds"] = json!(2);
         p["outputs"]["hls"]["program_date_time"] =
             json!({ "date": "2026-01-25", "period_seconds": 3 });
     });
-    let mut job = render(&src, profile.to_str().expect("utf-8"));
-    botocore_valid("CreateJob", &job, &dir);
     let hls = job["Settings"]["OutputGroups"]
         .as_array()
         .and_then(|g| {
@@ -837,15 +876,11 @@ fn cmaf_integer_durations_round_its_hls_playlists_not_its_mpd() {
 
 #[test]
 fn hls_single_file_writes_one_ts_per_output_addressed_by_byte_ranges() {
-    let src = util::fixture("timecoded");
-    let (dir, s3) = s3_root(&src, "cloud-single-file");
-    let profile = util::write_profile(&dir, "mobile", |p| {
+    let r = rendered_timecoded("cloud-single-file", |p| {
         p["video"]["segment_seconds"] = json!(2);
         p["outputs"]["hls"]["single_file"] = json!(true);
     });
-    let profile = profile.to_str().expect("utf-8");
-    let job = render(&src, profile);
-    botocore_valid("CreateJob", &job, &dir);
+    let (dir, job) = (&r.dir, &r.job);
     let segment_controls: Vec<Value> = job["Settings"]["OutputGroups"]
         .as_array()
         .expect("groups")
@@ -860,13 +895,7 @@ fn hls_single_file_writes_one_ts_per_output_addressed_by_byte_ranges() {
         segment_controls,
         [json!("SINGLE_FILE"), json!("SEGMENTED_FILES")]
     );
-    let o = transcode_job(&job, &dir.join("job.json"), &s3);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let asset = s3.join("media/asset");
-    assert_eq!(
-        util::tree(&asset),
-        util::tree(&util::transcode(&src, profile, &dir.join("direct")))
-    );
+    let asset = r.run_as_direct();
     let hls: Vec<String> = util::tree(&asset.join("hls"));
     assert_eq!(
         hls,
@@ -903,5 +932,94 @@ fn hls_single_file_writes_one_ts_per_output_addressed_by_byte_ranges() {
     }
     assert_eq!(next, whole.len() as u64);
     let v = crate::player::play(&asset, "hls/timecoded.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+}
+
+#[test]
+fn gop_multiple_rounds_segments_up_and_a_short_final_segment_joins_the_one_before() {
+    // 8 s at 30 fps; GOPs of 50 frames (5/3 s); SegmentLength 2 rounded up to two GOPs
+    // (10/3 s): 100 + 100 + 40 frames, and the 40-frame tail, under MinFinalSegmentLength
+    // 1.5 s, joins the second segment: 100 + 140 frames.
+    let r = rendered_timecoded("cloud-segment-control", |p| {
+        p["video"]["gop_frames"] = json!(50);
+        p["video"]["segment_seconds"] = json!(2);
+        p["video"]["segments_whole_gops"] = json!(true);
+        p["video"]["min_final_segment_seconds"] = json!(1.5);
+        p["outputs"]["cmaf"] = json!({ "destination": "cmaf/" });
+    });
+    let (dir, job) = (&r.dir, &r.job);
+    let mut streaming = 0;
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        let Some(s) = g["OutputGroupSettings"]
+            .as_object()
+            .and_then(|s| s.values().find(|v| v.get("SegmentLength").is_some()))
+        else {
+            continue;
+        };
+        streaming += 1;
+        assert_eq!(s["SegmentLength"], 2, "{s}");
+        assert_eq!(s["SegmentLengthControl"], "GOP_MULTIPLE", "{s}");
+        assert_eq!(s["MinFinalSegmentLength"], 1.5, "{s}");
+    }
+    assert_eq!(streaming, 3, "HLS, DASH ISO and CMAF");
+    let asset = r.run_as_direct();
+
+    let hls = asset.join("hls");
+    for rung in ["360p", "240p"] {
+        assert_eq!(
+            util::extinf(&hls.join(format!("timecoded_{rung}.m3u8"))),
+            [3.333, 4.667],
+            "{rung}"
+        );
+    }
+    // The keyframes are the GOP's own: none forced at 2, 4 or 6 s, as EXACT would.
+    let joined = dir.join("joined-360p.ts");
+    let segs: Vec<PathBuf> = (1..=2)
+        .map(|n| hls.join(format!("timecoded_360p_{n:05}.ts")))
+        .collect();
+    util::join_segments(None, &segs, &joined);
+    let keys: Vec<f64> = util::packets(&joined, "v")
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .collect();
+    let t0 = keys[0];
+    let keys: Vec<f64> = keys
+        .iter()
+        .map(|t| ((t - t0) * 1000.0).round() / 1000.0)
+        .collect();
+    assert_eq!(keys, [0.0, 1.667, 3.333, 5.0, 6.667]);
+
+    // The joined fMP4 segments: two per output, each a run of fragments that ffprobe
+    // reads after the init segment, the second 140 frames.
+    let cmaf = asset.join("cmaf");
+    assert_eq!(
+        util::extinf(&cmaf.join("timecoded_360p.m3u8")),
+        [3.333, 4.667]
+    );
+    let cmaf_files: Vec<String> = util::tree(&cmaf)
+        .into_iter()
+        .filter(|f| f.starts_with("timecoded_360p_") && f.ends_with(".cmfv"))
+        .collect();
+    assert_eq!(cmaf_files.len(), 2, "{cmaf_files:?}");
+    let last = dir.join("last-360p.mp4");
+    util::join_segments(
+        Some(&cmaf.join("timecoded_360pinit.cmfv")),
+        &[cmaf.join(&cmaf_files[1])],
+        &last,
+    );
+    let frames = util::packets(&last, "v");
+    assert_eq!(frames.len(), 140);
+    let mpd = util::tree(&asset.join("dash"))
+        .into_iter()
+        .find(|f| f.ends_with(".mpd"))
+        .expect("an MPD");
+    let mpd = std::fs::read_to_string(asset.join("dash").join(mpd)).expect("MPD");
+    assert!(mpd.contains("d=\"4667\""), "{mpd}");
+
+    // And players take them, to the end.
+    let v = crate::player::play_for(&asset, "hls/timecoded.m3u8", "hls", 8.0);
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+    let v = crate::player::play_for(&asset, "dash/timecoded.mpd", "dash", 8.0);
     assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
 }

@@ -129,19 +129,6 @@ fn video_bitrate(path: &Path, seconds: f64) -> f64 {
     bytes as f64 * 8.0 / seconds
 }
 
-/// Segment durations of a media playlist.
-fn extinf(path: &Path) -> Vec<f64> {
-    let bytes = std::fs::read(path).expect("playlist");
-    match m3u8_rs::parse_playlist_res(&bytes) {
-        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p
-            .segments
-            .iter()
-            .map(|s| (f64::from(s.duration) * 1000.0).round() / 1000.0)
-            .collect(),
-        other => panic!("{}: not a media playlist: {other:?}", path.display()),
-    }
-}
-
 /// Joins a rung's segments (with its init segment, if any) into one file for ffprobe.
 fn joined(dir: &Path, prefix: &str, ext: &str, init: Option<&str>) -> PathBuf {
     let mut segs: Vec<PathBuf> = util::tree(dir)
@@ -224,7 +211,7 @@ fn a_console_hls_job_with_cbr_and_gops_in_frames_is_followed_field_by_field() {
             "{name}: audio {got} b/s for {audio_rate}"
         );
         assert_eq!(
-            extinf(&hls.join(format!("web_30_{name}.m3u8"))),
+            util::extinf(&hls.join(format!("web_30_{name}.m3u8"))),
             [10.0, 2.0]
         );
     }
@@ -272,7 +259,7 @@ fn a_cmaf_qvbr_ladder_from_heights_only() {
         assert_eq!(keys, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0], "{name}");
         assert!(types.iter().any(|t| t == "B"), "{name}: no B-frames");
         assert_eq!(
-            extinf(&cmaf.join(format!("web_30_{name}.m3u8"))),
+            util::extinf(&cmaf.join(format!("web_30_{name}.m3u8"))),
             [4.0, 4.0, 4.0],
             "{name}"
         );
@@ -670,7 +657,7 @@ print(json.dumps({{
         assert!(types.iter().all(|t| t != "B"), "{name}: B-frames");
         assert_eq!(keys[..3], [0.0, 2.0, 4.0][..], "{name}: GOPs");
         assert_eq!(
-            extinf(&hls.join(format!("web_30_{name}.m3u8"))),
+            util::extinf(&hls.join(format!("web_30_{name}.m3u8"))),
             [4.0, 4.0, 4.0]
         );
         assert_aac(&audio(&ts));
@@ -763,7 +750,7 @@ fn a_clip_by_embedded_timecode_keeps_its_frames_end_included_and_nothing_else() 
     same_frame(&mp4, 0.0, &src, 2.0, 0.2, &dir);
     same_frame(&mp4, 119.0 / 30.0, &src, 5.0 + 29.0 / 30.0, -0.2, &dir);
     let hls = asset.join("hls");
-    assert_eq!(extinf(&hls.join("timecoded_360p.m3u8")), [2.0, 2.0]);
+    assert_eq!(util::extinf(&hls.join("timecoded_360p.m3u8")), [2.0, 2.0]);
     let v = crate::player::play(&asset, "hls/timecoded.m3u8", "hls");
     assert_eq!(crate::player::heights(&v), [360]);
 
@@ -845,7 +832,7 @@ print("{{}}")
     let (_, keys) = frames(&mp4);
     assert_eq!(keys, [0.0, 2.0, 4.0, 6.0]);
     assert_eq!(
-        extinf(&asset.join("hls/web_30_360p.m3u8")),
+        util::extinf(&asset.join("hls/web_30_360p.m3u8")),
         [2.0, 2.0, 2.0, 1.0]
     );
     for (t, src, at, off) in [
@@ -913,7 +900,7 @@ print("{{}}")
     assert_eq!(keys, [0.0, 2.0, 4.0, 6.0]);
     same_frame(&mp4, 3.0, &second, 4.0, 0.2, &dir);
     assert_eq!(
-        extinf(&pal_out.join("asset/hls/web_30_360p.m3u8")),
+        util::extinf(&pal_out.join("asset/hls/web_30_360p.m3u8")),
         [2.0, 2.0, 2.0, 1.0]
     );
     // A clip of the second input that lies past its end is named at its own path.

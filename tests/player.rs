@@ -8,6 +8,11 @@ use std::process::Command;
 use crate::util;
 
 pub(crate) fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value {
+    play_for(root, manifest, kind, 3.0)
+}
+
+/// [`play`] for `seconds` (or to the end of a shorter presentation).
+pub(crate) fn play_for(root: &Path, manifest: &str, kind: &str, seconds: f64) -> serde_json::Value {
     let out = Command::new("node")
         .arg(util::repo().join("tests/player/play.mjs"))
         .args([
@@ -18,7 +23,7 @@ pub(crate) fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value
             "--kind",
             kind,
             "--seconds",
-            "3",
+            &seconds.to_string(),
         ])
         .output()
         .expect("run node tests/player/play.mjs (run tests/player/setup.sh first)");
@@ -34,13 +39,13 @@ pub(crate) fn play(root: &Path, manifest: &str, kind: &str) -> serde_json::Value
         out.status.success() && v["ok"] == true,
         "{kind} playback of {manifest} failed: {v}"
     );
-    // At least 3 s of playback, or playback up to (nearly) the end of a shorter
+    // At least `seconds` of playback, or playback up to (nearly) the end of a shorter
     // presentation: the player starts at the first frame's time, not always at zero.
     let duration = v["duration_s"].as_f64().unwrap_or(0.0);
     let start = v["start_s"].as_f64().unwrap_or(0.0);
     let advanced = v["advanced_s"].as_f64().unwrap_or(0.0);
     assert!(
-        advanced >= 2.95 || start + advanced >= duration - 0.2,
+        advanced >= seconds - 0.05 || start + advanced >= duration - 0.2,
         "played too little: {v}"
     );
     v

@@ -421,7 +421,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     let mut separate_audio: Option<Value> = None;
     let mut rung_audio: Vec<(String, Value)> = Vec::new();
     let mut outputs = Map::new();
-    let mut segment: Option<(f64, At)> = None;
+    let mut segment: Option<(Segmenting, At)> = None;
     let mut thumbnails = None;
     let mut elsewhere = Vec::new();
     if settings.output_groups.is_empty() {
@@ -442,8 +442,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             "HLS_GROUP_SETTINGS" => {
                 let kat = sat.key("HlsGroupSettings");
                 let h = required(&sat, "HlsGroupSettings", &gs.hls_group_settings)?;
-                segmenting(
+                let cut = segmenting(
                     &kat,
+                    h.segment_length.unwrap_or(10),
                     &h.segment_control,
                     &h.segment_length_control,
                     h.min_final_segment_length,
@@ -502,17 +503,14 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 )?;
                 // ID3 frames and their period only apply with TimedMetadata PASSTHROUGH
                 // (refused on the outputs); the date-time period only with ProgramDateTime.
-                (
-                    "HlsGroupSettings",
-                    &h.destination,
-                    Some(h.segment_length.unwrap_or(10)),
-                )
+                ("HlsGroupSettings", &h.destination, Some(cut))
             }
             "DASH_ISO_GROUP_SETTINGS" => {
                 let kat = sat.key("DashIsoGroupSettings");
                 let d = required(&sat, "DashIsoGroupSettings", &gs.dash_iso_group_settings)?;
-                segmenting(
+                let cut = segmenting(
                     &kat,
+                    d.segment_length.unwrap_or(30),
                     &d.segment_control,
                     &d.segment_length_control,
                     d.min_final_segment_length,
@@ -526,17 +524,14 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     r,
                 )?;
                 allow(&kat, "HbbtvCompliance", &d.hbbtv_compliance, &["NONE"])?;
-                (
-                    "DashIsoGroupSettings",
-                    &d.destination,
-                    Some(d.segment_length.unwrap_or(30)),
-                )
+                ("DashIsoGroupSettings", &d.destination, Some(cut))
             }
             "CMAF_GROUP_SETTINGS" => {
                 let kat = sat.key("CmafGroupSettings");
                 let c = required(&sat, "CmafGroupSettings", &gs.cmaf_group_settings)?;
-                segmenting(
+                let cut = segmenting(
                     &kat,
+                    c.segment_length.unwrap_or(10),
                     &c.segment_control,
                     &c.segment_length_control,
                     c.min_final_segment_length,
@@ -572,11 +567,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &c.write_hls_manifest,
                     &["ENABLED"],
                 )?;
-                (
-                    "CmafGroupSettings",
-                    &c.destination,
-                    Some(c.segment_length.unwrap_or(10)),
-                )
+                ("CmafGroupSettings", &c.destination, Some(cut))
             }
             "FILE_GROUP_SETTINGS" => {
                 let f = required(&sat, "FileGroupSettings", &gs.file_group_settings)?;
@@ -714,16 +705,27 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 );
                 file_rungs.extend(videos.into_iter().map(|v| (v, oat.clone())));
             }
-            Some(length) => {
-                let sat = kat.key("SegmentLength");
-                if !(1..=60).contains(&length) {
-                    return Err(err(&sat, format!("{length} is outside [1, 60]")));
-                }
+            Some(cut) => {
                 match &segment {
-                    Some((prev, _)) if *prev != length as f64 => {
-                        return Err(err(&sat, "every group must use the same segment length"))
+                    Some((prev, _)) if prev.length != cut.length => {
+                        return Err(err(
+                            &kat.key("SegmentLength"),
+                            "every group must use the same segment length",
+                        ))
                     }
-                    _ => segment = Some((length as f64, sat)),
+                    Some((prev, _)) if prev.whole_gops != cut.whole_gops => {
+                        return Err(err(
+                            &kat.key("SegmentLengthControl"),
+                            "every group must cut its segments alike",
+                        ))
+                    }
+                    Some((prev, _)) if prev.min_final != cut.min_final => {
+                        return Err(err(
+                            &kat.key("MinFinalSegmentLength"),
+                            "every group must use the same minimum final segment",
+                        ))
+                    }
+                    _ => segment = Some((cut, kat.key("SegmentLength"))),
                 }
                 let name = match kind {
                     "CMAF_GROUP_SETTINGS" => "cmaf",
@@ -801,7 +803,16 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             ),
         ));
     }
-    let mut video = video_settings(&first.settings, &ladder_at, segment.map(|s| s.0), r)?;
+    let cut = segment.map(|s| s.0);
+    let mut video = video_settings(&first.settings, &ladder_at, cut.map(|c| c.length as f64), r)?;
+    if let Some(c) = cut {
+        if c.whole_gops {
+            video["segments_whole_gops"] = json!(true);
+        }
+        if let Some(m) = c.min_final {
+            video["min_final_segment_seconds"] = json!(m);
+        }
+    }
     if let Some(f) = filter {
         video["input_filter"] =
             serde_json::to_value(f).map_err(|e| err(&inputs_at, e.to_string()))?;
@@ -1081,27 +1092,59 @@ fn transport(m: &model::M3u8Settings, mat: &At, r: &mut Reader) -> Result<Value,
     serde_json::to_value(&program).map_err(|e| err(mat, e.to_string()))
 }
 
+/// How a streaming group cuts its segments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Segmenting {
+    /// `SegmentLength`, seconds.
+    length: i64,
+    /// `SegmentLengthControl: GOP_MULTIPLE`.
+    whole_gops: bool,
+    /// `MinFinalSegmentLength`, where not 0.
+    min_final: Option<f64>,
+}
+
 /// Segmenting members every streaming group has.
 fn segmenting(
     at: &At,
+    length: i64,
     control: &Option<String>,
     length_control: &Option<String>,
     min_final: Option<f64>,
     single_file: bool,
-) -> Result<(), CloudError> {
+) -> Result<Segmenting, CloudError> {
     let controls: &[&str] = match single_file {
         true => &["SEGMENTED_FILES", "SINGLE_FILE"],
         false => &["SEGMENTED_FILES"],
     };
     allow(at, "SegmentControl", control, controls)?;
-    allow(at, "SegmentLengthControl", length_control, &["EXACT"])?;
-    if min_final.is_some_and(|m| m != 0.0) {
+    allow(
+        at,
+        "SegmentLengthControl",
+        length_control,
+        &["EXACT", "GOP_MULTIPLE"],
+    )?;
+    if !(1..=60).contains(&length) {
         return Err(err(
-            &at.key("MinFinalSegmentLength"),
-            "not supported by mpe's local executor",
+            &at.key("SegmentLength"),
+            format!("{length} is outside [1, 60]"),
         ));
     }
-    Ok(())
+    // "Choose a value that is greater than or equal to 1 and less than your segment
+    // length" (API reference, HlsGroupSettings.MinFinalSegmentLength); 0 is the default.
+    let min_final = min_final.filter(|m| *m != 0.0);
+    if let Some(m) = min_final {
+        if !(m >= 1.0 && m < length as f64) {
+            return Err(err(
+                &at.key("MinFinalSegmentLength"),
+                format!("{m} is not at least 1 and under SegmentLength ({length})"),
+            ));
+        }
+    }
+    Ok(Segmenting {
+        length,
+        whole_gops: length_control.as_deref() == Some("GOP_MULTIPLE"),
+        min_final,
+    })
 }
 
 /// HLS manifest members of the HLS and CMAF groups: `ManifestDurationFormat`,
@@ -1943,11 +1986,65 @@ mod tests {
             .hls;
         assert!(hls.is_some_and(|h| h.integer_durations));
         j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]
-            ["MinFinalSegmentLength"] = json!(1.5);
+            ["MinFinalSegmentLength"] = json!(10.5);
         let e = parse_job(&j).expect_err("refused value");
         assert!(
             e.to_string()
                 .contains("HlsGroupSettings.MinFinalSegmentLength"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gop_multiple_and_min_final_segment_length_are_read_alike_from_every_group() {
+        let mut j: Value =
+            serde_json::from_str(include_str!("../../tests/mediaconvert/jobs/dash_iso.json"))
+                .expect("corpus job");
+        // A second DASH ISO group beside the first, elsewhere.
+        let mut twin = j["Settings"]["OutputGroups"][0].clone();
+        twin["OutputGroupSettings"]["DashIsoGroupSettings"]["Destination"] =
+            json!("s3://media/asset/twin/");
+        j["Settings"]["OutputGroups"]
+            .as_array_mut()
+            .expect("groups")
+            .push(twin);
+        let dash = |j: &mut Value, g: usize, k: &str, v: Value| {
+            j["Settings"]["OutputGroups"][g]["OutputGroupSettings"]["DashIsoGroupSettings"][k] = v;
+        };
+        for g in 0..2 {
+            dash(&mut j, g, "SegmentLengthControl", json!("GOP_MULTIPLE"));
+            dash(&mut j, g, "MinFinalSegmentLength", json!(1.5));
+        }
+        let v = parse_job(&j).expect("reads").profile.video;
+        assert!(v.segments_whole_gops);
+        assert_eq!(v.min_final_segment_seconds, Some(1.5));
+        // Groups that cut differently, by path.
+        dash(&mut j, 1, "SegmentLengthControl", json!("EXACT"));
+        let e = parse_job(&j).expect_err("groups differ");
+        assert!(
+            e.to_string().contains(
+                "OutputGroups[1].OutputGroupSettings.DashIsoGroupSettings.SegmentLengthControl"
+            ),
+            "{e}"
+        );
+        dash(&mut j, 1, "SegmentLengthControl", json!("GOP_MULTIPLE"));
+        dash(&mut j, 1, "MinFinalSegmentLength", json!(2));
+        let e = parse_job(&j).expect_err("groups differ");
+        assert!(e.to_string().contains("MinFinalSegmentLength"), "{e}");
+        // 0, the default, asks nothing.
+        for g in 0..2 {
+            dash(&mut j, g, "SegmentLengthControl", json!("EXACT"));
+            dash(&mut j, g, "MinFinalSegmentLength", json!(0));
+        }
+        let v = parse_job(&j).expect("reads").profile.video;
+        assert!(!v.segments_whole_gops);
+        assert_eq!(v.min_final_segment_seconds, None);
+        // Under 1 s: out of MediaConvert's range, by path.
+        dash(&mut j, 0, "MinFinalSegmentLength", json!(0.5));
+        let e = parse_job(&j).expect_err("under 1 s");
+        assert!(
+            e.to_string()
+                .contains("DashIsoGroupSettings.MinFinalSegmentLength"),
             "{e}"
         );
     }

@@ -249,6 +249,13 @@ fn settings(
             "MediaConvert's SegmentLength is whole seconds",
         ));
     }
+    if v.min_final_segment_seconds.is_some_and(|m| m < 1.0) {
+        return Err(unsupported(
+            profile,
+            "video.min_final_segment_seconds",
+            "MediaConvert's MinFinalSegmentLength is at least 1 second",
+        ));
+    }
     let audio = match plan {
         Some(p) => p
             .audio
@@ -346,6 +353,12 @@ fn settings(
         }
         if profiles::naming::single_file(profile, group) {
             gs["SegmentControl"] = json!("SINGLE_FILE");
+        }
+        if v.segments_whole_gops {
+            gs["SegmentLengthControl"] = json!("GOP_MULTIPLE");
+        }
+        if let Some(m) = v.min_final_segment_seconds {
+            gs["MinFinalSegmentLength"] = json!(m);
         }
         if let (Group::Hls, Some(p)) = (group, dated) {
             gs["ProgramDateTime"] = json!("INCLUDE");

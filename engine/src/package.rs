@@ -235,7 +235,10 @@ impl Asset<'_> {
         let scratch = self.scratch(group, name);
         let list = scratch.join("list.m3u8");
         let text = std::fs::read(&list).map_err(Error::output(&list))?;
-        let listed = hls::read_muxer_playlist(&text, &list.display().to_string())?;
+        let mut listed = hls::read_muxer_playlist(&text, &list.display().to_string())?;
+        if let Some(min) = self.plan.min_final_segment_seconds {
+            join_short_tail(&scratch, &mut listed, min)?;
+        }
         let mut segments = Vec::with_capacity(listed.len());
         // A SINGLE_FILE output: the segments appended, in order, into its one file.
         let mut single = match profiles::naming::single_file(self.profile, group) {
@@ -293,6 +296,34 @@ impl Asset<'_> {
             segments,
         })
     }
+}
+
+/// Appends a last segment shorter than `min` seconds to the one before it, as
+/// MediaConvert's `MinFinalSegmentLength` does ("the encoder will combine any final
+/// segment that is shorter than the length that you specify with the previous segment").
+/// Both MPEG-TS packets and fMP4 fragments follow on from each other within one file.
+fn join_short_tail(dir: &Path, listed: &mut Vec<(String, f64)>, min: f64) -> Result<(), Error> {
+    let n = listed.len();
+    if n < 2 || listed[n - 1].1 >= min {
+        return Ok(());
+    }
+    let Some((last, duration)) = listed.pop() else {
+        return Ok(());
+    };
+    let from = dir.join(&last);
+    let Some(prev) = listed.last_mut() else {
+        return Ok(());
+    };
+    let to = dir.join(&prev.0);
+    let mut tail = std::fs::File::open(&from).map_err(Error::output(&from))?;
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&to)
+        .map_err(Error::output(&to))?;
+    std::io::copy(&mut tail, &mut out).map_err(Error::output(&to))?;
+    std::fs::remove_file(&from).map_err(Error::output(&from))?;
+    prev.1 += duration;
+    Ok(())
 }
 
 fn list_files(root: &Path) -> Result<Vec<OutputFile>, Error> {

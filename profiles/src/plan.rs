@@ -33,8 +33,12 @@ pub struct Plan {
     pub retime: bool,
     /// Seconds between IDR frames.
     pub gop_seconds: f64,
-    /// Target segment length in seconds.
+    /// Target segment length in seconds (a whole number of GOPs where the profile
+    /// rounds segments to the GOP).
     pub segment_seconds: f64,
+    /// A last segment shorter than this is joined to the one before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_final_segment_seconds: Option<f64>,
     /// Source duration in seconds.
     pub duration: f64,
     /// The video renditions, tallest first.
@@ -248,10 +252,16 @@ impl Plan {
     }
 
     /// Number of segments of a stream of `duration` seconds: MediaConvert's
-    /// `ceil(duration / SegmentLength)` (MEDIACONVERT.md section 3). A tail shorter than a
-    /// millisecond is rounding noise, not a segment.
+    /// `ceil(duration / SegmentLength)` (MEDIACONVERT.md section 3), less one where the
+    /// last is shorter than the minimum final segment and joins the one before. A tail
+    /// shorter than a millisecond is rounding noise, not a segment.
     pub fn segment_count(&self, duration: f64) -> u32 {
-        (((duration - 0.001) / self.segment_seconds).ceil().max(1.0)) as u32
+        let n = (((duration - 0.001) / self.segment_seconds).ceil().max(1.0)) as u32;
+        let tail = duration - f64::from(n - 1) * self.segment_seconds;
+        match self.min_final_segment_seconds {
+            Some(min) if n > 1 && tail < min => n - 1,
+            _ => n,
+        }
     }
 }
 
@@ -514,6 +524,16 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }
     });
 
+    let gop_seconds = match profile.video.gop_frames {
+        Some(g) => f64::from(g) * f64::from(den) / f64::from(num.max(1)),
+        None => profile.video.gop_seconds,
+    };
+    let mut segment_seconds = profile.video.segment_seconds;
+    if profile.video.segments_whole_gops {
+        // "MediaConvert will round up the segment lengths to match the next GOP boundary"
+        // (API reference, HlsSegmentLengthControl); the tolerance keeps 6 s of 2 s GOPs 6.
+        segment_seconds = ((segment_seconds / gop_seconds) - 1e-9).ceil().max(1.0) * gop_seconds;
+    }
     Ok(Plan {
         video_stream: video.index,
         display_width: even_round(dw),
@@ -522,11 +542,9 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         frame_rate: [num, den],
         frame_step,
         retime,
-        gop_seconds: match profile.video.gop_frames {
-            Some(g) => f64::from(g) * f64::from(den) / f64::from(num.max(1)),
-            None => profile.video.gop_seconds,
-        },
-        segment_seconds: profile.video.segment_seconds,
+        gop_seconds,
+        segment_seconds,
+        min_final_segment_seconds: profile.video.min_final_segment_seconds,
         duration,
         renditions,
         audio,

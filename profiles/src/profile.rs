@@ -67,8 +67,18 @@ pub struct VideoSettings {
     pub crf: Option<f32>,
     /// Seconds between IDR frames. Every GOP is closed.
     pub gop_seconds: f64,
-    /// Target segment length of the streaming groups; a whole multiple of `gop_seconds`.
+    /// Target segment length of the streaming groups; a whole multiple of `gop_seconds`
+    /// (unless `gop_frames` or `segments_whole_gops` is set).
     pub segment_seconds: f64,
+    /// Segments a whole number of GOPs: `segment_seconds` rounded up to the next GOP
+    /// boundary, no IDR frame forced off the GOP cadence (MediaConvert's
+    /// `SegmentLengthControl: GOP_MULTIPLE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub segments_whole_gops: bool,
+    /// A last segment shorter than this is joined to the one before it (MediaConvert's
+    /// `MinFinalSegmentLength`); under `segment_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_final_segment_seconds: Option<f64>,
     /// Keep a rung at the source's own size when it falls between two rungs (or below all).
     #[serde(default = "yes")]
     pub keep_source_height: bool,
@@ -576,7 +586,10 @@ impl Profile {
             ));
         }
         let ratio = v.segment_seconds / v.gop_seconds;
-        if v.gop_frames.is_none() && ((ratio - ratio.round()).abs() > 1e-6 || ratio.round() < 1.0) {
+        if v.gop_frames.is_none()
+            && !v.segments_whole_gops
+            && ((ratio - ratio.round()).abs() > 1e-6 || ratio.round() < 1.0)
+        {
             return Err(bad(
                 "video.segment_seconds",
                 format!(
@@ -584,6 +597,17 @@ impl Profile {
                     v.segment_seconds, v.gop_seconds
                 ),
             ));
+        }
+        if let Some(m) = v.min_final_segment_seconds {
+            if !(m > 0.0 && m < v.segment_seconds) {
+                return Err(bad(
+                    "video.min_final_segment_seconds",
+                    format!(
+                        "{m} is not above 0 and under video.segment_seconds ({})",
+                        v.segment_seconds
+                    ),
+                ));
+            }
         }
         match (v.rate_control, v.crf) {
             (RateControl::CappedCrf, None) => {

@@ -349,3 +349,16 @@ pub fn x264_streams(path: &Path) -> usize {
     let bytes = std::fs::read(path).expect("read media file");
     bytes.windows(11).filter(|w| w == b"x264 - core").count()
 }
+
+/// Segment durations of a media playlist.
+pub fn extinf(path: &Path) -> Vec<f64> {
+    let bytes = std::fs::read(path).expect("playlist");
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p
+            .segments
+            .iter()
+            .map(|s| (f64::from(s.duration) * 1000.0).round() / 1000.0)
+            .collect(),
+        other => panic!("{}: not a media playlist: {other:?}", path.display()),
+    }
+}

@@ -155,6 +155,46 @@ fn segment_count_is_mediaconvert_ceil() {
 }
 
 #[test]
+fn segments_round_up_to_whole_gops_and_a_short_tail_joins_the_one_before() {
+    let mut prof = default();
+    prof.video.gop_frames = Some(60);
+    prof.video.segment_seconds = 5.0;
+    prof.video.segments_whole_gops = true;
+    prof.video.min_final_segment_seconds = Some(2.0);
+    prof.validate("test").expect("valid");
+    // 60 frames at 29.97 fps are 2.002 s; 5 s rounds up to three of them.
+    let p = plan(&prof, &media(640, 360, [30000, 1001], 0, true)).expect("plan");
+    assert!((p.gop_seconds - 2.002).abs() < 1e-9, "{}", p.gop_seconds);
+    assert!(
+        (p.segment_seconds - 6.006).abs() < 1e-9,
+        "{}",
+        p.segment_seconds
+    );
+    assert_eq!(p.segment_count(12.012), 2);
+    // A 1.5 s tail joins the segment before; a 2.5 s one stands.
+    assert_eq!(p.segment_count(13.5), 2);
+    assert_eq!(p.segment_count(14.5), 3);
+    // One segment has no segment before it.
+    assert_eq!(p.segment_count(1.0), 1);
+    // GOPs in seconds round the same way, and a whole multiple stays as it is.
+    prof.video.gop_frames = None;
+    prof.video.gop_seconds = 4.0;
+    prof.video.segment_seconds = 6.0;
+    let p = plan(&prof, &media(640, 360, [25, 1], 0, true)).expect("plan");
+    assert_eq!(p.segment_seconds, 8.0);
+    prof.video.segment_seconds = 8.0;
+    let p = plan(&prof, &media(640, 360, [25, 1], 0, true)).expect("plan");
+    assert_eq!(p.segment_seconds, 8.0);
+    // The minimum must be under the segment length.
+    prof.video.min_final_segment_seconds = Some(8.0);
+    let e = prof.validate("test").expect_err("too long");
+    assert!(
+        e.to_string().contains("video.min_final_segment_seconds"),
+        "{e}"
+    );
+}
+
+#[test]
 fn expected_files_cover_every_group() {
     let prof = Profile::load("mobile").expect("mobile");
     let p = plan(&prof, &media(640, 360, [25, 1], 0, true)).expect("plan");
