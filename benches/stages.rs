@@ -79,6 +79,7 @@ fn manifests(c: &mut Criterion) {
             codecs: "avc1.640028".into(),
             playlist: format!("movie_{}.m3u8", r.name),
             init: Some(format!("movie_{}init.cmfv", r.name)),
+            single: None,
             segments: (1..=1200)
                 .map(|n| Segment {
                     file: format!("movie_{}_{n:09}.cmfv", r.name),

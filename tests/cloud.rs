@@ -1023,3 +1023,112 @@ fn gop_multiple_rounds_segments_up_and_a_short_final_segment_joins_the_one_befor
     let v = crate::player::play_for(&asset, "dash/timecoded.mpd", "dash", 8.0);
     assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
 }
+
+#[test]
+fn dash_and_cmaf_single_file_write_one_indexed_fmp4_per_output() {
+    let r = rendered_timecoded("cloud-single-fmp4", |p| {
+        p["video"]["segment_seconds"] = json!(2);
+        p["outputs"]["dash"]["single_file"] = json!(true);
+        p["outputs"]["cmaf"] = json!({ "destination": "cmaf/", "single_file": true });
+    });
+    let (dir, job) = (&r.dir, &r.job);
+    let controls: Vec<(Value, Value)> = job["Settings"]["OutputGroups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| {
+            let s = g["OutputGroupSettings"].as_object()?;
+            let c = s.values().find_map(|v| v.get("SegmentControl"))?;
+            Some((s["Type"].clone(), c.clone()))
+        })
+        .collect();
+    assert_eq!(
+        controls,
+        [
+            (json!("CMAF_GROUP_SETTINGS"), json!("SINGLE_FILE")),
+            (json!("HLS_GROUP_SETTINGS"), json!("SEGMENTED_FILES")),
+            (json!("DASH_ISO_GROUP_SETTINGS"), json!("SINGLE_FILE")),
+        ]
+    );
+    let asset = r.run_as_direct();
+    let dash = asset.join("dash");
+    assert_eq!(
+        util::tree(&dash),
+        [
+            "timecoded.mpd",
+            "timecoded_240p.mp4",
+            "timecoded_360p.mp4",
+            "timecoded_audio.mp4"
+        ]
+    );
+    let cmaf = asset.join("cmaf");
+    assert_eq!(
+        util::tree(&cmaf)
+            .into_iter()
+            .filter(|f| !f.ends_with(".m3u8") && !f.ends_with(".mpd"))
+            .collect::<Vec<_>>(),
+        [
+            "timecoded_240p.cmfv",
+            "timecoded_360p.cmfv",
+            "timecoded_audio.cmfa"
+        ]
+    );
+    // Each file is a whole MP4 to FFmpeg: 8 s of video with a keyframe every 2 s.
+    let keys: Vec<f64> = util::packets(&dash.join("timecoded_360p.mp4"), "v")
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    // The CMAF playlists address it by ranges: the init from 0, then segments that tile
+    // the rest of the file after the index, each decoding on its own from a keyframe.
+    let file = cmaf.join("timecoded_360p.cmfv");
+    let whole = std::fs::read(&file).expect("the one file");
+    let bytes = std::fs::read(cmaf.join("timecoded_360p.m3u8")).expect("playlist");
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(&bytes) else {
+        panic!("not a media playlist");
+    };
+    let map = p.segments[0].map.as_ref().expect("EXT-X-MAP");
+    let init = map.byte_range.as_ref().expect("the init's range");
+    assert_eq!(
+        (map.uri.as_str(), init.offset),
+        ("timecoded_360p.cmfv", Some(0))
+    );
+    let init = &whole[..init.length as usize];
+    // The index sits between the init and the first segment: a `sidx` box.
+    let first = p.segments[0].byte_range.as_ref().expect("a range");
+    let index = &whole[init.len()..first.offset.expect("offset") as usize];
+    assert_eq!(&index[4..8], b"sidx");
+    assert_eq!(
+        u32::from_be_bytes(index[..4].try_into().expect("4")) as usize,
+        index.len()
+    );
+    assert_eq!(p.segments.len(), 4);
+    let mut next = (init.len() + index.len()) as u64;
+    for (i, s) in p.segments.iter().enumerate() {
+        let r = s.byte_range.as_ref().expect("a byte range");
+        assert_eq!(
+            (s.uri.as_str(), r.offset),
+            ("timecoded_360p.cmfv", Some(next))
+        );
+        let mut piece = init.to_vec();
+        piece.extend(&whole[next as usize..(next + r.length) as usize]);
+        next += r.length;
+        let path = dir.join(format!("piece{i}.mp4"));
+        std::fs::write(&path, piece).expect("piece");
+        let frames = util::packets(&path, "v");
+        assert_eq!(frames.len(), 60, "segment {i}: 2 s at 30 fps");
+        assert!(frames[0].1, "segment {i} starts with a keyframe");
+    }
+    assert_eq!(next, whole.len() as u64);
+    let mpd = std::fs::read_to_string(dash.join("timecoded.mpd")).expect("MPD");
+    assert!(mpd.contains("<SegmentBase indexRange="), "{mpd}");
+
+    // dash.js finds the segments through the index, hls.js through the ranges.
+    let v = crate::player::play(&asset, "dash/timecoded.mpd", "dash");
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+    let v = crate::player::play(&asset, "cmaf/timecoded.mpd", "dash");
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+    let v = crate::player::play(&asset, "cmaf/timecoded.m3u8", "hls");
+    assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
+}

@@ -448,7 +448,6 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &h.segment_control,
                     &h.segment_length_control,
                     h.min_final_segment_length,
-                    true,
                 )?;
                 manifests(
                     &kat,
@@ -514,8 +513,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &d.segment_control,
                     &d.segment_length_control,
                     d.min_final_segment_length,
-                    false,
                 )?;
+                single_file = d.segment_control.as_deref() == Some("SINGLE_FILE");
                 mpd(
                     &kat,
                     &d.mpd_profile,
@@ -535,8 +534,8 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     &c.segment_control,
                     &c.segment_length_control,
                     c.min_final_segment_length,
-                    false,
                 )?;
+                single_file = c.segment_control.as_deref() == Some("SINGLE_FILE");
                 manifests(
                     &kat,
                     [
@@ -736,6 +735,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 if name == "cmaf" && integer_durations {
                     group["integer_durations"] = json!(true);
                 }
+                if single_file {
+                    group["single_file"] = json!(true);
+                }
                 if name == "hls" {
                     if let Some(p) = program {
                         group["transport"] = p;
@@ -745,9 +747,6 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     }
                     if let Some(p) = program_date_time.take() {
                         group["program_date_time"] = p;
-                    }
-                    if single_file {
-                        group["single_file"] = json!(true);
                     }
                 }
                 outputs.insert(name.into(), group);
@@ -1110,13 +1109,13 @@ fn segmenting(
     control: &Option<String>,
     length_control: &Option<String>,
     min_final: Option<f64>,
-    single_file: bool,
 ) -> Result<Segmenting, CloudError> {
-    let controls: &[&str] = match single_file {
-        true => &["SEGMENTED_FILES", "SINGLE_FILE"],
-        false => &["SEGMENTED_FILES"],
-    };
-    allow(at, "SegmentControl", control, controls)?;
+    allow(
+        at,
+        "SegmentControl",
+        control,
+        &["SEGMENTED_FILES", "SINGLE_FILE"],
+    )?;
     allow(
         at,
         "SegmentLengthControl",

@@ -26,11 +26,17 @@ pub fn mpd(
         .chain(audio)
         .map(|o| start + o.duration())
         .fold(0.0, f64::max);
+    // Single files are addressed by SegmentBase, which the on-demand profile has and the
+    // live profile does not.
+    let profile = match videos.iter().chain(audio).any(|o| o.single.is_some()) {
+        true => "isoff-on-demand",
+        false => "isoff-live",
+    };
     let mut x = String::new();
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         x,
-        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="{}" minBufferTime="PT{}S">"#,
+        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:{profile}:2011" type="static" mediaPresentationDuration="{}" minBufferTime="PT{}S">"#,
         iso_duration(duration),
         target.ceil() as u64
     );
@@ -98,11 +104,28 @@ pub fn mpd(
 }
 
 /// A SegmentTemplate with a timeline of the real segment durations in milliseconds, so
-/// that a short final segment or a slightly longer audio segment is described exactly.
+/// that a short final segment or a slightly longer audio segment is described exactly; or
+/// for a single file, its URL and the byte ranges of its init and index, the segment
+/// times being in the index.
 fn template(x: &mut String, o: &PackagedOutput, offset: f64) {
     let Some(first) = o.segments.first() else {
         return;
     };
+    if let Some(crate::hls::SingleFile {
+        init,
+        index: (from, to),
+    }) = o.single
+    {
+        let _ = writeln!(
+            x,
+            "        <BaseURL>{}</BaseURL>",
+            xml(&crate::uri::encode(&first.file))
+        );
+        let _ = writeln!(x, r#"        <SegmentBase indexRange="{from}-{to}">"#);
+        let _ = writeln!(x, r#"          <Initialization range="0-{}"/>"#, init - 1);
+        let _ = writeln!(x, "        </SegmentBase>");
+        return;
+    }
     let media = number_template(&first.file);
     let init = o
         .init

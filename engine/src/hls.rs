@@ -27,8 +27,19 @@ pub struct PackagedOutput {
     pub playlist: String,
     /// File name of the init segment, for fMP4.
     pub init: Option<String>,
+    /// Where the init and the segment index lie in the output's one file (SINGLE_FILE fMP4).
+    pub single: Option<SingleFile>,
     /// Media segments in order.
     pub segments: Vec<Segment>,
+}
+
+/// The layout of a single-file fMP4 output: its init, its `sidx`, then its segments.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SingleFile {
+    /// Bytes of the init segment, at the start of the file.
+    pub init: u64,
+    /// Byte range (first, last, inclusive) of the `sidx` indexing the segments.
+    pub index: (u64, u64),
 }
 
 /// One media segment.
@@ -141,6 +152,10 @@ pub fn media_playlist(
             map: match (i, &out.init) {
                 (0, Some(init)) => Some(Map {
                     uri: uri::encode(init),
+                    byte_range: out.single.map(|f| ByteRange {
+                        length: f.init,
+                        offset: Some(0),
+                    }),
                     ..Default::default()
                 }),
                 _ => None,

@@ -30,6 +30,7 @@ mod pipeline;
 mod publish;
 mod rung;
 mod scale;
+mod sidx;
 mod uri;
 
 pub use capture::Thumbnail;

@@ -8,7 +8,7 @@ use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME, METADATA};
 use profiles::{Plan, PlannedAudio, Profile};
 
 use crate::error::Error;
-use crate::hls::{self, PackagedOutput, Segment};
+use crate::hls::{self, PackagedOutput, Segment, SingleFile};
 use crate::metadata::Facts;
 use crate::mux::SegmentPaths;
 use crate::rung::Finished;
@@ -149,7 +149,8 @@ impl Asset<'_> {
                             size,
                         });
                 }
-                if let Some(init) = &out.init {
+                // A single file's init is its own first bytes, counted with its segments.
+                if let (Some(init), None) = (&out.init, out.single) {
                     let f = Facts {
                         kind: "init",
                         duration: None,
@@ -239,9 +240,51 @@ impl Asset<'_> {
         if let Some(min) = self.plan.min_final_segment_seconds {
             join_short_tail(&scratch, &mut listed, min)?;
         }
+        let single_file = profiles::naming::single_file(self.profile, group);
+        let (segments, init, single) = if single_file && group.has_init() {
+            let published = self.layout.single_file(group, dest, name);
+            let ext = group.segment_extension(name == AUDIO_NAME);
+            let file = published[dest.len()..].to_string();
+            let (segments, single) = single_fmp4(
+                &scratch,
+                &format!("init.{ext}"),
+                &listed,
+                &self.root.join(&published),
+                &file,
+            )?;
+            (segments, Some(file), Some(single))
+        } else {
+            let segments = self.segment_files(group, dest, name, single_file, listed)?;
+            let init = group.has_init().then(|| self.init_name(group, dest, name));
+            (segments, init, None)
+        };
+        Ok(PackagedOutput {
+            name: name.to_string(),
+            video: video.map(|(w, h)| (w, h, self.fps)),
+            audio_channels: audio.map(|a| a.channels),
+            audio_rate: audio.map(|a| a.sample_rate),
+            codecs,
+            playlist: self.layout.child_playlist(dest, name)[dest.len()..].to_string(),
+            init,
+            single,
+            segments,
+        })
+    }
+
+    /// Publishes the segmenter's segments of an output (and its init segment): one file
+    /// each, or with `single_file` (MPEG-TS), appended in order into the output's one file.
+    fn segment_files(
+        &self,
+        group: Group,
+        dest: &str,
+        name: &str,
+        single_file: bool,
+        listed: Vec<(String, f64)>,
+    ) -> Result<Vec<Segment>, Error> {
+        let scratch = self.scratch(group, name);
         let mut segments = Vec::with_capacity(listed.len());
         // A SINGLE_FILE output: the segments appended, in order, into its one file.
-        let mut single = match profiles::naming::single_file(self.profile, group) {
+        let mut single = match single_file {
             true => {
                 let published = self.layout.single_file(group, dest, name);
                 let path = self.root.join(&published);
@@ -285,17 +328,78 @@ impl Asset<'_> {
             std::fs::rename(scratch.join(format!("init.{ext}")), &to)
                 .map_err(Error::output(&to))?;
         }
-        Ok(PackagedOutput {
-            name: name.to_string(),
-            video: video.map(|(w, h)| (w, h, self.fps)),
-            audio_channels: audio.map(|a| a.channels),
-            audio_rate: audio.map(|a| a.sample_rate),
-            codecs,
-            playlist: self.layout.child_playlist(dest, name)[dest.len()..].to_string(),
-            init: group.has_init().then(|| self.init_name(group, dest, name)),
-            segments,
-        })
+        Ok(segments)
     }
+}
+
+/// Writes a SINGLE_FILE fMP4 output to `path` (named `file` in its manifests) from the
+/// segmenter's init and segments in `dir`: the init, one `sidx` over every segment, then
+/// each segment's fragments (their own `styp` and `sidx` left out). Returns the segments as
+/// byte ranges of the file, and where its init and index lie.
+fn single_fmp4(
+    dir: &Path,
+    init: &str,
+    listed: &[(String, f64)],
+    path: &Path,
+    file: &str,
+) -> Result<(Vec<Segment>, SingleFile), Error> {
+    use std::io::Write as _;
+    let read = |name: &str| {
+        let p = dir.join(name);
+        std::fs::read(&p).map_err(Error::output(p))
+    };
+    let init_bytes = read(init)?;
+    // Read twice, once for the index and once to copy, so that one segment at a time is
+    // in memory.
+    let mut indexes = Vec::with_capacity(listed.len());
+    for (name, _) in listed {
+        indexes.push(crate::sidx::read_segment(&read(name)?, name)?);
+    }
+    let first = indexes
+        .first()
+        .ok_or_else(|| Error::Internal(format!("{file}: no segments")))?;
+    let sizes: Vec<(u64, u64)> = indexes
+        .iter()
+        .map(|i| (i.media_bytes(), i.duration))
+        .collect();
+    let sidx =
+        crate::sidx::write_sidx(first.reference_id, first.timescale, first.earliest, &sizes)?;
+    let init_len = init_bytes.len() as u64;
+    let index = (init_len, init_len + sidx.len() as u64 - 1);
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(path).map_err(Error::output(path))?);
+    out.write_all(&init_bytes).map_err(Error::output(path))?;
+    out.write_all(&sidx).map_err(Error::output(path))?;
+    let mut at = index.1 + 1;
+    let mut segments = Vec::with_capacity(listed.len());
+    for ((name, duration), ix) in listed.iter().zip(&indexes) {
+        let bytes = read(name)?;
+        for &(s, e) in &ix.media {
+            out.write_all(&bytes[s..e]).map_err(Error::output(path))?;
+        }
+        segments.push(Segment {
+            file: file.to_string(),
+            duration: *duration,
+            bytes: ix.media_bytes(),
+            offset: Some(at),
+        });
+        at += ix.media_bytes();
+        let from = dir.join(name);
+        std::fs::remove_file(&from).map_err(Error::output(from))?;
+    }
+    let f = out
+        .into_inner()
+        .map_err(|e| Error::output(path)(e.into_error()))?;
+    f.sync_all().map_err(Error::output(path))?;
+    let from = dir.join(init);
+    std::fs::remove_file(&from).map_err(Error::output(from))?;
+    Ok((
+        segments,
+        SingleFile {
+            init: init_len,
+            index,
+        },
+    ))
 }
 
 /// Appends a last segment shorter than `min` seconds to the one before it, as

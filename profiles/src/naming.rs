@@ -201,10 +201,11 @@ impl Layout {
                 if group.writes_hls() {
                     files.push(self.child_playlist(dest, name));
                 }
-                if group.has_init() {
+                let single = single_file(profile, group);
+                if group.has_init() && !single {
                     files.push(self.init_segment(group, dest, name));
                 }
-                if single_file(profile, group) {
+                if single {
                     files.push(self.single_file(group, dest, name));
                 } else {
                     files.extend((1..=count).map(|n| self.segment(group, dest, name, n)));
@@ -235,9 +236,14 @@ impl Layout {
     }
 }
 
-/// Whether `group` writes one media file per output (the HLS group's `single_file`).
+/// Whether `group` writes one media file per output (the group's `single_file`).
 pub fn single_file(profile: &Profile, group: Group) -> bool {
-    group == Group::Hls && profile.outputs.hls.as_ref().is_some_and(|h| h.single_file)
+    let o = &profile.outputs;
+    match group {
+        Group::Hls => o.hls.as_ref().is_some_and(|h| h.single_file),
+        Group::Cmaf => o.cmaf.as_ref().is_some_and(|c| c.single_file),
+        Group::Dash => o.dash.as_ref().is_some_and(|d| d.single_file),
+    }
 }
 
 /// The streaming groups a profile enables, with their destinations, in a fixed order.

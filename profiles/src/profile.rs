@@ -392,6 +392,12 @@ pub struct GroupSettings {
     /// the DASH group, which writes no HLS playlist.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integer_durations: bool,
+    /// One fMP4 file per output instead of an init segment and one file per segment: the
+    /// init, one `sidx` indexing every segment, then the segments' fragments. The MPD
+    /// addresses it by SegmentBase, the CMAF group's HLS playlists by `EXT-X-BYTERANGE`
+    /// (MediaConvert's `SegmentControl: SINGLE_FILE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_file: bool,
 }
 
 /// Settings of the HLS group.
