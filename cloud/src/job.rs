@@ -517,6 +517,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 single_file = d.segment_control.as_deref() == Some("SINGLE_FILE");
                 mpd(
                     &kat,
+                    single_file,
                     &d.mpd_profile,
                     &d.write_segment_timeline_in_representation,
                     d.min_buffer_time,
@@ -549,6 +550,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 integer_durations = c.manifest_duration_format.as_deref() == Some("INTEGER");
                 mpd(
                     &kat,
+                    single_file,
                     &c.mpd_profile,
                     &c.write_segment_timeline_in_representation,
                     c.min_buffer_time,
@@ -748,6 +750,13 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                     if let Some(p) = program_date_time.take() {
                         group["program_date_time"] = p;
                     }
+                }
+                // MediaConvert takes several groups of a kind; a profile has one of each.
+                if outputs.contains_key(name) {
+                    return Err(err(
+                        &gat.key("OutputGroupSettings.Type"),
+                        format!("a second {kind} group: mpe writes one group of each kind"),
+                    ));
                 }
                 outputs.insert(name.into(), group);
                 match &ladder {
@@ -1166,12 +1175,26 @@ fn manifests(at: &At, values: [&Option<String>; 5]) -> Result<(), CloudError> {
 /// MPD members of the DASH ISO and CMAF groups.
 fn mpd(
     at: &At,
+    single_file: bool,
     profile: &Option<String>,
     timeline: &Option<String>,
     min_buffer: Option<i64>,
     r: &mut Reader,
 ) -> Result<(), CloudError> {
-    allow(at, "MpdProfile", profile, &["MAIN_PROFILE"])?;
+    allow(
+        at,
+        "MpdProfile",
+        profile,
+        &["MAIN_PROFILE", "ON_DEMAND_PROFILE"],
+    )?;
+    // "When you choose On-demand, you must also set the output group setting Segment
+    // control to Single file" (API reference, DashIsoMpdProfile).
+    if profile.as_deref() == Some("ON_DEMAND_PROFILE") && !single_file {
+        return Err(err(
+            &at.key("MpdProfile"),
+            "ON_DEMAND_PROFILE needs SegmentControl SINGLE_FILE",
+        ));
+    }
     allow(
         at,
         "WriteSegmentTimelineInRepresentation",
@@ -1995,20 +2018,29 @@ mod tests {
     }
 
     #[test]
-    fn gop_multiple_and_min_final_segment_length_are_read_alike_from_every_group() {
+    fn segment_controls_and_the_mpd_profile_are_read_alike_from_every_group() {
         let mut j: Value =
             serde_json::from_str(include_str!("../../tests/mediaconvert/jobs/dash_iso.json"))
                 .expect("corpus job");
-        // A second DASH ISO group beside the first, elsewhere.
+        // A CMAF group beside the DASH ISO one, cut alike.
         let mut twin = j["Settings"]["OutputGroups"][0].clone();
-        twin["OutputGroupSettings"]["DashIsoGroupSettings"]["Destination"] =
-            json!("s3://media/asset/twin/");
+        let mut cmaf = twin["OutputGroupSettings"]["DashIsoGroupSettings"].clone();
+        cmaf["Destination"] = json!("s3://media/asset/cmaf/");
+        cmaf.as_object_mut()
+            .expect("settings")
+            .remove("HbbtvCompliance");
+        twin["OutputGroupSettings"] =
+            json!({ "Type": "CMAF_GROUP_SETTINGS", "CmafGroupSettings": cmaf });
+        for o in twin["Outputs"].as_array_mut().expect("outputs") {
+            o["ContainerSettings"] = json!({ "Container": "CMFC" });
+        }
         j["Settings"]["OutputGroups"]
             .as_array_mut()
             .expect("groups")
             .push(twin);
         let dash = |j: &mut Value, g: usize, k: &str, v: Value| {
-            j["Settings"]["OutputGroups"][g]["OutputGroupSettings"]["DashIsoGroupSettings"][k] = v;
+            let key = ["DashIsoGroupSettings", "CmafGroupSettings"][g];
+            j["Settings"]["OutputGroups"][g]["OutputGroupSettings"][key][k] = v;
         };
         for g in 0..2 {
             dash(&mut j, g, "SegmentLengthControl", json!("GOP_MULTIPLE"));
@@ -2022,7 +2054,7 @@ mod tests {
         let e = parse_job(&j).expect_err("groups differ");
         assert!(
             e.to_string().contains(
-                "OutputGroups[1].OutputGroupSettings.DashIsoGroupSettings.SegmentLengthControl"
+                "OutputGroups[1].OutputGroupSettings.CmafGroupSettings.SegmentLengthControl"
             ),
             "{e}"
         );
@@ -2030,6 +2062,16 @@ mod tests {
         dash(&mut j, 1, "MinFinalSegmentLength", json!(2));
         let e = parse_job(&j).expect_err("groups differ");
         assert!(e.to_string().contains("MinFinalSegmentLength"), "{e}");
+        // A second group of one kind: refused, never silently dropped.
+        let mut two = j.clone();
+        let first = two["Settings"]["OutputGroups"][0].clone();
+        two["Settings"]["OutputGroups"][1] = first;
+        let e = parse_job(&two).expect_err("two DASH ISO groups");
+        assert!(
+            e.to_string()
+                .contains("OutputGroups[1].OutputGroupSettings.Type"),
+            "{e}"
+        );
         // 0, the default, asks nothing.
         for g in 0..2 {
             dash(&mut j, g, "SegmentLengthControl", json!("EXACT"));
@@ -2038,6 +2080,21 @@ mod tests {
         let v = parse_job(&j).expect("reads").profile.video;
         assert!(!v.segments_whole_gops);
         assert_eq!(v.min_final_segment_seconds, None);
+        // The on-demand profile, with single files only.
+        dash(&mut j, 0, "MpdProfile", json!("ON_DEMAND_PROFILE"));
+        let e = parse_job(&j).expect_err("segmented files");
+        assert!(
+            e.to_string().contains("DashIsoGroupSettings.MpdProfile"),
+            "{e}"
+        );
+        for g in 0..2 {
+            dash(&mut j, g, "SegmentControl", json!("SINGLE_FILE"));
+        }
+        let out = parse_job(&j)
+            .expect("on demand, single files")
+            .profile
+            .outputs;
+        assert!(out.dash.is_some_and(|d| d.single_file));
         // Under 1 s: out of MediaConvert's range, by path.
         dash(&mut j, 0, "MinFinalSegmentLength", json!(0.5));
         let e = parse_job(&j).expect_err("under 1 s");
