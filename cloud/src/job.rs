@@ -640,6 +640,12 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             if g.outputs.len() != 1 {
                 return Err(err(&oat, "a frame-capture group holds one output"));
             }
+            if thumbnails.is_some() {
+                return Err(err(
+                    &gat.key("Outputs"),
+                    "a second frame-capture group: mpe captures frames into one group",
+                ));
+            }
             thumbnails = Some(frame_capture(&g.outputs[0], &oat.index(0), &folder, r)?);
             continue;
         }
@@ -699,6 +705,12 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         }
         match seg {
             None => {
+                if outputs.contains_key("file") {
+                    return Err(err(
+                        &gat.key("OutputGroupSettings.Type"),
+                        "a second FILE_GROUP_SETTINGS group of MP4s: mpe writes them into one group",
+                    ));
+                }
                 let names: Vec<Value> = videos.iter().map(|v| json!(v.name)).collect();
                 outputs.insert(
                     "file".into(),
@@ -2062,7 +2074,8 @@ mod tests {
         dash(&mut j, 1, "MinFinalSegmentLength", json!(2));
         let e = parse_job(&j).expect_err("groups differ");
         assert!(e.to_string().contains("MinFinalSegmentLength"), "{e}");
-        // A second group of one kind: refused, never silently dropped.
+        // A second group of one kind: refused, never silently dropped (MP4s and frame
+        // captures alike, below).
         let mut two = j.clone();
         let first = two["Settings"]["OutputGroups"][0].clone();
         two["Settings"]["OutputGroups"][1] = first;
@@ -2103,6 +2116,25 @@ mod tests {
                 .contains("DashIsoGroupSettings.MinFinalSegmentLength"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_second_file_group_of_mp4s_or_of_captures_is_refused_by_path() {
+        let job: Value = serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/file_group_mp4s_and_captures.json"
+        ))
+        .expect("corpus job");
+        parse_job(&job).expect("one group of MP4s, one of captures");
+        let groups = job["Settings"]["OutputGroups"].as_array().expect("groups");
+        for g in groups {
+            let mut j = job.clone();
+            j["Settings"]["OutputGroups"]
+                .as_array_mut()
+                .expect("groups")
+                .push(g.clone());
+            let e = parse_job(&j).expect_err("a second group of a kind");
+            assert!(e.to_string().contains("OutputGroups[2]"), "{e}");
+        }
     }
 
     #[test]
