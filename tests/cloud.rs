@@ -1132,3 +1132,69 @@ fn dash_and_cmaf_single_file_write_one_indexed_fmp4_per_output() {
     let v = crate::player::play(&asset, "cmaf/timecoded.m3u8", "hls");
     assert_eq!(crate::player::heights(&v), [360, 240], "{v:#}");
 }
+
+/// Mean absolute difference of each frame from the one before, on a 64x36 grey picture.
+fn frame_changes(path: &Path) -> Vec<f64> {
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", "scale=64:36,format=gray", "-f", "rawvideo", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let frames: Vec<&[u8]> = o.stdout.chunks(64 * 36).collect();
+    frames
+        .windows(2)
+        .map(|w| {
+            let sum: u64 = w[0]
+                .iter()
+                .zip(w[1])
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            sum as f64 / (64.0 * 36.0)
+        })
+        .collect()
+}
+
+#[test]
+fn interpolate_blends_the_frames_duplicate_drop_repeats() {
+    // 25 fps to 30: DUPLICATE_DROP shows one source frame twice in every six output
+    // frames; INTERPOLATE makes the frames between two source frames from both.
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-interpolate");
+    let mut changes = Vec::new();
+    for interpolate in [false, true] {
+        let profile = util::write_profile(&dir, "mobile", |p| {
+            p["video"]["frame_rate"] = json!([30, 1]);
+            p["video"]["interpolate_frames"] = json!(interpolate);
+        });
+        let job = render(&src, profile.to_str().expect("utf-8"));
+        botocore_valid("CreateJob", &job, &dir);
+        let algorithms: Vec<&Value> = job["Settings"]["OutputGroups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .flat_map(|g| g["Outputs"].as_array().into_iter().flatten())
+            .filter_map(|o| {
+                o.pointer(
+                    "/VideoDescription/CodecSettings/H264Settings/FramerateConversionAlgorithm",
+                )
+            })
+            .collect();
+        let asked = if interpolate {
+            "INTERPOLATE"
+        } else {
+            "DUPLICATE_DROP"
+        };
+        assert!(!algorithms.is_empty() && algorithms.iter().all(|a| *a == asked));
+        let o = transcode_job(&job, &dir.join("job.json"), &s3);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mp4 = kept_mp4(&s3, &dir, asked);
+        // 38 frames at 25 fps last 1.52 s: 46 output times at 30 fps.
+        assert_eq!(util::packets(&mp4, "v").len(), 46);
+        changes.push(frame_changes(&mp4));
+    }
+    let still = |c: &[f64]| c.iter().filter(|d| **d < 0.1).count();
+    assert!(still(&changes[0]) >= 6, "{:?}", changes[0]);
+    assert_eq!(still(&changes[1]), 0, "{:?}", changes[1]);
+}

@@ -1655,14 +1655,18 @@ fn video_settings(
                 unsigned(&hat, "FramerateDenominator", d)?
             ]),
         );
-        if h.framerate_conversion_algorithm
-            .as_deref()
-            .is_some_and(|a| a != "DUPLICATE_DROP")
-        {
-            r.warn(
-                &hat.key("FramerateConversionAlgorithm"),
-                "frames are repeated or dropped (DUPLICATE_DROP), not blended",
-            );
+        match h.framerate_conversion_algorithm.as_deref() {
+            None | Some("DUPLICATE_DROP") => {}
+            Some("INTERPOLATE") => {
+                video.insert("interpolate_frames".into(), json!(true));
+            }
+            Some(_) => {
+                video.insert("interpolate_frames".into(), json!(true));
+                r.warn(
+                    &hat.key("FramerateConversionAlgorithm"),
+                    "frames are blended (INTERPOLATE), not motion-compensated",
+                );
+            }
         }
     }
     let mut t = Map::new();
@@ -2115,6 +2119,36 @@ mod tests {
             e.to_string()
                 .contains("DashIsoGroupSettings.MinFinalSegmentLength"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn interpolate_blends_and_frameformer_blends_with_a_warning() {
+        let mut j = console();
+        let set = |j: &mut Value, algorithm: &str| {
+            for o in j["Settings"]["OutputGroups"][0]["Outputs"]
+                .as_array_mut()
+                .expect("outputs")
+            {
+                o["VideoDescription"]["CodecSettings"]["H264Settings"]
+                    ["FramerateConversionAlgorithm"] = json!(algorithm);
+            }
+        };
+        let before = parse_job(&j).expect("reads");
+        assert!(!before.profile.video.interpolate_frames);
+        set(&mut j, "INTERPOLATE");
+        let job = parse_job(&j).expect("reads");
+        assert!(job.profile.video.interpolate_frames);
+        assert_eq!(job.warnings.len(), before.warnings.len());
+        set(&mut j, "FRAMEFORMER");
+        let job = parse_job(&j).expect("reads");
+        assert!(job.profile.video.interpolate_frames);
+        let said: Vec<&str> = job.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(
+            said.iter()
+                .any(|m| m.contains("FramerateConversionAlgorithm")
+                    && m.contains("not motion-compensated")),
+            "{said:?}"
         );
     }
 

@@ -616,18 +616,22 @@ fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value 
             json!((f64::from(f) * 100.0).round() as i64),
         );
     }
+    let conversion = match v.interpolate_frames {
+        true => "INTERPOLATE",
+        false => "DUPLICATE_DROP",
+    };
     match (v.frame_rate, plan.filter(|p| p.frame_step > 1)) {
         (Some([n, d]), _) => {
             set("FramerateControl", json!("SPECIFIED"));
             set("FramerateNumerator", json!(n));
             set("FramerateDenominator", json!(d));
-            set("FramerateConversionAlgorithm", json!("DUPLICATE_DROP"));
+            set("FramerateConversionAlgorithm", json!(conversion));
         }
         (None, Some(p)) => {
             set("FramerateControl", json!("SPECIFIED"));
             set("FramerateNumerator", json!(p.frame_rate[0]));
             set("FramerateDenominator", json!(p.frame_rate[1]));
-            set("FramerateConversionAlgorithm", json!("DUPLICATE_DROP"));
+            set("FramerateConversionAlgorithm", json!(conversion));
         }
         (None, None) => set("FramerateControl", json!("INITIALIZE_FROM_SOURCE")),
     }

@@ -36,12 +36,15 @@ pub(crate) struct Clock {
 }
 
 /// MediaConvert's DUPLICATE_DROP frame-rate conversion: output frame `n` (at `n / fps`)
-/// shows the latest source frame at or before that time.
+/// shows the latest source frame at or before that time; or with INTERPOLATE, a blend of
+/// that frame and the next, weighted by the time between them.
 struct Grid {
     /// The last source frame and its timeline seconds: shown until the next one comes.
     held: Option<(frame::Video, f64)>,
     /// The next output frame's index.
     next: u64,
+    /// Blend instead of repeat (INTERPOLATE).
+    blend: bool,
 }
 
 impl Clock {
@@ -73,8 +76,8 @@ impl Clock {
     /// `source_fps` (a rate that is not a whole multiple of the output's, or joined
     /// inputs at different rates). Frames then come out of [`Clock::push`] in any number,
     /// their pts counted in `out_tb`, one tick a frame, so that no output frame's time is
-    /// rounded.
-    pub fn with_grid(mut self, source_fps: f64, out_tb: Rational) -> Clock {
+    /// rounded. With `blend`, frames between two source frames are blends of both.
+    pub fn with_grid(mut self, source_fps: f64, out_tb: Rational, blend: bool) -> Clock {
         self.out_tb = out_tb;
         self.step = 1;
         if source_fps > 0.0 {
@@ -83,6 +86,7 @@ impl Clock {
         self.grid = Some(Grid {
             held: None,
             next: 0,
+            blend,
         });
         self
     }
@@ -164,7 +168,7 @@ impl Clock {
                 .and_then(|g| g.held.as_ref())
                 .map_or(0.0, |(_, t)| t + self.src_frame),
         };
-        let out = self.fill_until(t);
+        let out = self.fill_until(t, Some((&f, t)));
         if let Some(g) = self.grid.as_mut() {
             g.held = Some((f, t));
         }
@@ -182,7 +186,7 @@ impl Clock {
         else {
             return Vec::new();
         };
-        let out = self.fill_until(until);
+        let out = self.fill_until(until, None);
         if let Some(g) = self.grid.as_mut() {
             g.held = None;
         }
@@ -190,26 +194,38 @@ impl Clock {
     }
 
     /// The held frame, once for each output time before `t` (less a quarter frame, so
-    /// that timestamps rounded to the time base fall on the frame they belong to).
-    fn fill_until(&mut self, t: f64) -> Vec<frame::Video> {
+    /// that timestamps rounded to the time base fall on the frame they belong to); when
+    /// blending, mixed with `next` (the source frame at `t`) by the time between them.
+    fn fill_until(&mut self, t: f64, next: Option<(&frame::Video, f64)>) -> Vec<frame::Video> {
         let mut out = Vec::new();
         let tolerance = self.frame_seconds.min(self.src_frame) / 4.0;
         let tick = 1.0 / f64::from(self.out_tb);
         while let Some(g) = self.grid.as_mut() {
             let at = g.next as f64 * self.frame_seconds;
-            let Some((held, _)) = g.held.as_ref() else {
+            let Some((held, held_t)) = g.held.as_ref() else {
                 break;
             };
             if at >= t - tolerance {
                 break;
             }
-            // SAFETY: av_frame_clone makes a new reference to the held frame's buffers.
-            let copy = unsafe {
-                let p = ff::ffi::av_frame_clone(held.as_ptr());
-                if p.is_null() {
-                    break;
+            // How far the output time lies from the held frame towards the next one.
+            let toward = match next {
+                Some((_, next_t)) if g.blend && next_t > *held_t => {
+                    ((at - held_t) / (next_t - held_t)).clamp(0.0, 1.0)
                 }
-                frame::Video::wrap(p)
+                _ => 0.0,
+            };
+            let blended = match next {
+                // Within a sixteenth of a frame, as FFmpeg's framerate filter does by
+                // default, the nearer frame is shown as it is.
+                Some((n, _)) if toward > 1.0 / 16.0 => match toward < 15.0 / 16.0 {
+                    true => crate::blend::blend(held, n, toward),
+                    false => share(n),
+                },
+                _ => None,
+            };
+            let Some(copy) = blended.or_else(|| share(held)) else {
+                break;
             };
             g.next += 1;
             let pts = (at * tick).round() as i64;
@@ -291,6 +307,16 @@ impl Clock {
         } else {
             self.last_t + self.frame_seconds
         }
+    }
+}
+
+/// A new reference to a frame's buffers.
+fn share(f: &frame::Video) -> Option<frame::Video> {
+    // SAFETY: av_frame_clone makes a new reference to the frame's buffers, or returns
+    // null, which is not wrapped.
+    unsafe {
+        let p = ff::ffi::av_frame_clone(f.as_ptr());
+        (!p.is_null()).then(|| frame::Video::wrap(p))
     }
 }
 
@@ -444,7 +470,7 @@ mod tests {
         };
         // 30 fps (1/15360 ticks of 512) to 25 fps: 2 s in, 50 frames out, IDR each second.
         let tb = Rational::new(1, 15360);
-        let mut c = Clock::new(0, tb, 1.0, 25.0, 1).with_grid(30.0, Rational::new(1, 25));
+        let mut c = Clock::new(0, tb, 1.0, 25.0, 1).with_grid(30.0, Rational::new(1, 25), false);
         let out = frames(&mut c, &(0..60).map(|n| n * 512).collect::<Vec<_>>());
         assert_eq!(out.len(), 50);
         assert!(out.iter().enumerate().all(|(n, f)| f.0 == n as i64));
@@ -452,8 +478,11 @@ mod tests {
         assert_eq!(keys, [0, 25]);
         assert!((c.end() - 2.0).abs() < 1e-9);
         // 25 fps to 30 fps: 2 s in, 60 frames out (every fifth a repeat).
-        let mut c =
-            Clock::new(0, Rational::new(1, 25), 1.0, 30.0, 1).with_grid(25.0, Rational::new(1, 30));
+        let mut c = Clock::new(0, Rational::new(1, 25), 1.0, 30.0, 1).with_grid(
+            25.0,
+            Rational::new(1, 30),
+            false,
+        );
         assert_eq!(frames(&mut c, &(0..50).collect::<Vec<_>>()).len(), 60);
     }
 }

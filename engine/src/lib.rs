@@ -18,6 +18,7 @@ pub mod trickplay;
 
 mod animation;
 mod audio;
+mod blend;
 mod capture;
 mod chunks;
 mod clock;

@@ -237,7 +237,7 @@ pub fn transcode(
     let mut out_tb = frame_tb;
     if plan.retime || pieces.iter().any(|p| (p.fps - source_fps).abs() > 0.01) {
         out_tb = Rational::new(plan.frame_rate[1] as i32, plan.frame_rate[0] as i32);
-        clock = clock.with_grid(source_fps, out_tb);
+        clock = clock.with_grid(source_fps, out_tb, plan.interpolate);
     }
     // One encoder per distinct audio setting (MediaConvert encodes each output's own
     // AudioDescriptions); outputs asking the same share its packets.

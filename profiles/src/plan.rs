@@ -31,6 +31,10 @@ pub struct Plan {
     /// is not the source's divided by a whole number: MediaConvert's DUPLICATE_DROP).
     #[serde(default)]
     pub retime: bool,
+    /// On the grid, whether output frames between two source frames blend them
+    /// (MediaConvert's INTERPOLATE) rather than repeat the earlier one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interpolate: bool,
     /// Seconds between IDR frames.
     pub gop_seconds: f64,
     /// Target segment length in seconds (a whole number of GOPs where the profile
@@ -542,6 +546,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         frame_rate: [num, den],
         frame_step,
         retime,
+        interpolate: profile.video.interpolate_frames,
         gop_seconds,
         segment_seconds,
         min_final_segment_seconds: profile.video.min_final_segment_seconds,

@@ -88,9 +88,14 @@ pub struct VideoSettings {
     /// The output frame rate exactly, as `[numerator, denominator]` (MediaConvert's
     /// `FramerateControl: SPECIFIED`). From a whole multiple of it, frames are dropped
     /// evenly; from any other rate, repeated or dropped onto this rate's grid
-    /// (`DUPLICATE_DROP`), never blended.
+    /// (`DUPLICATE_DROP`), or blended with `interpolate_frames`.
     #[serde(default)]
     pub frame_rate: Option<[u32; 2]>,
+    /// Where frames are placed on another rate's grid, each output frame between two
+    /// source frames is a blend of both, weighted by how near it lies to each (MediaConvert's
+    /// `FramerateConversionAlgorithm: INTERPOLATE`), instead of a repeat of the earlier one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interpolate_frames: bool,
     /// GOP length in frames of the output rate, instead of `gop_seconds` (MediaConvert's
     /// `GopSizeUnits: FRAMES`). Segments then need not be a multiple of the GOP: an IDR
     /// frame is also forced on every segment boundary (MediaConvert's
