@@ -1041,3 +1041,96 @@ fn the_typed_sdk_client_creates_gets_lists_and_cancels_jobs() {
     let service = refused.into_service_error();
     assert!(service.is_conflict_exception(), "{service:?}");
 }
+
+#[test]
+fn serve_sends_job_state_changes_and_status_updates_at_the_jobs_interval() {
+    let src = util::fixture("hd_16x9");
+    let dir = util::work_dir("mediaconvert-events");
+    let log = dir.join("events.jsonl");
+    let stack = stack_with(&dir, None, &["--events", log.to_str().expect("utf-8")]);
+    let mut job = crate::cloud::render(&src, "default");
+    job["StatusUpdateInterval"] = json!("SECONDS_10");
+    job["UserMetadata"] = json!({ "asset": "events-test" });
+    // x264's medium preset on the whole 1080p ladder: long enough on two cores for an
+    // update or more.
+    for g in job["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        for o in g["Outputs"].as_array_mut().expect("outputs") {
+            if let Some(h) = o.pointer_mut("/VideoDescription/CodecSettings/H264Settings") {
+                h["QualityTuningLevel"] = json!("SINGLE_PASS_HQ");
+            }
+        }
+    }
+    let report = submit(&stack, &src, &job, &dir, None);
+    assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
+    let id = report["job"]["Id"].as_str().expect("id");
+    let text = std::fs::read_to_string(&log).expect("the event log");
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one event a line"))
+        .filter(|e: &Value| e["detail"]["jobId"] == id)
+        .collect();
+    // Each is what the job-state Lambda reads, in EventBridge's envelope.
+    for e in &events {
+        let typed: cloud::model::JobStateChange =
+            serde_json::from_value(e.clone()).expect("the typed event");
+        assert_eq!(typed.detail_type, "MediaConvert Job State Change");
+        assert_eq!(typed.source, "aws.mediaconvert");
+        assert_eq!(typed.detail.user_metadata["asset"], "events-test");
+    }
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["detail"]["status"].as_str().expect("status"))
+        .collect();
+    let updates = statuses.iter().filter(|s| **s == "STATUS_UPDATE").count();
+    let mut expected = vec!["SUBMITTED", "PROGRESSING"];
+    expected.extend(std::iter::repeat_n("STATUS_UPDATE", updates));
+    expected.push("COMPLETE");
+    assert_eq!(statuses, expected);
+    // One update every 10 s of transcoding, the first 10 s in; the outputs' upload after
+    // it may add up to one more interval without one.
+    let at = |i: usize| events[i]["detail"]["timestamp"].as_u64().expect("ms");
+    let ran = at(events.len() - 1) - at(1);
+    assert!(
+        ran >= 10_000,
+        "the job ran {ran} ms: too short to show an update"
+    );
+    let whole = ran / 10_000;
+    assert!(
+        updates >= 1 && (updates as u64 == whole || updates as u64 + 1 == whole),
+        "{ran} ms: {statuses:?}"
+    );
+    let mut last_update = at(1);
+    let mut last_percent = 0;
+    for (i, e) in events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["detail"]["status"] == "STATUS_UPDATE")
+    {
+        assert!(at(i) - last_update >= 9_900, "{:?}", (at(i), last_update));
+        last_update = at(i);
+        let p = &e["detail"]["jobProgress"];
+        assert_eq!(p["currentPhase"], "TRANSCODING", "{e:#}");
+        let pct = p["jobPercentComplete"].as_u64().expect("percent");
+        assert!(pct >= last_percent && pct < 100, "{e:#}");
+        assert_eq!(p["phaseProgress"]["TRANSCODING"]["percentComplete"], pct);
+        last_percent = pct;
+    }
+    // COMPLETE says where each group went, under the job's destination.
+    let complete = &events[events.len() - 1]["detail"];
+    let groups = complete["outputGroupDetails"].as_array().expect("groups");
+    assert!(!groups.is_empty(), "{complete:#}");
+    let cmaf = groups
+        .iter()
+        .find(|g| g["type"] == "CMAF_GROUP")
+        .expect("the CMAF group");
+    assert_eq!(
+        cmaf["playlistFilePaths"],
+        json!([
+            "s3://media/asset/cmaf/hd_16x9.mpd",
+            "s3://media/asset/cmaf/hd_16x9.m3u8"
+        ])
+    );
+}

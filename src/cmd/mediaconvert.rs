@@ -42,6 +42,14 @@ pub enum McCommand {
         /// body; a connection that takes longer is closed (408 for a late body).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
         read_timeout: u64,
+        /// Append each job's state changes ("MediaConvert Job State Change" EventBridge
+        /// events: SUBMITTED, PROGRESSING, STATUS_UPDATE at the job's
+        /// StatusUpdateInterval, COMPLETE, CANCELED, ERROR) to this JSON-lines file.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Also POST each event to this URL (needs --events).
+        #[arg(long)]
+        webhook: Option<String>,
     },
 }
 
@@ -56,6 +64,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             data,
             jobs,
             read_timeout,
+            events,
+            webhook,
         } => crate::mediaconvert::serve(crate::mediaconvert::ServeOptions {
             port,
             s3_endpoint,
@@ -67,6 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             jobs: usize::from(jobs),
             read_timeout: std::time::Duration::from_secs(read_timeout),
+            events,
+            webhook,
         }),
     }
 }

@@ -232,11 +232,13 @@ fn create_job(shared: &Arc<Shared>, req: &Request) -> Result<Reply, Reply> {
             resolved: &resolved,
         })
         .map_err(internal)?;
-    shared.notify();
     let job = store
         .job(&id)
         .map_err(internal)?
         .ok_or_else(|| internal("the job just stored is gone"))?;
+    // Said before a worker is woken, so that SUBMITTED comes before PROGRESSING.
+    shared.emit(&job, "SUBMITTED", &[], None, None);
+    shared.notify();
     Ok(Reply::ok(201, json!({ "job": to_camel(&job_json(&job)) })))
 }
 

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::s3::{split, S3};
 use super::store::{JobRow, Kind, Store};
+use crate::watch::events::{Change, Events, GroupDetail};
 
 /// What the workers and the API share.
 pub struct Shared {
@@ -28,6 +29,8 @@ pub struct Shared {
     pub wake: (Mutex<u64>, Condvar),
     /// Jobs run at once.
     pub slots: usize,
+    /// Where job state changes go as EventBridge events, if anywhere.
+    pub events: Option<Events>,
 }
 
 impl Shared {
@@ -38,6 +41,36 @@ impl Shared {
             *n = n.wrapping_add(1);
         }
         cv.notify_all();
+    }
+
+    /// Reports a job's state change as MediaConvert's EventBridge event, where the server
+    /// keeps an event log; a failure to write one is logged, never the job's.
+    pub fn emit(
+        &self,
+        job: &JobRow,
+        status: &'static str,
+        groups: &[GroupDetail],
+        error: Option<(&str, i64)>,
+        percent: Option<u32>,
+    ) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        let change = Change {
+            job_id: &job.id,
+            status,
+            user_metadata: job
+                .resolved
+                .get("UserMetadata")
+                .cloned()
+                .unwrap_or_default(),
+            groups,
+            error,
+            percent,
+        };
+        if let Err(e) = events.emit(&change) {
+            tracing::error!(job = %job.id, error = %e, "writing a job event failed");
+        }
     }
 
     /// Asks a running job to stop; false if it is not running here.
@@ -103,14 +136,17 @@ fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
         c.insert(job.id.clone(), cancel.clone());
     }
     let dir = shared.work.join(&job.id);
+    shared.emit(&job, "PROGRESSING", &[], None, None);
     let result = execute(shared, &dir, &job, &cancel, threads);
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(mut c) = shared.cancels.lock() {
         c.remove(&job.id);
     }
-    let (status, error, outputs) = match result {
-        Ok(outputs) => (JobStatus::Complete, None, outputs),
-        Err(_) if cancel.load(Ordering::Relaxed) => (JobStatus::Canceled, None, Vec::new()),
+    let (status, error, outputs, groups) = match result {
+        Ok((outputs, groups)) => (JobStatus::Complete, None, outputs, groups),
+        Err(_) if cancel.load(Ordering::Relaxed) => {
+            (JobStatus::Canceled, None, Vec::new(), Vec::new())
+        }
         Err(e) => {
             // 1010: a job the engine cannot run as written; 1999: anything else.
             let code = if e.downcast_ref::<cloud::CloudError>().is_some() {
@@ -118,12 +154,27 @@ fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
             } else {
                 1999
             };
-            (JobStatus::Error, Some((code, format!("{e:#}"))), Vec::new())
+            (
+                JobStatus::Error,
+                Some((code, format!("{e:#}"))),
+                Vec::new(),
+                Vec::new(),
+            )
         }
     };
-    if let Err(e) = shared.store.finish(&job.id, status, now(), error, &outputs) {
+    let said = error.as_ref().map(|(code, m)| (m.as_str(), *code));
+    if let Err(e) = shared
+        .store
+        .finish(&job.id, status, now(), error.clone(), &outputs)
+    {
         tracing::error!(job = %job.id, error = %e, "recording the job's end failed");
     }
+    let name = match status {
+        JobStatus::Complete => "COMPLETE",
+        JobStatus::Canceled => "CANCELED",
+        _ => "ERROR",
+    };
+    shared.emit(&job, name, &groups, said, None);
 }
 
 fn execute(
@@ -132,8 +183,9 @@ fn execute(
     row: &JobRow,
     cancel: &Arc<AtomicBool>,
     threads: Option<usize>,
-) -> anyhow::Result<Vec<Value>> {
+) -> anyhow::Result<(Vec<Value>, Vec<GroupDetail>)> {
     let job = cloud::parse_job(&row.resolved)?;
+    let every = status_update_interval(&row.resolved);
     shared.store.set_warnings(&row.id, &job.warnings)?;
     // Each input once, in a folder of its own: two inputs may share a file name.
     let mut fetched: Vec<(String, PathBuf)> = Vec::new();
@@ -183,11 +235,16 @@ fn execute(
         joined,
     };
     let mut last = 0;
+    let mut next_update = std::time::Instant::now() + every;
     let report = engine::transcode(&opts, &mut |p| {
         let pct = (p.fraction() * 99.0) as u32;
         if pct != last {
             last = pct;
             let _ = shared.store.set_percent(&row.id, pct);
+        }
+        if std::time::Instant::now() >= next_update {
+            next_update += every;
+            shared.emit(row, "STATUS_UPDATE", &[], None, Some(pct));
         }
     })
     .map_err(|e| match e {
@@ -212,7 +269,22 @@ fn execute(
             .s3
             .put(&report.asset_dir.join(&f.path), &job.uri_of(&f.path))?;
     }
-    Ok(output_group_details(&row.resolved, &report.plan))
+    let groups =
+        crate::watch::runner::group_details(&job.profile, &report, &|rel| job.uri_of(&rel));
+    Ok((output_group_details(&row.resolved, &report.plan), groups))
+}
+
+/// The job's `StatusUpdateInterval` (`SECONDS_10` ... `SECONDS_600`; 60 s by default):
+/// how often a running job sends STATUS_UPDATE, the first one interval after it starts
+/// (User Guide, "Events with STATUS_UPDATE status").
+fn status_update_interval(job: &Value) -> Duration {
+    let seconds = job
+        .get("StatusUpdateInterval")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("SECONDS_"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(60);
+    Duration::from_secs(seconds)
 }
 
 /// GetJob's OutputGroupDetails as MediaConvert gives them: one entry per output group of

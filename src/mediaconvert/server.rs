@@ -29,6 +29,10 @@ pub struct ServeOptions {
     pub jobs: usize,
     /// How long a client has to send a request's headers, and then its body.
     pub read_timeout: std::time::Duration,
+    /// Where job state changes are appended as EventBridge events (JSON lines).
+    pub events: Option<PathBuf>,
+    /// Where each event is also POSTed.
+    pub webhook: Option<String>,
 }
 
 /// The scratch folder, private to this user (0700). A folder given is created if
@@ -84,6 +88,15 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         created,
         false,
     )?;
+    let events = match &opts.events {
+        Some(path) => Some(
+            crate::watch::events::Events::open(path, opts.webhook.clone())
+                .with_context(|| format!("opening the event log {}", path.display()))?
+                .with_source("aws.mediaconvert"),
+        ),
+        None if opts.webhook.is_some() => anyhow::bail!("--webhook needs --events FILE"),
+        None => None,
+    };
     let shared = Arc::new(Shared {
         store,
         s3,
@@ -91,6 +104,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         cancels: Mutex::new(Default::default()),
         wake: (Mutex::new(0), Default::default()),
         slots: opts.jobs.max(1),
+        events,
     });
     runner::start(&shared);
     let addr = std::net::SocketAddr::new(opts.listen, opts.port);

@@ -1,6 +1,7 @@
 //! Job state changes as MediaConvert's EventBridge "MediaConvert Job State Change" events
-//! (shared/MEDIACONVERT.md section 5): appended to a JSON-lines log and optionally POSTed
-//! to a webhook, so the same consumer code reads local and cloud events.
+//! (shared/MEDIACONVERT.md section 5), of the watch folder and of `mpe mediaconvert serve`:
+//! appended to a JSON-lines log and optionally POSTed to a webhook, so the same consumer
+//! code reads local and cloud events.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,8 @@ pub struct OutputDetail {
 pub struct Change<'a> {
     /// The job id.
     pub job_id: &'a str,
-    /// MediaConvert's status: `SUBMITTED`, `PROGRESSING`, `COMPLETE` or `ERROR`.
+    /// MediaConvert's status: `SUBMITTED`, `PROGRESSING`, `STATUS_UPDATE`, `COMPLETE`,
+    /// `CANCELED` or `ERROR`.
     pub status: &'static str,
     /// The job's user metadata (profile, source, attempt).
     pub user_metadata: Value,
@@ -47,10 +49,14 @@ pub struct Change<'a> {
     pub groups: &'a [GroupDetail],
     /// For ERROR.
     pub error: Option<(&'a str, i64)>,
+    /// For STATUS_UPDATE: percent of the job done, in its TRANSCODING phase.
+    pub percent: Option<u32>,
 }
 
 /// The event log and the webhook sender.
 pub struct Events {
+    /// The envelope's `source`.
+    source: &'static str,
     path: PathBuf,
     log: Mutex<std::fs::File>,
     webhook: Option<Mutex<Sender<String>>>,
@@ -78,15 +84,24 @@ impl Events {
             Mutex::new(tx)
         });
         Ok(Events {
+            source: "mpe.watch",
             path: path.to_path_buf(),
             log: Mutex::new(log),
             webhook,
         })
     }
 
+    /// The same, its events' `source` this (MediaConvert's own is `aws.mediaconvert`).
+    pub fn with_source(mut self, source: &'static str) -> Events {
+        self.source = source;
+        self
+    }
+
     /// Writes one event (one line) and hands it to the webhook.
     pub fn emit(&self, change: &Change<'_>) -> Result<(), WatchError> {
-        let line = serde_json::to_string(&event(change))
+        let mut e = event(change);
+        e.source = self.source.into();
+        let line = serde_json::to_string(&e)
             .map_err(|e| WatchError::Internal(format!("writing an event: {e}")))?;
         {
             let mut log = self
@@ -193,7 +208,27 @@ pub fn event(c: &Change<'_>) -> cloud::model::JobStateChange {
             output_group_details,
             error_message: c.error.map(|(m, _)| m.to_string()),
             error_code: c.error.map(|(_, code)| code),
-            other: Default::default(),
+            other: c
+                .percent
+                .map(|p| ("jobProgress".to_string(), job_progress(p)))
+                .into_iter()
+                .collect(),
         },
     }
+}
+
+/// A STATUS_UPDATE's `jobProgress` (User Guide, "Events with STATUS_UPDATE status"): the
+/// input is probed before the job runs and its outputs go up after it, so the whole job
+/// is the TRANSCODING phase here.
+fn job_progress(percent: u32) -> Value {
+    serde_json::json!({
+        "phaseProgress": {
+            "PROBING": { "status": "COMPLETE", "percentComplete": 100 },
+            "TRANSCODING": { "status": "PROGRESSING", "percentComplete": percent },
+            "UPLOADING": { "status": "PENDING", "percentComplete": 0 },
+        },
+        "jobPercentComplete": percent,
+        "currentPhase": "TRANSCODING",
+        "retryCount": 0,
+    })
 }

@@ -437,7 +437,11 @@ impl Context<'_> {
         )?;
         tracing::info!(job = %job.id, asset = %asset.display(), "Complete");
         let groups = report
-            .map(|r| group_details(profile, asset, r))
+            .map(|r| {
+                group_details(profile, r, &|rel| {
+                    asset.join(rel).to_string_lossy().to_string()
+                })
+            })
             .unwrap_or_default();
         self.emit(job, "COMPLETE", &groups, None)
     }
@@ -559,6 +563,7 @@ fn emit(
         user_metadata: meta,
         groups,
         error,
+        percent: None,
     })
 }
 
@@ -629,15 +634,17 @@ fn list_relative(root: &Path) -> Result<Vec<String>, WatchError> {
     Ok(out)
 }
 
-/// The COMPLETE event's outputGroupDetails, as MediaConvert fills them per group type.
-fn group_details(
+/// The COMPLETE event's outputGroupDetails, as MediaConvert fills them per group type;
+/// `locate` turns a path in the asset into the one the event gives (a local path, an S3
+/// URI).
+pub(crate) fn group_details(
     profile: &Profile,
-    asset: &Path,
     report: &engine::TranscodeReport,
+    locate: &dyn Fn(String) -> String,
 ) -> Vec<GroupDetail> {
     let plan = &report.plan;
     let layout = Layout::for_source(&report.media.path);
-    let abs = |rel: String| asset.join(rel).to_string_lossy().to_string();
+    let abs = locate;
     let ms = (plan.duration * 1000.0).round() as u64;
     let mut groups = Vec::new();
     for (group, dest) in streaming_groups(profile) {
