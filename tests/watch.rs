@@ -15,11 +15,15 @@ use crate::util;
 struct Watcher {
     child: Child,
     input: PathBuf,
+    /// Where the watcher's stderr goes, shown when a wait times out.
+    log: PathBuf,
 }
 
 impl Watcher {
     fn start(input: &Path, output: &Path, profile: &Path, extra: &[&str]) -> Watcher {
         std::fs::create_dir_all(input).expect("watch folder");
+        let log = input.with_extension("stderr");
+        let stderr = std::fs::File::create(&log).expect("the watcher's log");
         let child = Command::new(env!("CARGO_BIN_EXE_mpe"))
             .arg("watch")
             .arg(input)
@@ -35,12 +39,13 @@ impl Watcher {
             })
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start mpe watch");
         Watcher {
             child,
             input: input.to_path_buf(),
+            log,
         }
     }
 
@@ -104,7 +109,8 @@ fn wait_for(w: &Watcher, secs: u64, what: &str, done: impl Fn(&[Value]) -> bool)
         }
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for {what}: {list:#?}"
+            "timed out waiting for {what}: {list:#?}\nthe watcher said: {}",
+            std::fs::read_to_string(&w.log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(200));
     }

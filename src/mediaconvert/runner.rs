@@ -137,7 +137,8 @@ fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
     }
     let dir = shared.work.join(&job.id);
     shared.emit(&job, "PROGRESSING", &[], None, None);
-    let result = execute(shared, &dir, &job, &cancel, threads);
+    let started = std::time::Instant::now();
+    let result = execute(shared, &dir, &job, &cancel, threads, started);
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(mut c) = shared.cancels.lock() {
         c.remove(&job.id);
@@ -183,6 +184,7 @@ fn execute(
     row: &JobRow,
     cancel: &Arc<AtomicBool>,
     threads: Option<usize>,
+    started: std::time::Instant,
 ) -> anyhow::Result<(Vec<Value>, Vec<GroupDetail>)> {
     let job = cloud::parse_job(&row.resolved)?;
     let every = status_update_interval(&row.resolved);
@@ -235,7 +237,9 @@ fn execute(
         joined,
     };
     let mut last = 0;
-    let mut next_update = std::time::Instant::now() + every;
+    // Updates fall due every interval from PROGRESSING (not from each other, so a late
+    // one does not push the rest back), each sent at the first progress after it.
+    let mut next_update = started + every;
     let report = engine::transcode(&opts, &mut |p| {
         let pct = (p.fraction() * 99.0) as u32;
         if pct != last {
