@@ -456,22 +456,15 @@ fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
     let (dir, s3) = s3_root(&noisy, "cloud-denoise");
     // Near-transparent encodes (QVBR 10), so that what differs is the filter's doing.
     let mut job = render(&noisy, "default");
-    for g in job["Settings"]["OutputGroups"]
-        .as_array_mut()
-        .expect("groups")
-    {
-        for o in g["Outputs"].as_array_mut().expect("outputs") {
-            if let Some(h) = o.pointer_mut("/VideoDescription/CodecSettings/H264Settings") {
-                h["RateControlMode"] = json!("QVBR");
-                h["QvbrSettings"] = json!({ "QvbrQualityLevel": 10 });
-                h["MaxBitrate"] = json!(8_000_000);
-                h["HrdBufferSize"] = json!(16_000_000);
-                if let Some(m) = h.as_object_mut() {
-                    m.remove("Bitrate");
-                }
-            }
+    util::each_h264(&mut job, |h| {
+        h["RateControlMode"] = json!("QVBR");
+        h["QvbrSettings"] = json!({ "QvbrQualityLevel": 10 });
+        h["MaxBitrate"] = json!(8_000_000);
+        h["HrdBufferSize"] = json!(16_000_000);
+        if let Some(m) = h.as_object_mut() {
+            m.remove("Bitrate");
         }
-    }
+    });
     let run = |job: &Value, name: &str| -> PathBuf {
         let o = transcode_job(job, &dir.join(format!("{name}.json")), &s3);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -1053,16 +1053,9 @@ fn serve_sends_job_state_changes_and_status_updates_at_the_jobs_interval() {
     job["UserMetadata"] = json!({ "asset": "events-test" });
     // x264's medium preset on the whole 1080p ladder: long enough on two cores for an
     // update or more.
-    for g in job["Settings"]["OutputGroups"]
-        .as_array_mut()
-        .expect("groups")
-    {
-        for o in g["Outputs"].as_array_mut().expect("outputs") {
-            if let Some(h) = o.pointer_mut("/VideoDescription/CodecSettings/H264Settings") {
-                h["QualityTuningLevel"] = json!("SINGLE_PASS_HQ");
-            }
-        }
-    }
+    util::each_h264(&mut job, |h| {
+        h["QualityTuningLevel"] = json!("SINGLE_PASS_HQ")
+    });
     let report = submit(&stack, &src, &job, &dir, None);
     assert_eq!(report["job"]["Status"], "COMPLETE", "{report:#}");
     let id = report["job"]["Id"].as_str().expect("id");

@@ -362,3 +362,17 @@ pub fn extinf(path: &Path) -> Vec<f64> {
         other => panic!("{}: not a media playlist: {other:?}", path.display()),
     }
 }
+
+/// Calls `edit` on every output's `H264Settings` of a MediaConvert job.
+pub fn each_h264(job: &mut serde_json::Value, mut edit: impl FnMut(&mut serde_json::Value)) {
+    for g in job["Settings"]["OutputGroups"]
+        .as_array_mut()
+        .expect("groups")
+    {
+        for o in g["Outputs"].as_array_mut().expect("outputs") {
+            if let Some(h) = o.pointer_mut("/VideoDescription/CodecSettings/H264Settings") {
+                edit(h);
+            }
+        }
+    }
+}
