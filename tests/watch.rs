@@ -270,9 +270,20 @@ fn a_dropped_file_completes_with_its_record_events_and_webhook() {
 
 #[test]
 fn slow_writers_and_partial_names_are_taken_once_when_complete() {
-    let dir = util::work_dir("watch-slow");
+    slow_writers("watch-slow", &[]);
+}
+
+/// `--poll` (and the fallback where inotify cannot be had) sees the folder by listing it:
+/// the same files are taken, each once, when complete.
+#[test]
+fn a_polled_folder_takes_slow_writers_and_renames_once_when_complete() {
+    slow_writers("watch-poll", &["--poll"]);
+}
+
+fn slow_writers(name: &str, extra: &[&str]) {
+    let dir = util::work_dir(name);
     let (input, output) = (dir.join("in"), dir.join("out"));
-    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    let w = Watcher::start(&input, &output, &small_profile(&dir), extra);
     let bytes = std::fs::read(util::fixture("short")).expect("fixture");
     // Eight chunks, 0.4 s apart (longer than the 0.3 s settle time), the file held open.
     let mut f = std::fs::File::create(input.join("slow.mp4")).expect("create");

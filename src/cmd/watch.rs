@@ -48,6 +48,11 @@ pub struct Args {
     /// (a source already processed, same path and checksum, is not taken again).
     #[arg(long)]
     pub keep_sources: bool,
+    /// Look for new files by listing the folder every second instead of by the OS's file
+    /// notifications: for network mounts (NFS, SMB), where another machine's writes raise
+    /// none. Used anyway, with a warning, where notifications cannot be had.
+    #[arg(long)]
+    pub poll: bool,
 }
 
 /// Watches until Ctrl-C or SIGTERM: the first stops taking new work and lets running jobs
@@ -80,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cores: args.threads,
         chunks: args.chunks,
         keep_sources: args.keep_sources,
+        poll: args.poll,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let abort = Arc::new(AtomicBool::new(false));

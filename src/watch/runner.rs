@@ -52,6 +52,8 @@ pub struct WatchOptions {
     /// Put processed sources back where they were dropped instead of into `done/`; a
     /// source whose path and checksum match a completed job is then not taken again.
     pub keep_sources: bool,
+    /// Poll the folder every second rather than use the OS's file notifications.
+    pub poll: bool,
 }
 
 /// The watch folder's own paths.
@@ -125,16 +127,7 @@ pub fn watch(
     ctx.adopt_orphans()?;
 
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(tx).map_err(|e| WatchError::Notify {
-        path: opts.input.clone(),
-        source: e,
-    })?;
-    watcher
-        .watch(&opts.input, RecursiveMode::NonRecursive)
-        .map_err(|e| WatchError::Notify {
-            path: opts.input.clone(),
-            source: e,
-        })?;
+    let _watcher = watch_folder(&opts.input, opts.poll, tx)?;
     let mut candidates = Candidates::new(opts.settle, opts.extensions.clone());
     candidates
         .scan(&opts.input)
@@ -184,6 +177,40 @@ pub fn watch(
         }
         Ok(())
     })
+}
+
+/// Watches `input` with the OS's notifications, or by polling it every second: when
+/// asked (`poll`), or where notifications cannot be had (the per-user inotify instance
+/// or watch limit reached), said once as a warning. A watch folder that stopped taking
+/// files because other programs hold the inotify instances would leave uploads unseen.
+fn watch_folder(
+    input: &Path,
+    poll: bool,
+    tx: std::sync::mpsc::Sender<notify::Result<notify::Event>>,
+) -> Result<Box<dyn Watcher>, WatchError> {
+    if !poll {
+        let native = notify::recommended_watcher(tx.clone()).and_then(|mut w| {
+            w.watch(input, RecursiveMode::NonRecursive)?;
+            Ok(w)
+        });
+        match native {
+            Ok(w) => return Ok(Box::new(w)),
+            Err(e) => {
+                tracing::warn!(input = %input.display(), error = %e, "file notifications unavailable; polling the folder every second")
+            }
+        }
+    }
+    let config = notify::Config::default().with_poll_interval(Duration::from_secs(1));
+    let mut poll = notify::PollWatcher::new(tx, config).map_err(|e| WatchError::Notify {
+        path: input.to_path_buf(),
+        source: e,
+    })?;
+    poll.watch(input, RecursiveMode::NonRecursive)
+        .map_err(|e| WatchError::Notify {
+            path: input.to_path_buf(),
+            source: e,
+        })?;
+    Ok(Box::new(poll))
 }
 
 struct Context<'a> {
