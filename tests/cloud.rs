@@ -498,15 +498,20 @@ fn a_job_with_the_denoise_filter_comes_nearer_the_clean_picture() {
     assert!(gains.iter().all(|g| *g > 2.0), "PSNR gains {gains:?} dB");
 }
 
-/// The overall RMS level of a file's audio, in dBFS, by FFmpeg's astats.
-fn rms_db(path: &Path) -> f64 {
+/// What FFmpeg's astats says of a file's audio.
+fn astats(path: &Path) -> String {
     let o = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-i"])
         .arg(path)
         .args(["-map", "0:a", "-af", "astats", "-f", "null", "-"])
         .output()
         .expect("ffmpeg astats");
-    let log = String::from_utf8_lossy(&o.stderr);
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The overall RMS level of a file's audio, in dBFS, by FFmpeg's astats.
+fn rms_db(path: &Path) -> f64 {
+    let log = astats(path);
     log.lines()
         .rev()
         .find(|l| l.contains("RMS level dB:"))
@@ -539,6 +544,70 @@ fn the_audio_selectors_track_picks_the_sources_audio_track() {
     // A track the source lacks: one line that says so.
     second["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"]["Tracks"] = json!([3]);
     let o = transcode_job(&second, &dir.join("third.json"), &s3);
+    fails_in_one_line(&o, "no audio track 3 (it has 2)");
+}
+
+/// Each channel's RMS level of a file's audio, in dBFS, by FFmpeg's astats, in order.
+fn channel_rms_db(path: &Path) -> Vec<f64> {
+    let log = astats(path);
+    // Per channel: "Channel: n" then its figures; "Overall" ends them.
+    let mut levels = Vec::new();
+    let mut in_channel = false;
+    for l in log.lines() {
+        if l.contains("] Channel:") {
+            in_channel = true;
+        } else if l.contains("] Overall") {
+            in_channel = false;
+        } else if in_channel && l.contains("RMS level dB:") {
+            let v = l.rsplit(':').next().and_then(|v| v.trim().parse().ok());
+            levels.push(v.unwrap_or_else(|| panic!("RMS level in {l:?}")));
+            in_channel = false;
+        }
+    }
+    assert!(
+        !levels.is_empty(),
+        "no channel levels for {}: {log}",
+        path.display()
+    );
+    levels
+}
+
+#[test]
+fn an_audio_selector_of_several_tracks_makes_one_audio_of_their_channels() {
+    // Two mono tracks, loud and quiet: `Tracks: [1, 2]` makes them left and right.
+    let src = util::fixture("mono_pair");
+    let (dir, s3) = s3_root(&src, "cloud-mixed-tracks");
+    let profile = util::write_profile(&dir, "default", |p| {
+        p["audio"]["tracks"] = json!([1, 2]);
+    });
+    let job = render(&src, profile.to_str().expect("utf-8"));
+    let selector =
+        |job: &Value| job["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"].clone();
+    assert_eq!(selector(&job)["Tracks"], json!([1, 2]), "{job:#}");
+    botocore_valid("CreateJob", &job, &dir);
+    let o = transcode_job(&job, &dir.join("first.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mp4 = |name: &str| kept_mp4(&s3, &dir, name);
+    let levels = channel_rms_db(&mp4("loud_left"));
+    assert!(
+        levels.len() == 2 && levels[0] > -12.0 && levels[1] < -30.0,
+        "left is track 1 (-9 dB), right track 2 (-37 dB): {levels:?}"
+    );
+    // The other order swaps them.
+    let mut swapped = job.clone();
+    swapped["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"]["Tracks"] =
+        json!([2, 1]);
+    let o = transcode_job(&swapped, &dir.join("second.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let levels = channel_rms_db(&mp4("loud_right"));
+    assert!(
+        levels.len() == 2 && levels[0] < -30.0 && levels[1] > -12.0,
+        "left is track 2, right track 1: {levels:?}"
+    );
+    // One of them missing: one line that names it.
+    swapped["Settings"]["Inputs"][0]["AudioSelectors"]["Audio Selector 1"]["Tracks"] =
+        json!([1, 3]);
+    let o = transcode_job(&swapped, &dir.join("third.json"), &s3);
     fails_in_one_line(&o, "no audio track 3 (it has 2)");
 }
 

@@ -370,10 +370,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 "every input must ask the same deblock, denoise and strength as the first",
             ));
         }
-        if read.track != first.track {
+        if read.tracks != first.tracks {
             return Err(err(
                 &iat.key("AudioSelectors"),
-                "every input must select the same audio track as the first",
+                "every input must select the same audio tracks as the first",
             ));
         }
         if !read.selectors.is_empty() && read.selectors != first.selectors {
@@ -383,7 +383,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             ));
         }
     }
-    let (filter, track, selectors) = (first.filter, first.track, first.selectors.clone());
+    let (filter, tracks, selectors) = (first.filter, first.tracks.clone(), first.selectors.clone());
     let mut pieces = Vec::new();
     for (i, read) in reads.into_iter().enumerate() {
         let iat = inputs_at.index(i);
@@ -876,8 +876,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         "outputs": outputs,
     });
     if let Some(mut a) = audio {
-        if let Some(t) = track {
-            a["track"] = json!(t);
+        match &tracks[..] {
+            [] => {}
+            [t] => a["track"] = json!(t),
+            several => a["tracks"] = json!(several),
         }
         p["audio"] = a;
     }
@@ -950,8 +952,9 @@ struct ReadInput {
     rotation: Option<u32>,
     selectors: Vec<String>,
     filter: Option<profiles::InputFilter>,
-    /// The audio selector's track, 1 the first.
-    track: Option<u32>,
+    /// The audio selector's tracks, 1 the first; several are made one, channel after
+    /// channel; empty: the first track.
+    tracks: Vec<u32>,
 }
 
 fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
@@ -967,7 +970,7 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
         &["USE_PSI", "IGNORE_PSI"],
     )?;
     allow(&iat, "InputScanType", &input.input_scan_type, &["AUTO"])?;
-    let mut track = None;
+    let mut tracks = Vec::new();
     let selectors: Vec<String> = match &input.audio_selectors {
         None => Vec::new(),
         Some(map) => {
@@ -986,15 +989,10 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
                 allow(&at, "SelectorType", &sel.selector_type, &["TRACK"])?;
                 allow_num(&at, "Offset", sel.offset, &[0])?;
                 absent(&at, "LanguageCode", &sel.language_code)?;
-                match sel.tracks.as_deref() {
-                    None | Some([]) => {}
-                    Some([n]) => track = Some(unsigned(&at, "Tracks[0]", *n)?),
-                    Some(_) => {
-                        return Err(err(
-                            &at.key("Tracks"),
-                            "one track per selector is supported (tracks are not mixed)",
-                        ))
-                    }
+                // Several tracks make one selector with all their channels (User Guide,
+                // "Setting up audio tracks and audio selectors").
+                for (i, n) in sel.tracks.iter().flatten().enumerate() {
+                    tracks.push(unsigned(&at, &format!("Tracks[{i}]"), *n)?);
                 }
                 // ProgramSelection picks a Dolby E program; AAC and PCM sources have one.
             }
@@ -1037,7 +1035,7 @@ fn read_input(iat: &At, input: &model::Input) -> Result<ReadInput, CloudError> {
         rotation,
         selectors,
         filter,
-        track,
+        tracks,
     })
 }
 

@@ -153,11 +153,11 @@ fn input(profile: &Profile, file: Option<&str>) -> Value {
         "VideoSelector": { "Rotate": "AUTO" },
         "TimecodeSource": "ZEROBASED",
     });
-    if let Some(t) = profile.audio.as_ref().and_then(|a| a.track) {
+    if let Some(tracks) = profile.audio.as_ref().and_then(|a| a.selected_tracks()) {
         i["AudioSelectors"][AUDIO_SELECTOR] = json!({
             "DefaultSelection": "DEFAULT",
             "SelectorType": "TRACK",
-            "Tracks": [t],
+            "Tracks": tracks,
         });
     }
     if let Some(f) = &profile.video.input_filter {

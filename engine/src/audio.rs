@@ -12,15 +12,15 @@ use crate::mux::StreamSpec;
 
 /// The audio chain of one transcode.
 pub(crate) struct AudioPipeline {
-    decoder: decoder::Audio,
+    /// One per selected source track; several are merged into one stream's channels.
+    tracks: Vec<Track>,
     graph: filter::Graph,
-    /// The filter chain for a rebuilt graph, and the input shape the graph was built for.
+    /// The filter chain for a rebuilt graph.
     chain: String,
-    shape: Shape,
     encoder: encoder::audio::Encoder,
     /// The part of the timeline the current input makes.
     piece: Piece,
-    /// The time base of the resampling graph's input (the first input's packets').
+    /// The time base of the resampling graph's inputs (the first input's first track's).
     in_tb: Rational,
     out_tb: Rational,
     decoded: frame::Audio,
@@ -29,10 +29,27 @@ pub(crate) struct AudioPipeline {
     next_pts: i64,
 }
 
-/// Where the current input's audio goes on the timeline.
-struct Piece {
+/// One source track of the audio: its decoder and the shape its graph input was built for.
+struct Track {
+    decoder: decoder::Audio,
     /// The decoder's packet time base.
     tb: Rational,
+    shape: Shape,
+}
+
+impl Track {
+    fn open(stream: &ff::format::stream::Stream) -> Result<Track, Error> {
+        let decoder = open_decoder(stream)?;
+        Ok(Track {
+            shape: Shape::of_decoder(&decoder),
+            decoder,
+            tb: stream.time_base(),
+        })
+    }
+}
+
+/// Where the current input's audio goes on the timeline.
+struct Piece {
     /// Source seconds that become `base`: the shared zero of audio and video.
     start: f64,
     /// Timeline seconds where this input begins.
@@ -54,16 +71,23 @@ fn open_decoder(stream: &ff::format::stream::Stream) -> Result<decoder::Audio, E
 }
 
 impl AudioPipeline {
-    /// Opens decoder, filter and AAC encoder. `start` is the shared zero in seconds, and
-    /// `end` the video duration audio is trimmed to (so both end in the same segment).
+    /// Opens decoders (one per selected track of `streams`), filter and AAC encoder.
+    /// `start` is the shared zero in seconds, and `end` the video duration audio is
+    /// trimmed to (so both end in the same segment).
     pub fn open(
-        stream: &ff::format::stream::Stream,
+        streams: &[ff::format::stream::Stream],
         plan: &PlannedAudio,
         start: f64,
         end: Option<f64>,
     ) -> Result<Self, Error> {
-        let in_tb = stream.time_base();
-        let decoder = open_decoder(stream)?;
+        let first = streams
+            .first()
+            .ok_or_else(|| Error::Internal("audio planned without a stream".into()))?;
+        let in_tb = first.time_base();
+        let tracks = streams
+            .iter()
+            .map(Track::open)
+            .collect::<Result<Vec<_>, _>>()?;
 
         let aac = encoder::find_by_name("aac")
             .ok_or(ff::Error::EncoderNotFound)
@@ -94,22 +118,23 @@ impl AudioPipeline {
                 .map_err(Error::ffmpeg("opening the AAC encoder"))?,
         );
 
-        let chain = chain(plan, end, true);
-        let shape = Shape::of_decoder(&decoder);
-        let graph = build_graph(&shape, in_tb, &chain, encoder.frame_size())?;
-        let piece = Piece {
-            tb: in_tb,
-            start,
-            base: 0.0,
-            length: None,
-        };
+        let shapes: Vec<&Shape> = tracks.iter().map(|t| &t.shape).collect();
+        let graph = build_graph(
+            &shapes,
+            in_tb,
+            &chain(plan, end, true),
+            encoder.frame_size(),
+        )?;
         Ok(AudioPipeline {
-            decoder,
+            tracks,
             graph,
             chain: self::chain(plan, end, false),
-            shape,
             encoder,
-            piece,
+            piece: Piece {
+                start,
+                base: 0.0,
+                length: None,
+            },
             in_tb,
             out_tb: Rational::new(1, rate),
             decoded: frame::Audio::empty(),
@@ -126,26 +151,41 @@ impl AudioPipeline {
         }
     }
 
-    /// Ends the current input: what its decoder still holds goes on, and the stream
-    /// carries on with [`AudioPipeline::next_input`] (or ends with `push(None)`).
+    /// Ends the current input: what its decoders still hold goes on, and the stream
+    /// carries on with [`AudioPipeline::next_input`] (or ends with `finish`).
     pub fn end_input(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
-        self.decoder.send_eof()?;
-        self.receive(out, false)
+        for i in 0..self.tracks.len() {
+            // Ended already: an input without audio came between.
+            match self.tracks[i].decoder.send_eof() {
+                Err(ff::Error::Eof) => {}
+                r => r?,
+            }
+            self.receive(i, out)?;
+        }
+        Ok(())
     }
 
-    /// Goes on with `stream` of the next input, `start` (its source seconds) at `base`
-    /// seconds of the timeline, `length` seconds of it kept. Its frames are re-timed into
-    /// the first input's time base, and a different format gets a graph of its own.
+    /// Goes on with `streams` (the same tracks) of the next input, `start` (its source
+    /// seconds) at `base` seconds of the timeline, `length` seconds of it kept. Its
+    /// frames are re-timed into the first input's time base, and a different format gets
+    /// a graph of its own.
     pub fn next_input(
         &mut self,
-        stream: &ff::format::stream::Stream,
+        streams: &[ff::format::stream::Stream],
         start: f64,
         base: f64,
         length: Option<f64>,
     ) -> Result<(), Error> {
-        self.decoder = open_decoder(stream)?;
+        if streams.len() != self.tracks.len() {
+            return Err(Error::Internal(
+                "a joined input selects other tracks".into(),
+            ));
+        }
+        for (track, stream) in self.tracks.iter_mut().zip(streams) {
+            track.decoder = open_decoder(stream)?;
+            track.tb = stream.time_base();
+        }
         self.piece = Piece {
-            tb: stream.time_base(),
             start,
             base,
             length,
@@ -158,39 +198,61 @@ impl AudioPipeline {
         self.piece.length = length;
     }
 
-    /// Feeds a packet (or end of stream) and appends finished AAC packets to `out`.
+    /// Feeds a packet of selected track `track` and appends finished AAC packets to `out`.
     pub fn push(
         &mut self,
-        packet: Option<&Packet>,
+        track: usize,
+        packet: &Packet,
         out: &mut Vec<Packet>,
     ) -> Result<(), ff::Error> {
-        match packet {
-            Some(p) => match self.decoder.send_packet(p) {
-                // A damaged audio packet is skipped, as players do, not fatal.
-                Err(ff::Error::InvalidData) => return Ok(()),
-                r => r?,
-            },
-            // A decoder already ended by `end_input` (the last joined input had no
-            // audio) has nothing more: go on to flush the graph and the encoder.
-            None => match self.decoder.send_eof() {
-                Err(ff::Error::Eof) => {}
-                r => r?,
-            },
+        let t = self.tracks.get_mut(track).ok_or(ff::Error::Bug)?;
+        match t.decoder.send_packet(packet) {
+            // A damaged audio packet is skipped, as players do, not fatal.
+            Err(ff::Error::InvalidData) => return Ok(()),
+            r => r?,
         }
-        self.receive(out, packet.is_none())
+        self.receive(track, out)
     }
 
-    /// Takes every frame the decoder has ready into the graph and the encoder; `last`
-    /// ends the stream when the decoder is drained.
-    fn receive(&mut self, out: &mut Vec<Packet>, last: bool) -> Result<(), ff::Error> {
+    /// Ends the stream: drains every decoder, the graph and the encoder into `out`.
+    pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+        for i in 0..self.tracks.len() {
+            // A decoder already ended by `end_input` (the last joined input had no
+            // audio) has nothing more.
+            match self.tracks[i].decoder.send_eof() {
+                Err(ff::Error::Eof) => {}
+                r => r?,
+            }
+            self.receive(i, out)?;
+            self.feed(i, false)?;
+        }
+        self.drain_filter(out)?;
+        self.encoder.send_eof()?;
+        self.drain_encoder(out)
+    }
+
+    /// Hands the frame just decoded to track `i`'s graph input, or (`false`) ends it.
+    fn feed(&mut self, i: usize, frame: bool) -> Result<(), ff::Error> {
+        let name = input_name(i, self.tracks.len());
+        let mut input = self.graph.get(&name).ok_or(ff::Error::Bug)?;
+        let mut source = input.source();
+        if frame {
+            source.add(&self.decoded)
+        } else {
+            source.flush()
+        }
+    }
+
+    /// Takes every frame track `i`'s decoder has ready into the graph and the encoder.
+    fn receive(&mut self, i: usize, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
         loop {
-            match self.decoder.receive_frame(&mut self.decoded) {
+            match self.tracks[i].decoder.receive_frame(&mut self.decoded) {
                 Ok(()) => {
                     let Some(ts) = self.decoded.timestamp() else {
                         continue;
                     };
                     // Seconds into this input's part of the timeline.
-                    let t = ts as f64 * f64::from(self.piece.tb) - self.piece.start;
+                    let t = ts as f64 * f64::from(self.tracks[i].tb) - self.piece.start;
                     // Audio before the first video frame has no place in the ladder, nor
                     // audio past a clip's end. (Half a tick of slack: exact starts stay.)
                     let tick = f64::from(self.in_tb);
@@ -200,35 +262,25 @@ impl AudioPipeline {
                     let shifted = ((t + self.piece.base) / tick).round() as i64;
                     self.decoded.set_pts(Some(shifted.max(0)));
                     let shape = Shape::of_frame(&self.decoded);
-                    if shape != self.shape {
+                    if shape != self.tracks[i].shape {
                         // Take what the old graph holds (no flush: that would pad the end),
                         // then resample the new format with a graph of its own.
                         self.drain_filter(out)?;
-                        self.graph =
-                            build_graph(&shape, self.in_tb, &self.chain, self.encoder.frame_size())
-                                .map_err(|_| ff::Error::InvalidData)?;
-                        self.shape = shape;
+                        self.tracks[i].shape = shape;
+                        let shapes: Vec<&Shape> = self.tracks.iter().map(|t| &t.shape).collect();
+                        self.graph = build_graph(
+                            &shapes,
+                            self.in_tb,
+                            &self.chain,
+                            self.encoder.frame_size(),
+                        )
+                        .map_err(|_| ff::Error::InvalidData)?;
                     }
-                    self.graph
-                        .get("in")
-                        .ok_or(ff::Error::Bug)?
-                        .source()
-                        .add(&self.decoded)?;
+                    self.feed(i, true)?;
                     self.drain_filter(out)?;
                 }
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
-                Err(ff::Error::Eof) if !last => break,
-                Err(ff::Error::Eof) => {
-                    self.graph
-                        .get("in")
-                        .ok_or(ff::Error::Bug)?
-                        .source()
-                        .flush()?;
-                    self.drain_filter(out)?;
-                    self.encoder.send_eof()?;
-                    self.drain_encoder(out)?;
-                    break;
-                }
+                Err(ff::Error::Eof) => break,
                 Err(ff::Error::InvalidData) => continue,
                 Err(e) => return Err(e),
             }
@@ -354,22 +406,48 @@ unsafe fn layout_arg(l: &ff::ffi::AVChannelLayout) -> String {
     }
 }
 
+/// The graph input of track `i` of `n`: "in" for one, "in0", "in1", ... for several.
+fn input_name(i: usize, n: usize) -> String {
+    if n == 1 {
+        "in".into()
+    } else {
+        format!("in{i}")
+    }
+}
+
+/// The resampling graph: one input per track (`shapes`), several merged channel after
+/// channel (FFmpeg's amerge: overlapping layouts give every channel of the first, then
+/// of the second), then `chain`.
 fn build_graph(
-    shape: &Shape,
+    shapes: &[&Shape],
     tb: Rational,
     chain: &str,
     frame_size: u32,
 ) -> Result<filter::Graph, Error> {
     let stage = "setting up audio resampling";
-    let args = format!(
-        "time_base={}/{}:sample_rate={}:sample_fmt={}:{}",
-        tb.numerator(),
-        tb.denominator(),
-        shape.rate,
-        shape.format,
-        shape.layout,
-    );
-    let mut graph = crate::filters::graph(true, &args, chain).map_err(Error::ffmpeg(stage))?;
+    let args: Vec<String> = shapes
+        .iter()
+        .map(|shape| {
+            format!(
+                "time_base={}/{}:sample_rate={}:sample_fmt={}:{}",
+                tb.numerator(),
+                tb.denominator(),
+                shape.rate,
+                shape.format,
+                shape.layout,
+            )
+        })
+        .collect();
+    let mut graph = if let [one] = &args[..] {
+        crate::filters::graph(true, one, chain)
+    } else {
+        let labels: String = (0..args.len())
+            .map(|i| format!("[{}]", input_name(i, args.len())))
+            .collect();
+        let spec = format!("{labels}amerge=inputs={},{chain}", args.len());
+        crate::filters::merge_graph(&args, &spec)
+    }
+    .map_err(Error::ffmpeg(stage))?;
     if frame_size > 0 {
         // AAC takes exactly frame_size samples per frame (no VARIABLE_FRAME_SIZE).
         graph

@@ -41,10 +41,12 @@ pub(crate) struct Pipeline<'a> {
     /// One encoder per distinct audio setting, all from the same source track; the first
     /// is the profile's, which the audio-only outputs carry.
     pub audio: Vec<AudioPipeline>,
-    pub audio_stream: Option<usize>,
-    /// For a clip with an end: the audio packet pts (source stream ticks) from which no
-    /// more audio is wanted, so reading stops once video and audio are both past the end.
-    pub audio_until: Option<i64>,
+    /// The source streams the audio is made from (several tracks made one), in order.
+    pub audio_streams: Vec<usize>,
+    /// For a clip with an end: per audio stream, the packet pts (its ticks) from which no
+    /// more audio is wanted, so reading stops once video and audio are all past the end;
+    /// empty without an end.
+    pub audio_until: Vec<i64>,
     /// Audio-only outputs (the groups that keep audio separate).
     pub audio_muxers: Vec<Muxer>,
     /// Source duration, for progress.
@@ -63,8 +65,8 @@ pub(crate) struct Piece {
     pub source: PathBuf,
     pub input: format::context::Input,
     pub video_stream: usize,
-    /// Its audio, when the timeline has audio and it has some.
-    pub audio_stream: Option<usize>,
+    /// Its audio streams, when the timeline has audio and it has the tracks.
+    pub audio_streams: Vec<usize>,
     pub rotation: u32,
     pub interlaced: bool,
     /// Source seconds of its first frame kept (the stream's start plus the clip's).
@@ -415,19 +417,20 @@ impl Pipeline<'_> {
             piece.length,
             piece.fps,
         );
-        self.audio_stream = None;
-        self.audio_until = None;
-        if let (false, Some(index)) = (self.audio.is_empty(), piece.audio_stream) {
-            let stream = input
-                .stream(index)
-                .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
+        self.audio_streams = Vec::new();
+        self.audio_until = Vec::new();
+        if !self.audio.is_empty() && !piece.audio_streams.is_empty() {
+            let streams = crate::transcode::audio_streams(&input, &piece.audio_streams)?;
             for audio in &mut self.audio {
-                audio.next_input(&stream, piece.start, base, Some(piece.planned))?;
+                audio.next_input(&streams, piece.start, base, Some(piece.planned))?;
             }
-            self.audio_stream = Some(index);
-            self.audio_until = piece
-                .length
-                .map(|l| audio_until(piece.start + l, stream.time_base()));
+            if let Some(l) = piece.length {
+                self.audio_until = streams
+                    .iter()
+                    .map(|s| audio_until(piece.start + l, s.time_base()))
+                    .collect();
+            }
+            self.audio_streams = piece.audio_streams;
         }
         if piece.seek {
             crate::transcode::seek(&mut input, &piece.source, piece.start)?;
@@ -446,7 +449,9 @@ impl Pipeline<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), Error> {
         let mut packet = Packet::empty();
-        let mut audio_done = self.audio_stream.is_none();
+        // Per audio stream: past the clip's end.
+        let mut past = vec![false; self.audio_streams.len()];
+        let mut audio_done = self.audio_streams.is_empty();
         loop {
             if self.clock.past_end() && audio_done {
                 break;
@@ -464,11 +469,16 @@ impl Pipeline<'_> {
             }
             if packet.stream() == self.video_stream {
                 self.video(Some(&packet), fanout, progress)?;
-            } else if Some(packet.stream()) == self.audio_stream {
-                if let (Some(until), Some(pts)) = (self.audio_until, packet.pts()) {
-                    audio_done |= pts >= until;
+            } else if let Some(t) = self
+                .audio_streams
+                .iter()
+                .position(|s| *s == packet.stream())
+            {
+                if let (Some(until), Some(pts)) = (self.audio_until.get(t), packet.pts()) {
+                    past[t] |= pts >= *until;
+                    audio_done = past.iter().all(|p| *p);
                 }
-                self.audio(Some(&packet), fanout)?;
+                self.audio(Some((t, &packet)), fanout)?;
             }
         }
         Ok(())
@@ -503,10 +513,18 @@ impl Pipeline<'_> {
 
     /// Decodes and encodes an audio packet (`None`: flush) and hands the AAC packets to
     /// the audio-only outputs and to the rungs that mux audio.
-    fn audio(&mut self, packet: Option<&Packet>, fanout: &mut Fanout) -> Result<(), Error> {
+    fn audio(
+        &mut self,
+        packet: Option<(usize, &Packet)>,
+        fanout: &mut Fanout,
+    ) -> Result<(), Error> {
         for variant in 0..self.audio.len() {
             let mut out = Vec::new();
-            if let Err(e) = self.audio[variant].push(packet, &mut out) {
+            let pushed = match packet {
+                Some((track, p)) => self.audio[variant].push(track, p, &mut out),
+                None => self.audio[variant].finish(&mut out),
+            };
+            if let Err(e) = pushed {
                 return Err(self.corrupt("decoding audio", e));
             }
             self.send_audio(variant, &out, fanout)?;

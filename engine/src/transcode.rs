@@ -244,12 +244,10 @@ pub fn transcode(
     let variants = plan.audio_variants();
     let mut audio = Vec::new();
     for pa in &variants {
-        let ast = input
-            .stream(pa.source_stream)
-            .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))?;
+        let streams = audio_streams(&input, &pa.streams())?;
         let end = (plan.duration > 0.0).then_some(plan.duration);
         audio.push(AudioPipeline::open(
-            &ast,
+            &streams,
             pa,
             start_seconds + clip_start,
             end,
@@ -292,13 +290,14 @@ pub fn transcode(
     });
 
     // Audio packets past the clip's end are no longer needed.
-    let audio_until = window
-        .and_then(|w| w.end)
-        .zip(plan.audio.as_ref())
-        .and_then(|(end, pa)| {
-            let tb = input.stream(pa.source_stream)?.time_base();
-            Some(crate::pipeline::audio_until(start_seconds + end, tb))
-        });
+    let audio_stream_list = plan.audio.as_ref().map(|a| a.streams()).unwrap_or_default();
+    let audio_until = match window.and_then(|w| w.end) {
+        Some(end) => audio_streams(&input, &audio_stream_list)?
+            .iter()
+            .map(|s| crate::pipeline::audio_until(start_seconds + end, s.time_base()))
+            .collect(),
+        None => Vec::new(),
+    };
     if clip_start > 0.0 {
         seek(&mut input, source, start_seconds + clip_start)?;
     }
@@ -316,7 +315,7 @@ pub fn transcode(
         decoder,
         clock,
         audio,
-        audio_stream: plan.audio.as_ref().map(|a| a.source_stream),
+        audio_streams: audio_stream_list,
         audio_until,
         duration: plan.duration,
         cancel: opts.cancel.as_deref(),
@@ -543,16 +542,17 @@ fn open_piece(joined: &Joined, profile: &Profile, first_plan: &Plan) -> Result<P
     let stream_start = stream_start(&stream);
     let interlaced = is_interlaced(video);
     let (video_stream, rotation) = (plan.video_stream, plan.rotation);
-    let audio_stream = first_plan
+    let audio_streams = first_plan
         .audio
         .as_ref()
         .and(plan.audio.as_ref())
-        .map(|a| a.source_stream);
+        .map(|a| a.streams())
+        .unwrap_or_default();
     Ok(Piece {
         source: path.clone(),
         input,
         video_stream,
-        audio_stream,
+        audio_streams,
         rotation,
         interlaced,
         start: stream_start + w.start,
@@ -562,6 +562,21 @@ fn open_piece(joined: &Joined, profile: &Profile, first_plan: &Plan) -> Result<P
         fps: rate(video),
         input_filter: profile.video.input_filter,
     })
+}
+
+/// The input's streams `indices`, as planned.
+pub(crate) fn audio_streams<'a>(
+    input: &'a ff::format::context::Input,
+    indices: &[usize],
+) -> Result<Vec<ff::format::stream::Stream<'a>>, Error> {
+    indices
+        .iter()
+        .map(|&i| {
+            input
+                .stream(i)
+                .ok_or_else(|| Error::Internal("planned audio stream vanished".into()))
+        })
+        .collect()
 }
 
 /// The source's own timecode of its first frame: the `timecode` tag FFmpeg's demuxers

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
-use crate::media::MediaInfo;
+use crate::media::{AudioStream, MediaInfo};
 use crate::pictures::ImageFormat;
-use crate::profile::{OutputSize, Profile, Rendition, Scaling};
+use crate::profile::{AudioSettings, OutputSize, Profile, Rendition, Scaling};
 
 /// What will be made from one source with one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,12 +228,25 @@ pub struct Placement {
 pub struct PlannedAudio {
     /// Index of the source audio stream that is encoded.
     pub source_stream: usize,
+    /// Further source streams whose channels follow the first's (several tracks made
+    /// one); empty for one track.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_streams: Vec<usize>,
     /// Bits per second.
     pub bitrate: u32,
     /// Output channels.
     pub channels: u32,
     /// Output sample rate.
     pub sample_rate: u32,
+}
+
+impl PlannedAudio {
+    /// Every source stream it is made from, in order.
+    pub fn streams(&self) -> Vec<usize> {
+        std::iter::once(self.source_stream)
+            .chain(self.more_streams.iter().copied())
+            .collect()
+    }
 }
 
 impl Plan {
@@ -395,46 +408,52 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         }
     }
 
-    let track = profile.audio.as_ref().and_then(|a| a.track);
-    let source_audio = match track {
-        None => media.audio.first(),
-        Some(n) => Some(
-            media
-                .audio
-                .get((n as usize).saturating_sub(1))
-                .filter(|_| n >= 1)
-                .ok_or_else(|| PlanError::NoAudioTrack {
-                    path: media.path.clone(),
-                    track: n,
-                    tracks: media.audio.len(),
-                })?,
-        ),
+    let tracks = profile.audio.as_ref().and_then(|a| a.selected_tracks());
+    let source_audio: Vec<&AudioStream> = match tracks {
+        None => media.audio.first().into_iter().collect(),
+        Some(list) => list
+            .iter()
+            .map(|&n| {
+                media
+                    .audio
+                    .get((n as usize).saturating_sub(1))
+                    .filter(|_| n >= 1)
+                    .ok_or_else(|| PlanError::NoAudioTrack {
+                        path: media.path.clone(),
+                        track: n,
+                        tracks: media.audio.len(),
+                    })
+            })
+            .collect::<Result<_, _>>()?,
     };
-    let audio = match (&profile.audio, source_audio) {
-        (Some(a), Some(src)) => Some(PlannedAudio {
-            source_stream: src.index,
-            bitrate: a.bitrate,
-            channels: a.channels.min(src.channels.max(1)),
-            sample_rate: a.sample_rate,
-        }),
+    // The channels the selected tracks have together: more are mixed down, fewer kept.
+    let source_channels: u32 = source_audio.iter().map(|s| s.channels.max(1)).sum();
+    let streams = source_audio.split_first().map(|(first, more)| {
+        (
+            first.index,
+            more.iter().map(|s| s.index).collect::<Vec<_>>(),
+        )
+    });
+    let planned = |a: &AudioSettings, (first, more): &(usize, Vec<usize>)| PlannedAudio {
+        source_stream: *first,
+        more_streams: more.clone(),
+        bitrate: a.bitrate,
+        channels: a.channels.min(source_channels),
+        sample_rate: a.sample_rate,
+    };
+    let audio = match (&profile.audio, &streams) {
+        (Some(a), Some(src)) => Some(planned(a, src)),
         _ => None,
     };
-    // A rung's own audio, from the same track, where it asks for something else.
-    if let (Some(main), Some(src)) = (&audio, source_audio) {
+    // A rung's own audio, from the same tracks, where it asks for something else.
+    if let (Some(main), Some(src)) = (&audio, &streams) {
         let source_rung = dropped.filter(|_| renditions.first().is_some_and(|r| r.source_size));
         for r in &mut renditions {
             let asked = match profile.renditions.iter().find(|p| p.name == r.name) {
                 Some(p) => p.audio.as_ref(),
                 None => source_rung.and_then(|p| p.audio.as_ref()),
             };
-            r.audio = asked
-                .map(|a| PlannedAudio {
-                    source_stream: src.index,
-                    bitrate: a.bitrate,
-                    channels: a.channels.min(src.channels.max(1)),
-                    sample_rate: a.sample_rate,
-                })
-                .filter(|a| a != main);
+            r.audio = asked.map(|a| planned(a, src)).filter(|a| a != main);
         }
     }
 

@@ -333,7 +333,29 @@ pub struct AudioSettings {
     /// `Tracks`); absent: the first. A source without it cannot be planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track: Option<u32>,
+    /// Several tracks made one, in order: their channels follow each other, as in an
+    /// audio selector with `Tracks: [1, 2]` ("output track 2 contains the channels from
+    /// input tracks 1 and 3", MediaConvert User Guide, "Setting up audio tracks and audio
+    /// selectors"); then mixed down to `channels`. Two mono tracks and stereo: the first
+    /// is left, the second right. Instead of `track`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracks: Vec<u32>,
 }
+
+impl AudioSettings {
+    /// The source tracks this audio is made from, 1 the first; `None`: the first track,
+    /// where the source has audio at all.
+    pub fn selected_tracks(&self) -> Option<Vec<u32>> {
+        match (&self.track, self.tracks.is_empty()) {
+            (_, false) => Some(self.tracks.clone()),
+            (Some(t), true) => Some(vec![*t]),
+            (None, true) => None,
+        }
+    }
+}
+
+/// The most source tracks one audio setting combines (a 7.1 programme as eight monos).
+const MAX_MIXED_TRACKS: usize = 8;
 
 /// The limits every audio setting keeps, `at` naming it in the error.
 fn check_audio(a: &AudioSettings, at: &str) -> Result<(), (String, String)> {
@@ -749,16 +771,37 @@ impl Profile {
                     "a rendition's own audio needs the profile's `audio` (its track and the audio-only outputs)".into(),
                 ));
             }
-            if a.track.is_some() {
+            if a.track.is_some() || !a.tracks.is_empty() {
+                let field = if a.track.is_some() { "track" } else { "tracks" };
                 return Err(bad(
-                    &format!("{at}.track"),
+                    &format!("{at}.{field}"),
                     "the track is chosen once, in the profile's `audio`".into(),
                 ));
             }
             check_audio(a, &at).map_err(|(f, r)| bad(&f, r))?;
         }
-        if self.audio.as_ref().is_some_and(|a| a.track == Some(0)) {
-            return Err(bad("audio.track", "tracks count from 1".into()));
+        if let Some(a) = &self.audio {
+            if a.track == Some(0) {
+                return Err(bad("audio.track", "tracks count from 1".into()));
+            }
+            if a.track.is_some() && !a.tracks.is_empty() {
+                return Err(bad(
+                    "audio.tracks",
+                    "give `track` or `tracks`, not both".into(),
+                ));
+            }
+            if let Some(i) = a.tracks.iter().position(|t| *t == 0) {
+                return Err(bad(
+                    &format!("audio.tracks[{i}]"),
+                    "tracks count from 1".into(),
+                ));
+            }
+            if a.tracks.len() > MAX_MIXED_TRACKS {
+                return Err(bad(
+                    "audio.tracks",
+                    format!("at most {MAX_MIXED_TRACKS} tracks are made one"),
+                ));
+            }
         }
         let o = &self.outputs;
         if o.cmaf.is_none() && o.hls.is_none() && o.dash.is_none() && o.file.is_none() {

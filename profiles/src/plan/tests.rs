@@ -390,6 +390,7 @@ fn a_rungs_own_audio_is_planned_once_per_distinct_setting() {
         channels,
         sample_rate: 44_100,
         track: None,
+        tracks: vec![],
     };
     // 720p and 480p ask the same; 360p asks the profile's own, which is no variant.
     let main = p.audio.clone().expect("default has audio");
@@ -419,4 +420,38 @@ fn a_rungs_own_audio_is_planned_once_per_distinct_setting() {
     let plan = super::plan(&p, &media(1920, 1080, [30, 1], 0, false)).expect("plans");
     assert!(plan.audio_variants().is_empty());
     assert!(plan.rung_audio(&plan.renditions[2]).is_none());
+}
+
+#[test]
+fn several_tracks_are_planned_as_one_audio_with_their_channels_together() {
+    let mut m = media(1280, 720, [25, 1], 0, true);
+    let mono = |index| AudioStream {
+        index,
+        channels: 1,
+        channel_layout: Some("mono".into()),
+        ..m.audio[0].clone()
+    };
+    m.audio = vec![mono(1), mono(2), mono(3)];
+    let mut p = default();
+    let a = p.audio.as_mut().expect("default has audio");
+    a.tracks = vec![3, 1];
+    a.channels = 2;
+    let plan = plan(&p, &m).expect("plans");
+    let audio = plan.audio.expect("audio");
+    assert_eq!(
+        (audio.source_stream, &audio.more_streams[..]),
+        (3, &[1][..])
+    );
+    // Two monos make two channels; one mono alone would have made one.
+    assert_eq!(audio.channels, 2);
+    p.audio.as_mut().expect("audio").tracks = vec![2];
+    assert_eq!(plan_audio_channels(&p, &m), 1);
+    // A track the source lacks, wherever it is in the list.
+    p.audio.as_mut().expect("audio").tracks = vec![1, 4];
+    let e = crate::plan(&p, &m).expect_err("no track 4");
+    assert_eq!(e.to_string(), "in.mp4: no audio track 4 (it has 3)");
+}
+
+fn plan_audio_channels(p: &Profile, m: &MediaInfo) -> u32 {
+    plan(p, m).expect("plans").audio.expect("audio").channels
 }
