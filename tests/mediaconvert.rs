@@ -1096,6 +1096,8 @@ fn serve_sends_job_state_changes_and_status_updates_at_the_jobs_interval() {
     );
     let mut due = 0;
     let mut last_percent = 0;
+    let mut last_frames = 0;
+    let mut uploading = false;
     for (i, e) in events
         .iter()
         .enumerate()
@@ -1107,11 +1109,37 @@ fn serve_sends_job_state_changes_and_status_updates_at_the_jobs_interval() {
         let after = at(i) + 50 - at(1);
         assert!(after >= due && after < due + 10_000, "{after} ms for {due}");
         let p = &e["detail"]["jobProgress"];
-        assert_eq!(p["currentPhase"], "TRANSCODING", "{e:#}");
         let pct = p["jobPercentComplete"].as_u64().expect("percent");
         assert!(pct >= last_percent && pct < 100, "{e:#}");
-        assert_eq!(p["phaseProgress"]["TRANSCODING"]["percentComplete"], pct);
         last_percent = pct;
+        let frames = e["detail"]["framesDecoded"]
+            .as_u64()
+            .expect("framesDecoded");
+        // While it transcodes, more frames decoded at each update; once its outputs go up
+        // to S3, transcoding is done (an update that fell due while the encoders finished
+        // goes out as the uploads start).
+        match p["currentPhase"].as_str() {
+            Some("TRANSCODING") if !uploading => {
+                assert_eq!(p["phaseProgress"]["TRANSCODING"]["percentComplete"], pct);
+                assert!(frames > last_frames, "{e:#}");
+            }
+            Some("UPLOADING") => {
+                uploading = true;
+                assert_eq!(
+                    p["phaseProgress"]["TRANSCODING"]["status"], "COMPLETE",
+                    "{e:#}"
+                );
+                let up = &p["phaseProgress"]["UPLOADING"];
+                assert_eq!(up["status"], "PROGRESSING", "{e:#}");
+                assert!(
+                    up["percentComplete"].as_u64().is_some_and(|u| u < 100),
+                    "{e:#}"
+                );
+                assert!(frames >= last_frames && frames > 0, "{e:#}");
+            }
+            _ => panic!("an update in no phase, or back from uploading: {e:#}"),
+        }
+        last_frames = frames;
     }
     // COMPLETE says where each group went, under the job's destination.
     let complete = &events[events.len() - 1]["detail"];

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::s3::{split, S3};
 use super::store::{JobRow, Kind, Store};
-use crate::watch::events::{Change, Events, GroupDetail};
+use crate::watch::events::{Change, Events, GroupDetail, JobProgress};
 
 /// What the workers and the API share.
 pub struct Shared {
@@ -51,7 +51,7 @@ impl Shared {
         status: &'static str,
         groups: &[GroupDetail],
         error: Option<(&str, i64)>,
-        percent: Option<u32>,
+        progress: Option<JobProgress>,
     ) {
         let Some(events) = &self.events else {
             return;
@@ -66,7 +66,7 @@ impl Shared {
                 .unwrap_or_default(),
             groups,
             error,
-            percent,
+            progress,
         };
         if let Err(e) = events.emit(&change) {
             tracing::error!(job = %job.id, error = %e, "writing a job event failed");
@@ -240,16 +240,25 @@ fn execute(
     // Updates fall due every interval from PROGRESSING (not from each other, so a late
     // one does not push the rest back), each sent at the first progress after it.
     let mut next_update = started + every;
+    let mut update = |progress: JobProgress| {
+        if std::time::Instant::now() >= next_update {
+            next_update += every;
+            shared.emit(row, "STATUS_UPDATE", &[], None, Some(progress));
+        }
+    };
+    let mut frames = 0;
     let report = engine::transcode(&opts, &mut |p| {
         let pct = (p.fraction() * 99.0) as u32;
         if pct != last {
             last = pct;
             let _ = shared.store.set_percent(&row.id, pct);
         }
-        if std::time::Instant::now() >= next_update {
-            next_update += every;
-            shared.emit(row, "STATUS_UPDATE", &[], None, Some(pct));
-        }
+        frames = p.frames;
+        update(JobProgress {
+            transcoding: pct,
+            uploading: None,
+            frames,
+        });
     })
     .map_err(|e| match e {
         // A clip that does not fit its input is the job's fault (1010), at its path.
@@ -260,18 +269,27 @@ fn execute(
         e => e.into(),
     })?;
     // What MediaConvert writes: the asset without mpe's own record.
-    for f in report
+    let uploads: Vec<_> = report
         .files
         .iter()
         .filter(|f| f.path != profiles::naming::METADATA)
-    {
+        .collect();
+    let total: u64 = uploads.iter().map(|f| f.bytes).sum::<u64>().max(1);
+    let mut sent = 0;
+    for f in uploads {
         // A job cancelled while its outputs go up stops there (CANCELED, not COMPLETE).
         if cancel.load(Ordering::Relaxed) {
             anyhow::bail!("cancelled while uploading its outputs");
         }
+        update(JobProgress {
+            transcoding: 100,
+            uploading: Some((sent * 100 / total) as u32),
+            frames,
+        });
         shared
             .s3
             .put(&report.asset_dir.join(&f.path), &job.uri_of(&f.path))?;
+        sent += f.bytes;
     }
     let groups =
         crate::watch::runner::group_details(&job.profile, &report, &|rel| job.uri_of(&rel));

@@ -49,8 +49,19 @@ pub struct Change<'a> {
     pub groups: &'a [GroupDetail],
     /// For ERROR.
     pub error: Option<(&'a str, i64)>,
-    /// For STATUS_UPDATE: percent of the job done, in its TRANSCODING phase.
-    pub percent: Option<u32>,
+    /// For STATUS_UPDATE: where the running job is.
+    pub progress: Option<JobProgress>,
+}
+
+/// Where a running job is, as a STATUS_UPDATE says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobProgress {
+    /// Percent of the TRANSCODING phase done.
+    pub transcoding: u32,
+    /// Percent of the UPLOADING phase done, once the outputs are going up.
+    pub uploading: Option<u32>,
+    /// Video frames decoded so far (the event's `framesDecoded`).
+    pub frames: u64,
 }
 
 /// The event log and the webhook sender.
@@ -209,26 +220,75 @@ pub fn event(c: &Change<'_>) -> cloud::model::JobStateChange {
             error_message: c.error.map(|(m, _)| m.to_string()),
             error_code: c.error.map(|(_, code)| code),
             other: c
-                .percent
-                .map(|p| ("jobProgress".to_string(), job_progress(p)))
+                .progress
+                .map(|p| {
+                    [
+                        ("framesDecoded".to_string(), serde_json::json!(p.frames)),
+                        ("jobProgress".to_string(), job_progress(p)),
+                    ]
+                })
                 .into_iter()
+                .flatten()
                 .collect(),
         },
     }
 }
 
 /// A STATUS_UPDATE's `jobProgress` (User Guide, "Events with STATUS_UPDATE status"): the
-/// input is probed before the job runs and its outputs go up after it, so the whole job
-/// is the TRANSCODING phase here.
-fn job_progress(percent: u32) -> Value {
+/// input is probed before the job runs, then it transcodes, then its outputs go up (the
+/// watch folder publishes by a rename, so it never reports UPLOADING). The job's percent
+/// is the transcoding's, 99 while uploading (100 is COMPLETE).
+fn job_progress(p: JobProgress) -> Value {
+    let phase = |status: &str, percent: u32| serde_json::json!({ "status": status, "percentComplete": percent });
+    let (transcoding, uploading, current, whole) = match p.uploading {
+        None => (
+            phase("PROGRESSING", p.transcoding),
+            phase("PENDING", 0),
+            "TRANSCODING",
+            p.transcoding,
+        ),
+        Some(up) => (
+            phase("COMPLETE", 100),
+            phase("PROGRESSING", up),
+            "UPLOADING",
+            99,
+        ),
+    };
     serde_json::json!({
         "phaseProgress": {
-            "PROBING": { "status": "COMPLETE", "percentComplete": 100 },
-            "TRANSCODING": { "status": "PROGRESSING", "percentComplete": percent },
-            "UPLOADING": { "status": "PENDING", "percentComplete": 0 },
+            "PROBING": phase("COMPLETE", 100),
+            "TRANSCODING": transcoding,
+            "UPLOADING": uploading,
         },
-        "jobPercentComplete": percent,
-        "currentPhase": "TRANSCODING",
+        "jobPercentComplete": whole,
+        "currentPhase": current,
         "retryCount": 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_while_uploading_has_transcoding_complete_and_its_own_percent() {
+        let up = job_progress(JobProgress {
+            transcoding: 100,
+            uploading: Some(40),
+            frames: 250,
+        });
+        assert_eq!(up["currentPhase"], "UPLOADING");
+        assert_eq!(up["phaseProgress"]["TRANSCODING"]["status"], "COMPLETE");
+        assert_eq!(up["phaseProgress"]["UPLOADING"]["status"], "PROGRESSING");
+        assert_eq!(up["phaseProgress"]["UPLOADING"]["percentComplete"], 40);
+        assert_eq!(up["jobPercentComplete"], 99);
+        let busy = job_progress(JobProgress {
+            transcoding: 30,
+            uploading: None,
+            frames: 1,
+        });
+        assert_eq!(busy["currentPhase"], "TRANSCODING");
+        assert_eq!(busy["phaseProgress"]["UPLOADING"]["status"], "PENDING");
+        assert_eq!(busy["jobPercentComplete"], 30);
+    }
 }

@@ -590,7 +590,7 @@ fn emit(
         user_metadata: meta,
         groups,
         error,
-        percent: None,
+        progress: None,
     })
 }
 
