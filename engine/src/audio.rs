@@ -155,7 +155,7 @@ impl AudioPipeline {
     /// carries on with [`AudioPipeline::next_input`] (or ends with `finish`).
     pub fn end_input(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
         for i in 0..self.tracks.len() {
-            // Ended already: an input without audio came between.
+            // Ended already: an input without audio came between (or was last).
             match self.tracks[i].decoder.send_eof() {
                 Err(ff::Error::Eof) => {}
                 r => r?,
@@ -216,14 +216,8 @@ impl AudioPipeline {
 
     /// Ends the stream: drains every decoder, the graph and the encoder into `out`.
     pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+        self.end_input(out)?;
         for i in 0..self.tracks.len() {
-            // A decoder already ended by `end_input` (the last joined input had no
-            // audio) has nothing more.
-            match self.tracks[i].decoder.send_eof() {
-                Err(ff::Error::Eof) => {}
-                r => r?,
-            }
-            self.receive(i, out)?;
             self.feed(i, false)?;
         }
         self.drain_filter(out)?;
@@ -233,7 +227,7 @@ impl AudioPipeline {
 
     /// Hands the frame just decoded to track `i`'s graph input, or (`false`) ends it.
     fn feed(&mut self, i: usize, frame: bool) -> Result<(), ff::Error> {
-        let name = input_name(i, self.tracks.len());
+        let name = crate::filters::source_name(i, self.tracks.len());
         let mut input = self.graph.get(&name).ok_or(ff::Error::Bug)?;
         let mut source = input.source();
         if frame {
@@ -406,18 +400,8 @@ unsafe fn layout_arg(l: &ff::ffi::AVChannelLayout) -> String {
     }
 }
 
-/// The graph input of track `i` of `n`: "in" for one, "in0", "in1", ... for several.
-fn input_name(i: usize, n: usize) -> String {
-    if n == 1 {
-        "in".into()
-    } else {
-        format!("in{i}")
-    }
-}
-
-/// The resampling graph: one input per track (`shapes`), several merged channel after
-/// channel (FFmpeg's amerge: overlapping layouts give every channel of the first, then
-/// of the second), then `chain`.
+/// The resampling graph: one input per track (`shapes`; several merged into one stream's
+/// channels, [`crate::filters::merge_graph`]), then `chain`.
 fn build_graph(
     shapes: &[&Shape],
     tb: Rational,
@@ -441,11 +425,7 @@ fn build_graph(
     let mut graph = if let [one] = &args[..] {
         crate::filters::graph(true, one, chain)
     } else {
-        let labels: String = (0..args.len())
-            .map(|i| format!("[{}]", input_name(i, args.len())))
-            .collect();
-        let spec = format!("{labels}amerge=inputs={},{chain}", args.len());
-        crate::filters::merge_graph(&args, &spec)
+        crate::filters::merge_graph(&args, chain)
     }
     .map_err(Error::ffmpeg(stage))?;
     if frame_size > 0 {

@@ -23,21 +23,39 @@ pub(crate) fn graph(audio: bool, args: &str, chain: &str) -> Result<filter::Grap
     Ok(graph)
 }
 
+/// The name of source `i` of a graph of `n`: "in" for one, "in0", "in1", ... for several.
+pub(crate) fn source_name(i: usize, n: usize) -> String {
+    if n == 1 {
+        "in".into()
+    } else {
+        format!("in{i}")
+    }
+}
+
 /// Builds and validates an audio graph of `abuffer` sources "in0", "in1", ... (one per
-/// entry of `args`) and an `abuffersink` "out", joined by `spec`, which names them.
-pub(crate) fn merge_graph(args: &[String], spec: &str) -> Result<filter::Graph, ff::Error> {
+/// entry of `args`), merged channel after channel by FFmpeg's amerge (overlapping
+/// layouts give every channel of the first, then of the second), then `chain`, into an
+/// `abuffersink` "out".
+pub(crate) fn merge_graph(args: &[String], chain: &str) -> Result<filter::Graph, ff::Error> {
     let mut graph = filter::Graph::new();
     let src = filter::find("abuffer").ok_or(ff::Error::FilterNotFound)?;
     let sink = filter::find("abuffersink").ok_or(ff::Error::FilterNotFound)?;
-    for (i, a) in args.iter().enumerate() {
-        graph.add(&src, &format!("in{i}"), a)?;
+    let names: Vec<String> = (0..args.len())
+        .map(|i| source_name(i, args.len()))
+        .collect();
+    for (name, a) in names.iter().zip(args) {
+        graph.add(&src, name, a)?;
     }
     graph.add(&sink, "out", "")?;
-    let mut parser = graph.output("in0", 0)?;
-    for i in 1..args.len() {
-        parser = parser.output(&format!("in{i}"), 0)?;
+    let mut parser = graph.input("out", 0)?;
+    for name in &names {
+        parser = parser.output(name, 0)?;
     }
-    parser.input("out", 0)?.parse(&format!("{spec}[out]"))?;
+    let labels: String = names.iter().map(|n| format!("[{n}]")).collect();
+    parser.parse(&format!(
+        "{labels}amerge=inputs={},{chain}[out]",
+        args.len()
+    ))?;
     graph.validate()?;
     Ok(graph)
 }

@@ -428,32 +428,27 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
     };
     // The channels the selected tracks have together: more are mixed down, fewer kept.
     let source_channels: u32 = source_audio.iter().map(|s| s.channels.max(1)).sum();
-    let streams = source_audio.split_first().map(|(first, more)| {
-        (
-            first.index,
-            more.iter().map(|s| s.index).collect::<Vec<_>>(),
-        )
-    });
-    let planned = |a: &AudioSettings, (first, more): &(usize, Vec<usize>)| PlannedAudio {
-        source_stream: *first,
-        more_streams: more.clone(),
+    let planned = |a: &AudioSettings, first: &AudioStream, more: &[&AudioStream]| PlannedAudio {
+        source_stream: first.index,
+        more_streams: more.iter().map(|s| s.index).collect(),
         bitrate: a.bitrate,
         channels: a.channels.min(source_channels),
         sample_rate: a.sample_rate,
     };
-    let audio = match (&profile.audio, &streams) {
-        (Some(a), Some(src)) => Some(planned(a, src)),
+    let streams = source_audio.split_first();
+    let audio = match (&profile.audio, streams) {
+        (Some(a), Some((first, more))) => Some(planned(a, first, more)),
         _ => None,
     };
     // A rung's own audio, from the same tracks, where it asks for something else.
-    if let (Some(main), Some(src)) = (&audio, &streams) {
+    if let (Some(main), Some((first, more))) = (&audio, streams) {
         let source_rung = dropped.filter(|_| renditions.first().is_some_and(|r| r.source_size));
         for r in &mut renditions {
             let asked = match profile.renditions.iter().find(|p| p.name == r.name) {
                 Some(p) => p.audio.as_ref(),
                 None => source_rung.and_then(|p| p.audio.as_ref()),
             };
-            r.audio = asked.map(|a| planned(a, src)).filter(|a| a != main);
+            r.audio = asked.map(|a| planned(a, first, more)).filter(|a| a != main);
         }
     }
 

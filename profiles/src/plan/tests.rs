@@ -445,13 +445,10 @@ fn several_tracks_are_planned_as_one_audio_with_their_channels_together() {
     // Two monos make two channels; one mono alone would have made one.
     assert_eq!(audio.channels, 2);
     p.audio.as_mut().expect("audio").tracks = vec![2];
-    assert_eq!(plan_audio_channels(&p, &m), 1);
+    let audio = crate::plan(&p, &m).expect("plans").audio.expect("audio");
+    assert_eq!(audio.channels, 1);
     // A track the source lacks, wherever it is in the list.
     p.audio.as_mut().expect("audio").tracks = vec![1, 4];
     let e = crate::plan(&p, &m).expect_err("no track 4");
     assert_eq!(e.to_string(), "in.mp4: no audio track 4 (it has 3)");
-}
-
-fn plan_audio_channels(p: &Profile, m: &MediaInfo) -> u32 {
-    plan(p, m).expect("plans").audio.expect("audio").channels
 }
