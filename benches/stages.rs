@@ -99,7 +99,7 @@ fn manifests(c: &mut Criterion) {
         })
     });
     g.bench_function("dash mpd, 4 x 1200 segments", |b| {
-        b.iter(|| engine::dash::mpd(&outputs, None, 6.0, 0.08))
+        b.iter(|| engine::dash::mpd(&outputs, &[], 6.0, 0.08))
     });
     g.finish();
 }

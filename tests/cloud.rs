@@ -611,6 +611,28 @@ fn an_audio_selector_of_several_tracks_makes_one_audio_of_their_channels() {
     fails_in_one_line(&o, "no audio track 3 (it has 2)");
 }
 
+/// The AAC settings every output of a job asks: `"<group type> <NameModifier>"`, whether
+/// the output is audio-only, and its Bitrate, CodingMode and SampleRate.
+fn audio_asked(job: &Value) -> Vec<(String, bool, [Value; 3])> {
+    let mut asked = Vec::new();
+    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
+        for o in g["Outputs"].as_array().expect("outputs") {
+            let aac = &o["AudioDescriptions"][0]["CodecSettings"]["AacSettings"];
+            if aac.is_null() {
+                continue;
+            }
+            let at = format!(
+                "{} {}",
+                g["OutputGroupSettings"]["Type"].as_str().unwrap_or(""),
+                o["NameModifier"].as_str().unwrap_or("")
+            );
+            let settings = ["Bitrate", "CodingMode", "SampleRate"].map(|k| aac[k].clone());
+            asked.push((at, o["VideoDescription"].is_null(), settings));
+        }
+    }
+    asked
+}
+
 #[test]
 fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
     let src = util::fixture("short");
@@ -623,24 +645,10 @@ fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
     let profile = profile.to_str().expect("utf-8");
     let job = render(&src, profile);
     botocore_valid("CreateJob", &job, &dir);
-    let mut asked = Vec::new();
-    for g in job["Settings"]["OutputGroups"].as_array().expect("groups") {
-        for o in g["Outputs"].as_array().expect("outputs") {
-            let aac = &o["AudioDescriptions"][0]["CodecSettings"]["AacSettings"];
-            if !aac.is_null() {
-                asked.push((
-                    format!(
-                        "{} {}",
-                        g["OutputGroupSettings"]["Type"].as_str().unwrap_or(""),
-                        o["NameModifier"].as_str().unwrap_or("")
-                    ),
-                    aac["Bitrate"].clone(),
-                    aac["CodingMode"].clone(),
-                    aac["SampleRate"].clone(),
-                ));
-            }
-        }
-    }
+    let mut asked: Vec<_> = audio_asked(&job)
+        .into_iter()
+        .map(|(at, _, [b, c, r])| (at, b, c, r))
+        .collect();
     let stereo = (json!(96000), json!("CODING_MODE_2_0"), json!(48000));
     let want = |g: &str, (b, c, r): &(Value, Value, Value)| {
         (g.to_string(), b.clone(), c.clone(), r.clone())
@@ -687,6 +695,99 @@ fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
     assert!(ts.len() > 20, "{} packets", ts.len());
     assert_eq!(ts, mp4);
     assert_ne!(sizes("hls/short_240p.m3u8", 7), ts);
+}
+
+#[test]
+fn several_audio_only_outputs_are_renditions_of_one_audio_group() {
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-audio-renditions");
+    // Beside the profile's 128 kb/s stereo: 64 kb/s stereo (one adaptation set with it)
+    // and 48 kb/s mono at 44.1 kHz (a set of its own), in the CMAF and the DASH group.
+    let profile = util::write_profile(&dir, "default", |p| {
+        p["outputs"]["dash"] = json!({ "destination": "dash/" });
+        p["audio_renditions"] = json!([
+            { "name": "audio_64k", "audio": { "bitrate": 64000, "channels": 2, "sample_rate": 48000 } },
+            { "name": "audio_mono", "audio": { "bitrate": 48000, "channels": 1, "sample_rate": 44100 } },
+        ]);
+    });
+    let profile = profile.to_str().expect("utf-8");
+    let job = render(&src, profile);
+    botocore_valid("CreateJob", &job, &dir);
+    let asked: Vec<String> = audio_asked(&job)
+        .into_iter()
+        .filter(|(_, audio_only, _)| *audio_only)
+        .map(|(at, _, [b, c, r])| format!("{at} {b} {} {r}", c.as_str().unwrap_or("")))
+        .collect();
+    let want: Vec<String> = ["CMAF_GROUP_SETTINGS", "DASH_ISO_GROUP_SETTINGS"]
+        .iter()
+        .flat_map(|g| {
+            [
+                format!("{g} _audio 128000 CODING_MODE_2_0 48000"),
+                format!("{g} _audio_64k 64000 CODING_MODE_2_0 48000"),
+                format!("{g} _audio_mono 48000 CODING_MODE_1_0 44100"),
+            ]
+        })
+        .collect();
+    assert_eq!(asked, want);
+    // The files MediaConvert's rules name for them are the files the job writes.
+    let o = transcode_job(&job, &dir.join("job.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asset = s3.join("media/asset");
+    let tree = util::tree(&asset);
+    for f in predicted(&job, "short") {
+        assert!(tree.contains(&f), "{f} missing from {tree:?}");
+    }
+    let direct = util::transcode(&src, profile, &dir.join("direct"));
+    assert_eq!(tree, util::tree(&direct));
+    // Each output is what it asked, by ffprobe: channels, rate, bitrate within 15 %.
+    for (f, channels, rate, bitrate) in [
+        ("cmaf/short_audio.m3u8", 2, "48000", 128_000.0),
+        ("cmaf/short_audio_64k.m3u8", 2, "48000", 64_000.0),
+        ("cmaf/short_audio_mono.m3u8", 1, "44100", 48_000.0),
+    ] {
+        let p = util::ffprobe(&asset.join(f));
+        let a = util::stream(&p, "audio").unwrap_or_else(|| panic!("{f}: no audio"));
+        assert_eq!(a["channels"], channels, "{f}: {a:#}");
+        assert_eq!(a["sample_rate"], rate, "{f}: {a:#}");
+        let packets = util::packets(&asset.join(f), "a");
+        let bytes: u64 = packets.iter().map(|p| p.2).sum();
+        let seconds = packets.len() as f64 * 1024.0 / rate.parse::<f64>().expect("rate");
+        let got = bytes as f64 * 8.0 / seconds;
+        assert!(
+            (got / bitrate - 1.0).abs() < 0.15,
+            "{f}: {got:.0} b/s for {bitrate}"
+        );
+    }
+    // The players offer all three: hls.js as tracks of the one audio group (the
+    // profile's the default), dash.js as representations.
+    let v = crate::player::play(&asset, "cmaf/short.m3u8", "hls");
+    let tracks = v["audio"].as_array().expect("audio tracks");
+    assert_eq!(tracks.len(), 3, "{v:#}");
+    let defaults: Vec<_> = tracks.iter().filter(|t| t["default"] == true).collect();
+    assert_eq!(defaults.len(), 1, "{v:#}");
+    assert!(
+        defaults[0]["url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("short_audio.m3u8"),
+        "{v:#}"
+    );
+    assert!(tracks.iter().any(|t| t["channels"] == 1), "{v:#}");
+    for manifest in ["cmaf/short.mpd", "dash/short.mpd"] {
+        let v = crate::player::play(&asset, manifest, "dash");
+        let mut ids: Vec<&str> = v["audio"]
+            .as_array()
+            .expect("audio")
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            ["audio", "audio_64k", "audio_mono"],
+            "{manifest}: {v:#}"
+        );
+    }
 }
 
 /// The fine detail of a video's luma: the mean squared difference between each picture

@@ -4,7 +4,7 @@
 //! a member at a value that changes nothing is accepted, one mpe cannot honour is an
 //! error naming its path, and one it honours only in part is a [`JobWarning`].
 
-use profiles::naming::AUDIO_NAME;
+use profiles::naming::{is_audio_output, AUDIO_NAME};
 use profiles::{Profile, ProfileError};
 use serde_json::{json, Map, Value};
 
@@ -416,9 +416,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     // The streaming groups' ladder (all must carry the same), and the file group's rungs.
     let mut ladder: Option<(Vec<VideoOut>, At)> = None;
     let mut file_rungs: Vec<(VideoOut, At)> = Vec::new();
-    // The audio of the outputs that carry it alone (CMAF, DASH), and of each rendition
-    // where a group muxes it with the video (HLS, File), in the order first met.
-    let mut separate_audio: Option<Value> = None;
+    // The audio-only outputs (CMAF, DASH) by name, as the first group that has them
+    // lists them, and the audio of each rendition where a group muxes it with the video
+    // (HLS, File), in the order first met.
+    let mut separate_audio: Option<Vec<(String, Value)>> = None;
     let mut rung_audio: Vec<(String, Value)> = Vec::new();
     let mut outputs = Map::new();
     let mut segment: Option<(Segmenting, At)> = None;
@@ -651,6 +652,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
         }
         let mut videos = Vec::new();
         let mut program: Option<Value> = None;
+        let mut group_audio: Vec<(String, Value)> = Vec::new();
         for (oi, o) in g.outputs.iter().enumerate() {
             let at = oat.index(oi);
             let (v, a) = output(o, &at, kind, &selectors, r)?;
@@ -688,19 +690,62 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                         Some(_) => {}
                         None => rung_audio.push((v.name.clone(), a)),
                     },
-                    _ => {
-                        if separate_audio.as_ref().is_some_and(|x| x != &a) {
+                    // A video output of a group that keeps audio apart: its audio is
+                    // the group's audio output.
+                    Some(_) => match group_audio.iter().find(|(n, _)| n == AUDIO_NAME) {
+                        Some((_, x)) if x != &a => {
                             return Err(err(
                                 &aat,
-                                "every audio-only output must have the same audio settings",
+                                "every output of the group must carry the same audio settings",
+                            ))
+                        }
+                        Some(_) => {}
+                        None => group_audio.push((AUDIO_NAME.into(), a)),
+                    },
+                    None => {
+                        // output() checked the modifier: `_audio` or `_audio_<suffix>`.
+                        let name = o
+                            .name_modifier
+                            .as_deref()
+                            .and_then(|m| m.strip_prefix('_'))
+                            .unwrap_or(AUDIO_NAME);
+                        if group_audio.iter().any(|(n, _)| n == name) {
+                            return Err(err(
+                                &at.key("NameModifier"),
+                                format!("a second audio-only output named `_{name}`"),
                             ));
                         }
-                        separate_audio = Some(a);
+                        group_audio.push((name.to_string(), a));
                     }
                 }
             }
             if let Some(v) = v {
                 videos.push(v);
+            }
+        }
+        if !group_audio.is_empty() {
+            if !group_audio.iter().any(|(n, _)| n == AUDIO_NAME) {
+                return Err(err(
+                    &oat,
+                    format!(
+                        "one audio-only output must be named `_{AUDIO_NAME}` (the profile's audio); further ones `_{AUDIO_NAME}_<suffix>`"
+                    ),
+                ));
+            }
+            let sorted = |l: &[(String, Value)]| {
+                let mut l = l.to_vec();
+                l.sort_by(|a, b| a.0.cmp(&b.0));
+                l
+            };
+            match &separate_audio {
+                Some(first) if sorted(first) != sorted(&group_audio) => {
+                    return Err(err(
+                        &oat,
+                        "every group that keeps audio apart must carry the same audio-only outputs, with the same settings",
+                    ))
+                }
+                Some(_) => {}
+                None => separate_audio = Some(group_audio),
             }
         }
         match seg {
@@ -839,7 +884,14 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     }
     // The profile's audio: the audio-only outputs', else the first output's; renditions
     // muxing another carry their own.
-    let audio = separate_audio.or_else(|| rung_audio.first().map(|(_, a)| a.clone()));
+    let (mut audio, mut more_audio) = (None, Vec::new());
+    for (name, a) in separate_audio.unwrap_or_default() {
+        match name == AUDIO_NAME {
+            true => audio = Some(a),
+            false => more_audio.push(json!({ "name": name, "audio": a })),
+        }
+    }
+    let audio = audio.or_else(|| rung_audio.first().map(|(_, a)| a.clone()));
     let renditions: Vec<Value> = rungs
         .iter()
         .map(|v| {
@@ -882,6 +934,9 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             several => a["tracks"] = json!(several),
         }
         p["audio"] = a;
+    }
+    if !more_audio.is_empty() {
+        p["audio_renditions"] = json!(more_audio);
     }
     if let Some(t) = thumbnails {
         p["thumbnails"] = t;
@@ -1348,10 +1403,12 @@ fn output(
     };
     let video = match &o.video_description {
         None => {
-            if name != AUDIO_NAME {
+            if !is_audio_output(name) {
                 return Err(err(
                     &at.key("NameModifier"),
-                    format!("an audio-only output must be named `_{AUDIO_NAME}`"),
+                    format!(
+                        "an audio-only output must be named `_{AUDIO_NAME}` or `_{AUDIO_NAME}_<suffix>`"
+                    ),
                 ));
             }
             None
@@ -2218,6 +2275,77 @@ mod tests {
             json!({ "AudioGroupId": "program_audio" });
         let e = parse_job(&j).expect_err("another group id");
         assert!(e.to_string().contains("CmfcSettings.AudioGroupId"), "{e}");
+    }
+
+    #[test]
+    fn several_audio_only_outputs_become_audio_renditions() {
+        let mut j: Value = serde_json::from_str(include_str!(
+            "../../tests/mediaconvert/jobs/cmaf_qvbr_ladder.json"
+        ))
+        .expect("corpus job");
+        let mut mono = j["Settings"]["OutputGroups"][0]["Outputs"][2].clone();
+        mono["NameModifier"] = json!("_audio_mono");
+        let aac = &mut mono["AudioDescriptions"][0]["CodecSettings"]["AacSettings"];
+        aac["CodingMode"] = json!("CODING_MODE_1_0");
+        aac["Bitrate"] = json!(48000);
+        // Listed before the profile's own: the order of the others is kept, `_audio` is
+        // the profile's audio wherever it stands.
+        if let Some(o) = j["Settings"]["OutputGroups"][0]["Outputs"].as_array_mut() {
+            o.insert(2, mono.clone());
+        }
+        let p = parse_job(&j).expect("reads").profile;
+        assert_eq!(p.audio.as_ref().map(|a| a.bitrate), Some(96000));
+        let names: Vec<_> = p.audio_renditions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["audio_mono"]);
+        let a = &p.audio_renditions[0].audio;
+        assert_eq!((a.bitrate, a.channels, a.track), (48000, 1, None));
+        // Two of one name, and none that is the profile's own: refused by path.
+        let mut twice = j.clone();
+        twice["Settings"]["OutputGroups"][0]["Outputs"][3]["NameModifier"] = json!("_audio_mono");
+        let e = parse_job(&twice).expect_err("a name twice");
+        assert!(
+            e.to_string()
+                .contains("OutputGroups[0].Outputs[3].NameModifier"),
+            "{e}"
+        );
+        let mut no_main = j.clone();
+        no_main["Settings"]["OutputGroups"][0]["Outputs"][3]["NameModifier"] = json!("_audio_hi");
+        let e = parse_job(&no_main).expect_err("no `_audio`");
+        assert!(e.to_string().contains("must be named `_audio`"), "{e}");
+        let mut other = j.clone();
+        other["Settings"]["OutputGroups"][0]["Outputs"][2]["NameModifier"] = json!("_aac");
+        let e = parse_job(&other).expect_err("not audio_");
+        assert!(
+            e.to_string()
+                .contains("OutputGroups[0].Outputs[2].NameModifier"),
+            "{e}"
+        );
+        // A DASH group beside it must carry the same audio-only outputs.
+        let mut dash = j["Settings"]["OutputGroups"][0].clone();
+        dash["OutputGroupSettings"] = json!({
+            "Type": "DASH_ISO_GROUP_SETTINGS",
+            "DashIsoGroupSettings": {
+                "Destination": "s3://media/asset/dash/",
+                "SegmentLength": j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]
+                    ["CmafGroupSettings"]["SegmentLength"],
+                "FragmentLength": 2,
+            },
+        });
+        for o in dash["Outputs"].as_array_mut().expect("outputs") {
+            o["ContainerSettings"] = json!({ "Container": "MPD" });
+        }
+        let mut both = j.clone();
+        if let Some(g) = both["Settings"]["OutputGroups"].as_array_mut() {
+            g.push(dash.clone());
+        }
+        let p = parse_job(&both).expect("the same audio in both").profile;
+        assert!(p.outputs.dash.is_some());
+        assert_eq!(p.audio_renditions.len(), 1);
+        if let Some(o) = both["Settings"]["OutputGroups"][1]["Outputs"].as_array_mut() {
+            o.remove(2);
+        }
+        let e = parse_job(&both).expect_err("the DASH group lacks the mono");
+        assert!(e.to_string().contains("OutputGroups[1].Outputs"), "{e}");
     }
 
     #[test]

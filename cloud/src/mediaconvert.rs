@@ -266,6 +266,22 @@ fn settings(
             .as_ref()
             .map(|a| (a.bitrate, a.channels, a.sample_rate)),
     };
+    // The further audio-only outputs of the CMAF and DASH groups.
+    let more_audio: Vec<(&str, (u32, u32, u32))> = match plan {
+        Some(p) => p
+            .audio_renditions
+            .iter()
+            .map(|(n, a)| (n.as_str(), (a.bitrate, a.channels, a.sample_rate)))
+            .collect(),
+        None => profile
+            .audio_renditions
+            .iter()
+            .map(|r| {
+                let a = &r.audio;
+                (r.name.as_str(), (a.bitrate, a.channels, a.sample_rate))
+            })
+            .collect(),
+    };
     let rungs = rungs(profile, plan, audio);
     let dated = profile
         .outputs
@@ -292,11 +308,13 @@ fn settings(
             })
             .collect();
         if let (Some(a), true) = (audio, group.separate_audio()) {
-            outputs.push(json!({
-                "NameModifier": format!("_{AUDIO_NAME}"),
-                "ContainerSettings": container(profile, group),
-                "AudioDescriptions": [audio_description(a)],
-            }));
+            for (name, a) in std::iter::once((AUDIO_NAME, a)).chain(more_audio.iter().copied()) {
+                outputs.push(json!({
+                    "NameModifier": format!("_{name}"),
+                    "ContainerSettings": container(profile, group),
+                    "AudioDescriptions": [audio_description(a)],
+                }));
+            }
         }
         let fragment = v.gop_seconds.round().max(1.0) as u32;
         let (name, kind, key, mut gs) = match group {

@@ -1,5 +1,6 @@
-//! DASH manifests: a static MPD per group, one adaptation set for video and one for audio,
-//! each representation with a SegmentTemplate over the files the segmenter wrote.
+//! DASH manifests: a static MPD per group, one adaptation set for video and one for each
+//! shape of audio (channels and rate), each representation with a SegmentTemplate over the
+//! files the segmenter wrote.
 //!
 //! Segment times follow the DASH-IF interoperability points: aligned segments
 //! (`segmentAlignment`), each starting with an IDR (`startWithSAP="1"`), numbered from 1.
@@ -15,7 +16,7 @@ use crate::hls::PackagedOutput;
 /// decode times after the offset), while players start cleanly at the first segment.
 pub fn mpd(
     videos: &[PackagedOutput],
-    audio: Option<&PackagedOutput>,
+    audio: &[PackagedOutput],
     target: f64,
     offset: f64,
 ) -> String {
@@ -76,26 +77,39 @@ pub fn mpd(
         }
         let _ = writeln!(x, "    </AdaptationSet>");
     }
-    if let Some(a) = audio {
+    // Audio outputs a player can switch between without a gap share an adaptation set
+    // (DASH-IF IOP: its representations are seamlessly switchable); another channel count
+    // or sample rate is another set, chosen once.
+    let mut sets: Vec<Vec<&PackagedOutput>> = Vec::new();
+    for a in audio {
+        let shape = |o: &PackagedOutput| (o.audio_channels, o.audio_rate, o.codecs.clone());
+        match sets.iter_mut().find(|set| shape(set[0]) == shape(a)) {
+            Some(set) => set.push(a),
+            None => sets.push(vec![a]),
+        }
+    }
+    for (id, set) in (1..).zip(&sets) {
         let _ = writeln!(
             x,
-            r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1">"#
+            r#"    <AdaptationSet id="{id}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1">"#
         );
-        let _ = writeln!(
-            x,
-            r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="{}">"#,
-            xml(&a.name),
-            a.peak_bandwidth(target),
-            xml(&a.codecs),
-            a.audio_rate.unwrap_or(48_000)
-        );
-        let _ = writeln!(
-            x,
-            r#"        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="{}"/>"#,
-            a.audio_channels.unwrap_or(2)
-        );
-        template(&mut x, a, offset);
-        let _ = writeln!(x, "      </Representation>");
+        for a in set {
+            let _ = writeln!(
+                x,
+                r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="{}">"#,
+                xml(&a.name),
+                a.peak_bandwidth(target),
+                xml(&a.codecs),
+                a.audio_rate.unwrap_or(48_000)
+            );
+            let _ = writeln!(
+                x,
+                r#"        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="{}"/>"#,
+                a.audio_channels.unwrap_or(2)
+            );
+            template(&mut x, a, offset);
+            let _ = writeln!(x, "      </Representation>");
+        }
         let _ = writeln!(x, "    </AdaptationSet>");
     }
     let _ = writeln!(x, "  </Period>");

@@ -184,42 +184,54 @@ pub fn media_playlist(
     write(|w| playlist.write_to(w))
 }
 
-/// The multivariant playlist of a group. `audio` is the separate audio output, if any; its
-/// codec is appended to every variant's CODECS and its bandwidth to theirs.
+/// The multivariant playlist of a group. `audio` are the separate audio outputs, if any:
+/// one audio group, the first its default. Every variant's CODECS adds theirs, and its
+/// bandwidths add the largest of theirs (RFC 8216bis 4.4.6.2: BANDWIDTH bounds the variant
+/// played with any rendition of its group).
 pub fn master_playlist(
     videos: &[PackagedOutput],
-    audio: Option<&PackagedOutput>,
+    audio: &[PackagedOutput],
     target: f64,
 ) -> Result<String, Error> {
     const GROUP: &str = "audio";
-    let mut alternatives = Vec::new();
-    if let Some(a) = audio {
-        alternatives.push(AlternativeMedia {
+    let alternatives = audio
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AlternativeMedia {
             media_type: AlternativeMediaType::Audio,
             uri: Some(uri::encode(&a.playlist)),
             group_id: GROUP.into(),
-            name: "Audio".into(),
-            default: true,
+            // NAME is unique within a group: the first keeps the plain name it always had.
+            name: if i == 0 {
+                "Audio".into()
+            } else {
+                a.name.clone()
+            },
+            default: i == 0,
             autoselect: true,
             channels: a.audio_channels.map(|c| c.to_string()),
             ..Default::default()
-        });
+        })
+        .collect();
+    let peak_a = audio.iter().map(|a| a.peak_bandwidth(target)).max();
+    let avg_a = audio.iter().map(|a| a.average_bandwidth()).max();
+    let mut audio_codecs: Vec<&str> = Vec::new();
+    for a in audio {
+        if !audio_codecs.contains(&a.codecs.as_str()) {
+            audio_codecs.push(&a.codecs);
+        }
     }
     let variants = videos
         .iter()
         .map(|v| {
-            let (peak_a, avg_a, codecs) = match audio {
-                Some(a) => (
-                    a.peak_bandwidth(target),
-                    a.average_bandwidth(),
-                    format!("{},{}", v.codecs, a.codecs),
-                ),
-                None => (0, 0, v.codecs.clone()),
-            };
+            let codecs = std::iter::once(v.codecs.as_str())
+                .chain(audio_codecs.iter().copied())
+                .collect::<Vec<_>>()
+                .join(",");
             VariantStream {
                 uri: uri::encode(&v.playlist),
-                bandwidth: v.peak_bandwidth(target) + peak_a,
-                average_bandwidth: Some(v.average_bandwidth() + avg_a),
+                bandwidth: v.peak_bandwidth(target) + peak_a.unwrap_or(0),
+                average_bandwidth: Some(v.average_bandwidth() + avg_a.unwrap_or(0)),
                 codecs: Some(codecs),
                 resolution: v.video.map(|(w, h, _)| Resolution {
                     width: u64::from(w),
@@ -227,7 +239,7 @@ pub fn master_playlist(
                 }),
                 // Three decimals, as the HLS spec's decimal-floating-point allows.
                 frame_rate: v.video.map(|(_, _, fps)| (fps * 1000.0).round() / 1000.0),
-                audio: audio.map(|_| GROUP.to_string()),
+                audio: (!audio.is_empty()).then(|| GROUP.to_string()),
                 ..Default::default()
             }
         })

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use profiles::naming::{streaming_groups, Group, Layout, AUDIO_NAME, METADATA};
+use profiles::naming::{is_audio_output, streaming_groups, Group, Layout, METADATA};
 use profiles::{Plan, PlannedAudio, Profile};
 
 use crate::error::Error;
@@ -61,7 +61,7 @@ impl Asset<'_> {
     /// mangled there; the files get their published names by rename once they are done.
     pub fn segment_paths(&self, group: Group, name: &str) -> SegmentPaths {
         let dir = self.scratch(group, name);
-        let ext = group.segment_extension(name == AUDIO_NAME);
+        let ext = group.segment_extension(is_audio_output(name));
         SegmentPaths {
             playlist: dir.join("list.m3u8"),
             pattern: dir.join(format!("%09d.{ext}")),
@@ -126,17 +126,16 @@ impl Asset<'_> {
                 counts.0 = out.segments.len() as u32;
                 videos.push(out);
             }
-            let audio = match (&plan.audio, group.separate_audio()) {
-                (Some(_), true) => {
+            let mut audio = Vec::new();
+            if group.separate_audio() {
+                for (name, a) in plan.separate_audio() {
                     let codecs = crate::codecs::AAC_LC.to_string();
-                    let a =
-                        self.packaged(group, dest, AUDIO_NAME, codecs, None, plan.audio.as_ref())?;
-                    counts.1 = a.segments.len() as u32;
-                    Some(a)
+                    let out = self.packaged(group, dest, name, codecs, None, Some(a))?;
+                    counts.1 = out.segments.len() as u32;
+                    audio.push(out);
                 }
-                _ => None,
-            };
-            for out in videos.iter().chain(audio.as_ref()) {
+            }
+            for out in videos.iter().chain(&audio) {
                 let size = out.video.map(|(w, h, _)| (w, h));
                 for seg in &out.segments {
                     // A SINGLE_FILE output's one file holds all its segments' seconds.
@@ -160,7 +159,7 @@ impl Asset<'_> {
                 }
             }
             if group.writes_hls() {
-                for out in videos.iter().chain(audio.as_ref()) {
+                for out in videos.iter().chain(&audio) {
                     let path = self.root.join(dest).join(&out.playlist);
                     let outputs = &self.profile.outputs;
                     let whole = match group {
@@ -175,14 +174,14 @@ impl Asset<'_> {
             }
             if group.writes_hls() {
                 let path = self.root.join(self.layout.master_playlist(dest));
-                let text = hls::master_playlist(&videos, audio.as_ref(), plan.segment_seconds)?;
+                let text = hls::master_playlist(&videos, &audio, plan.segment_seconds)?;
                 std::fs::write(&path, text).map_err(Error::output(&path))?;
             }
             if group.writes_dash() {
                 let path = self.root.join(self.layout.mpd(dest));
                 let text = crate::dash::mpd(
                     &videos,
-                    audio.as_ref(),
+                    &audio,
                     plan.segment_seconds,
                     // Half a frame of margin under the shift: the muxer and x264 round the
                     // first timestamps by a fraction of a millisecond, and a timeline that
@@ -243,7 +242,7 @@ impl Asset<'_> {
         let single_file = profiles::naming::single_file(self.profile, group);
         let (segments, init, single) = if single_file && group.has_init() {
             let published = self.layout.single_file(group, dest, name);
-            let ext = group.segment_extension(name == AUDIO_NAME);
+            let ext = group.segment_extension(is_audio_output(name));
             let file = published[dest.len()..].to_string();
             let (segments, single) = single_fmp4(
                 &scratch,
@@ -323,7 +322,7 @@ impl Asset<'_> {
             out.sync_all().map_err(Error::output(&path))?;
         }
         if group.has_init() {
-            let ext = group.segment_extension(name == AUDIO_NAME);
+            let ext = group.segment_extension(is_audio_output(name));
             let to = self.root.join(self.layout.init_segment(group, dest, name));
             std::fs::rename(scratch.join(format!("init.{ext}")), &to)
                 .map_err(Error::output(&to))?;

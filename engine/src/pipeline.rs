@@ -47,8 +47,9 @@ pub(crate) struct Pipeline<'a> {
     /// more audio is wanted, so reading stops once video and audio are all past the end;
     /// empty without an end.
     pub audio_until: Vec<i64>,
-    /// Audio-only outputs (the groups that keep audio separate).
-    pub audio_muxers: Vec<Muxer>,
+    /// Audio-only outputs (the groups that keep audio separate), each with the index of
+    /// the audio encoding it writes.
+    pub audio_muxers: Vec<(usize, Muxer)>,
     /// Source duration, for progress.
     pub duration: f64,
     pub cancel: Option<&'a AtomicBool>,
@@ -336,7 +337,7 @@ impl Pipeline<'_> {
                 (Ok(d), None) => Ok((finished, d, thumbs)),
             }
         })?;
-        for m in self.audio_muxers {
+        for (_, m) in self.audio_muxers {
             m.finish()?;
         }
         Ok((finished, decoded, thumbs))
@@ -532,8 +533,8 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// Hands the AAC packets of audio encoding `variant` to the rungs that mux it, and
-    /// the profile's own (`0`) to the audio-only outputs.
+    /// Hands the AAC packets of audio encoding `variant` to the rungs and the audio-only
+    /// outputs that carry it.
     fn send_audio(
         &mut self,
         variant: usize,
@@ -541,10 +542,8 @@ impl Pipeline<'_> {
         fanout: &mut Fanout,
     ) -> Result<(), Error> {
         for p in out {
-            if variant == 0 {
-                for m in &mut self.audio_muxers {
-                    m.write(0, p)?;
-                }
+            for (_, m) in self.audio_muxers.iter_mut().filter(|(v, _)| *v == variant) {
+                m.write(0, p)?;
             }
             fanout.audio(variant, p)?;
         }

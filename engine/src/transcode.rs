@@ -186,6 +186,7 @@ pub fn transcode(
     asset.create_folders()?;
     let mut outputs: Vec<&str> = plan.renditions.iter().map(|r| r.name.as_str()).collect();
     outputs.push(AUDIO_NAME);
+    outputs.extend(plan.audio_renditions.iter().map(|(n, _)| n.as_str()));
     asset.create_scratch(&outputs)?;
 
     let ist = input
@@ -309,7 +310,7 @@ pub fn transcode(
     }
     let pipeline = Pipeline {
         source: source.clone(),
-        audio_muxers: audio_muxers(&asset, audio_spec)?,
+        audio_muxers: audio_muxers(&asset, &variants, &specs)?,
         input,
         video_stream: plan.video_stream,
         decoder,
@@ -776,24 +777,40 @@ fn preview_setup(
 /// The shift of every fMP4 timestamp: a whole number of frames covering x264's B-frame
 /// reorder delay (two frames) and AAC's priming (1024 samples), exact in the video time base.
 fn fmp4_offset(plan: &Plan, fps: f64) -> f64 {
+    // The longest priming of any audio output (44.1 kHz primes longer than 48 kHz).
     let priming = plan
-        .audio
-        .as_ref()
-        .map_or(0.0, |a| 1024.0 / f64::from(a.sample_rate));
+        .separate_audio()
+        .iter()
+        .map(|(_, a)| 1024.0 / f64::from(a.sample_rate))
+        .fold(0.0, f64::max);
     (priming * fps).ceil().max(2.0) / fps
 }
 
-/// The audio-only segmenters of the groups that keep audio separate.
-fn audio_muxers(asset: &Asset<'_>, spec: Option<&StreamSpec>) -> Result<Vec<Muxer>, Error> {
-    let Some(spec) = spec else {
-        return Ok(Vec::new());
-    };
+/// The audio-only segmenters of the groups that keep audio separate, each with the audio
+/// encoding (its index in `variants`) it writes.
+fn audio_muxers(
+    asset: &Asset<'_>,
+    variants: &[&PlannedAudio],
+    specs: &[StreamSpec],
+) -> Result<Vec<(usize, Muxer)>, Error> {
     let mut muxers = Vec::new();
     for (group, _) in asset.groups() {
-        if group.separate_audio() {
-            let p = asset.segment_paths(group, AUDIO_NAME);
+        if !group.separate_audio() {
+            continue;
+        }
+        for (name, audio) in asset.plan.separate_audio() {
+            let Some((variant, spec)) = variants
+                .iter()
+                .position(|v| *v == audio)
+                .and_then(|i| Some((i, specs.get(i)?)))
+            else {
+                return Err(Error::Internal(format!(
+                    "audio output {name} has no encoder"
+                )));
+            };
+            let p = asset.segment_paths(group, name);
             let init = p.init_name.clone().unwrap_or_default();
-            muxers.push(Muxer::segmented(
+            let muxer = Muxer::segmented(
                 &p.playlist,
                 &p.pattern,
                 SegmentKind::Fmp4 {
@@ -802,7 +819,8 @@ fn audio_muxers(asset: &Asset<'_>, spec: Option<&StreamSpec>) -> Result<Vec<Muxe
                 },
                 asset.plan.segment_seconds,
                 std::slice::from_ref(spec),
-            )?);
+            )?;
+            muxers.push((variant, muxer));
         }
     }
     Ok(muxers)

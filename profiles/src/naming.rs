@@ -6,7 +6,8 @@
 //! HLS segments `_00001.ts`, DASH and CMAF segments `_000000001`, init files `<m>init.<ext>`.
 //!
 //! Choices where MediaConvert leaves a name open, kept here and nowhere else:
-//! - every output's NameModifier is `_<rendition name>`, and the audio output's is `_audio`;
+//! - every output's NameModifier is `_<rendition name>`, and the audio output's is `_audio`
+//!   (further audio-only outputs `_audio_<suffix>`);
 //! - the HLS (TS) group muxes audio into every rung, so it has no audio-only output;
 //! - thumbnails are a frame-capture output with modifier `_thumb`:
 //!   `<dest><base>_thumb.0000000.jpg`, 0-based, in capture order (MediaConvert's rule);
@@ -25,6 +26,12 @@ pub const METADATA: &str = "metadata.json";
 
 /// Rendition name reserved for the audio output (modifier `_audio`).
 pub const AUDIO_NAME: &str = "audio";
+
+/// Whether an output of this name is audio-only: the profile's `audio`, or one of its
+/// `audio_renditions`, named `audio_<suffix>` (video renditions may use neither).
+pub fn is_audio_output(name: &str) -> bool {
+    name == AUDIO_NAME || name.starts_with("audio_")
+}
 
 /// A streaming output group type, named after MediaConvert's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,13 +126,13 @@ impl Layout {
 
     /// An output's init segment: `<dest><base>_<name>init.<ext>`.
     pub fn init_segment(&self, group: Group, dest: &str, name: &str) -> String {
-        let ext = group.segment_extension(name == AUDIO_NAME);
+        let ext = group.segment_extension(is_audio_output(name));
         format!("{dest}{}_{name}init.{ext}", self.base)
     }
 
     /// Media segment `number` (1-based) of an output: `<dest><base>_<name>_<counter>.<ext>`.
     pub fn segment(&self, group: Group, dest: &str, name: &str, number: u32) -> String {
-        let ext = group.segment_extension(name == AUDIO_NAME);
+        let ext = group.segment_extension(is_audio_output(name));
         let width = group.counter_digits();
         format!("{dest}{}_{name}_{number:0width$}.{ext}", self.base)
     }
@@ -133,7 +140,7 @@ impl Layout {
     /// The one media file of a SINGLE_FILE output: `<dest><base>_<name>.<ext>` (the
     /// documented "single media resource", named as MediaConvert names outputs).
     pub fn single_file(&self, group: Group, dest: &str, name: &str) -> String {
-        let ext = group.segment_extension(name == AUDIO_NAME);
+        let ext = group.segment_extension(is_audio_output(name));
         format!("{dest}{}_{name}.{ext}", self.base)
     }
 
@@ -194,8 +201,12 @@ impl Layout {
                 .iter()
                 .map(|r| (r.name.as_str(), video_segments))
                 .collect();
-            if plan.audio.is_some() && group.separate_audio() {
-                outputs.push((AUDIO_NAME, audio_segments));
+            if group.separate_audio() {
+                outputs.extend(
+                    plan.separate_audio()
+                        .into_iter()
+                        .map(|(name, _)| (name, audio_segments)),
+                );
             }
             for (name, count) in outputs {
                 if group.writes_hls() {

@@ -49,6 +49,10 @@ pub struct Plan {
     pub renditions: Vec<PlannedRendition>,
     /// The audio output, when the profile asks for audio and the source has it.
     pub audio: Option<PlannedAudio>,
+    /// Further audio-only outputs of the CMAF and DASH groups, by name (`audio_<suffix>`),
+    /// in the profile's order; only with `audio`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_renditions: Vec<(String, PlannedAudio)>,
     /// Names of the renditions written as progressive MP4s.
     pub file_renditions: Vec<String>,
     /// The thumbnails, when the profile asks for them.
@@ -260,12 +264,24 @@ impl Plan {
     /// Every distinct audio encoding of the plan, the plan's own first.
     pub fn audio_variants(&self) -> Vec<&PlannedAudio> {
         let mut v: Vec<&PlannedAudio> = self.audio.iter().collect();
-        for a in self.renditions.iter().filter_map(|r| r.audio.as_ref()) {
+        let others = self.renditions.iter().filter_map(|r| r.audio.as_ref());
+        for a in others.chain(self.audio_renditions.iter().map(|(_, a)| a)) {
             if !v.contains(&a) {
                 v.push(a);
             }
         }
         v
+    }
+
+    /// The audio-only outputs of the groups that keep audio apart, by name: `audio` (the
+    /// plan's own) first, then the further renditions; none without audio.
+    pub fn separate_audio(&self) -> Vec<(&str, &PlannedAudio)> {
+        let Some(main) = &self.audio else {
+            return Vec::new();
+        };
+        std::iter::once((crate::naming::AUDIO_NAME, main))
+            .chain(self.audio_renditions.iter().map(|(n, a)| (n.as_str(), a)))
+            .collect()
     }
 
     /// Number of segments of a stream of `duration` seconds: MediaConvert's
@@ -451,6 +467,14 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             r.audio = asked.map(|a| planned(a, first, more)).filter(|a| a != main);
         }
     }
+    let audio_renditions = match (&audio, streams) {
+        (Some(_), Some((first, more))) => profile
+            .audio_renditions
+            .iter()
+            .map(|r| (r.name.clone(), planned(&r.audio, first, more)))
+            .collect(),
+        _ => Vec::new(),
+    };
 
     let file_renditions = match &profile.outputs.file {
         None => Vec::new(),
@@ -567,6 +591,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         duration,
         renditions,
         audio,
+        audio_renditions,
         file_renditions,
         thumbnails,
         preview,

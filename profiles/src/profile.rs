@@ -35,6 +35,12 @@ pub struct Profile {
     /// Audio settings; `None` writes video-only outputs even when the source has audio.
     #[serde(default)]
     pub audio: Option<AudioSettings>,
+    /// Further audio-only outputs of the CMAF and DASH groups, beside the profile's own
+    /// `audio` output: each another encoding of the same tracks (a lower bitrate, mono),
+    /// a member of the HLS master's one audio group and a Representation of the MPD
+    /// (MediaConvert: several audio-only outputs in one CMAF or DASH ISO group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio_renditions: Vec<AudioRendition>,
     /// Which output groups to write.
     pub outputs: OutputGroups,
     /// Still thumbnails (MediaConvert's frame capture), taken from the transcode's decode.
@@ -352,6 +358,17 @@ impl AudioSettings {
             (None, true) => None,
         }
     }
+}
+
+/// One more audio-only output of the groups that keep audio apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioRendition {
+    /// Output name, `audio_<suffix>`: the files carry the modifier `_<name>` (the
+    /// profile's own audio output is `audio`).
+    pub name: String,
+    /// What it encodes; the tracks are the profile's (`track` is not allowed here).
+    pub audio: AudioSettings,
 }
 
 /// The most source tracks one audio setting combines (a 7.1 programme as eight monos).
@@ -703,10 +720,10 @@ impl Profile {
                     ),
                 ));
             }
-            if r.name == crate::naming::AUDIO_NAME {
+            if crate::naming::is_audio_output(&r.name) {
                 return Err(bad(
                     &f("name"),
-                    "\"audio\" is reserved for the audio output".into(),
+                    "\"audio\" and \"audio_...\" are reserved for the audio outputs".into(),
                 ));
             }
             if self.renditions[..i].iter().any(|o| o.name == r.name) {
@@ -762,13 +779,12 @@ impl Profile {
         if let Some(a) = &self.audio {
             check_audio(a, "audio").map_err(|(f, r)| bad(&f, r))?;
         }
-        for (i, r) in self.renditions.iter().enumerate() {
-            let Some(a) = &r.audio else { continue };
-            let at = format!("renditions[{i}].audio");
+        // Another encoding of the profile's tracks: its own limits, never its own track.
+        let other_audio = |a: &AudioSettings, at: &str| {
             if self.audio.is_none() {
                 return Err(bad(
-                    &at,
-                    "a rendition's own audio needs the profile's `audio` (its track and the audio-only outputs)".into(),
+                    at,
+                    "another audio encoding needs the profile's `audio` (its track and the audio-only outputs)".into(),
                 ));
             }
             if a.track.is_some() || !a.tracks.is_empty() {
@@ -778,7 +794,43 @@ impl Profile {
                     "the track is chosen once, in the profile's `audio`".into(),
                 ));
             }
-            check_audio(a, &at).map_err(|(f, r)| bad(&f, r))?;
+            check_audio(a, at).map_err(|(f, r)| bad(&f, r))
+        };
+        for (i, r) in self.renditions.iter().enumerate() {
+            if let Some(a) = &r.audio {
+                other_audio(a, &format!("renditions[{i}].audio"))?;
+            }
+        }
+        for (i, r) in self.audio_renditions.iter().enumerate() {
+            let at = format!("audio_renditions[{i}]");
+            let suffix = r.name.strip_prefix("audio_").unwrap_or("");
+            if suffix.is_empty()
+                || !suffix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(bad(
+                    &format!("{at}.name"),
+                    format!(
+                        "{:?} must be `audio_` then ASCII letters, digits, '-' or '_'",
+                        r.name
+                    ),
+                ));
+            }
+            if self.audio_renditions[..i].iter().any(|o| o.name == r.name) {
+                return Err(bad(
+                    &format!("{at}.name"),
+                    format!("{:?} is used twice", r.name),
+                ));
+            }
+            if self.outputs.cmaf.is_none() && self.outputs.dash.is_none() {
+                return Err(bad(
+                    &at,
+                    "audio-only outputs belong to the CMAF and DASH groups; the profile has neither"
+                        .into(),
+                ));
+            }
+            other_audio(&r.audio, &format!("{at}.audio"))?;
         }
         if let Some(a) = &self.audio {
             if a.track == Some(0) {

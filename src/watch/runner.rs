@@ -689,12 +689,13 @@ pub(crate) fn group_details(
                 size: Some((r.width, r.height)),
             })
             .collect();
-        if plan.audio.is_some() && group.separate_audio() {
-            outputs.push(OutputDetail {
+        if group.separate_audio() {
+            // One entry per audio-only output, in the job's order.
+            outputs.extend(plan.separate_audio().iter().map(|_| OutputDetail {
                 files: Vec::new(),
                 duration_ms: ms,
                 size: None,
-            });
+            }));
         }
         let (kind, playlists) = match group {
             Group::Cmaf => (

@@ -32,6 +32,9 @@
     errors: [],
     warnings: [],
     levels: [],
+    // The audio renditions the player offers (hls.js audio tracks, dash.js audio
+    // representations), read once playback has started.
+    audio: [],
     advanced_s: 0,
     duration_s: null,
     live: null,
@@ -167,6 +170,7 @@
     await waitFor(() => video.readyState >= 2 && !video.paused && !video.seeking, 20000, 'playback to start');
     const t0 = video.currentTime;
     state.start_s = fmt(t0);
+    state.audio = p.audioInfo ? p.audioInfo() : [];
     trace(`initial playback from ${fmt(t0)}`);
     const f0 = framesDecoded();
     state.duration_s = fmt(video.duration);
@@ -381,6 +385,13 @@
           url: Array.isArray(l.url) ? l.url[0] : l.url,
         }));
       },
+      audioInfo: () =>
+        (hls.audioTracks || []).map((t) => ({
+          name: t.name,
+          channels: t.attrs && t.attrs.CHANNELS ? Number(t.attrs.CHANNELS) : null,
+          default: !!t.default,
+          url: t.url,
+        })),
       // start of the first fragment per the playlist (hls.js timeline)
       presentationStart: () => {
         const l = hls.levels.find((x) => x.details && x.details.fragments.length);
@@ -502,6 +513,17 @@
           : reps.length;
         if (unfiltered !== reps.length) warn(`dash.js filtered ${unfiltered - reps.length} of ${unfiltered} ${type} representations`);
         return reps.length > 0;
+      },
+      audioInfo: () => {
+        // Every audio adaptation set's representations, not only the chosen set's.
+        const tracks = player.getTracksFor ? player.getTracksFor('audio') || [] : [];
+        const out = [];
+        for (const t of tracks) {
+          for (const r of t.representations || t.bitrateList || []) {
+            out.push({ id: r.id, bitrate: r.bandwidth || r.bitrate || null, channels: t.audioChannelConfiguration && t.audioChannelConfiguration[0] ? Number(t.audioChannelConfiguration[0].value || t.audioChannelConfiguration[0]) : null });
+          }
+        }
+        return out;
       },
       levelInfo: () =>
         reps.map((r) => ({

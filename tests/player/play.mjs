@@ -399,6 +399,7 @@ async function main() {
     result.played_to_end = !!snapshot.played_to_end;
     result.mse = snapshot.mse;
     result.levels = snapshot.levels;
+    result.audio = snapshot.audio;
     result.advanced_s = snapshot.advanced_s;
     result.frames = snapshot.frames;
     result.duration_s = snapshot.duration_s;

@@ -423,6 +423,44 @@ fn a_rungs_own_audio_is_planned_once_per_distinct_setting() {
 }
 
 #[test]
+fn audio_renditions_are_planned_after_the_profiles_audio_and_encoded_once() {
+    let mut p = default();
+    let other = |bitrate, channels| crate::profile::AudioRendition {
+        name: format!("audio_{bitrate}"),
+        audio: crate::AudioSettings {
+            codec: crate::profile::AudioCodec::Aac,
+            bitrate,
+            channels,
+            sample_rate: 48_000,
+            track: None,
+            tracks: vec![],
+        },
+    };
+    p.audio_renditions = vec![other(64_000, 2), other(48_000, 1)];
+    // A rung muxing the 48 kb/s mono shares its encoding.
+    p.renditions[3].audio = Some(p.audio_renditions[1].audio.clone());
+    let planned = crate::plan(&p, &media(1920, 1080, [30, 1], 0, true)).expect("plans");
+    let names: Vec<_> = planned
+        .separate_audio()
+        .iter()
+        .map(|(n, a)| (*n, a.bitrate))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("audio", 128_000),
+            ("audio_64000", 64_000),
+            ("audio_48000", 48_000)
+        ]
+    );
+    assert_eq!(planned.audio_variants().len(), 3);
+    // Without source audio there are no audio outputs at all.
+    let silent = crate::plan(&p, &media(1920, 1080, [30, 1], 0, false)).expect("plans");
+    assert!(silent.separate_audio().is_empty());
+    assert!(silent.audio_renditions.is_empty());
+}
+
+#[test]
 fn several_tracks_are_planned_as_one_audio_with_their_channels_together() {
     let mut m = media(1280, 720, [25, 1], 0, true);
     let mono = |index| AudioStream {

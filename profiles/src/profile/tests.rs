@@ -127,6 +127,62 @@ fn validation_errors_name_field_and_reason() {
             "44100",
         ),
         (
+            "renditions[0].name",
+            Box::new(|v| v["renditions"][0]["name"] = "audio_hi".into()),
+            "reserved for the audio outputs",
+        ),
+        (
+            "audio_renditions[0].name",
+            Box::new(|v| {
+                v["audio_renditions"] = serde_json::json!([{ "name": "mono",
+                    "audio": { "bitrate": 64000, "channels": 1, "sample_rate": 48000 } }])
+            }),
+            "must be `audio_`",
+        ),
+        (
+            "audio_renditions[1].name",
+            Box::new(|v| {
+                let r = serde_json::json!({ "name": "audio_mono",
+                    "audio": { "bitrate": 64000, "channels": 1, "sample_rate": 48000 } });
+                v["audio_renditions"] = serde_json::json!([r.clone(), r]);
+            }),
+            "used twice",
+        ),
+        (
+            "audio_renditions[0].audio.track",
+            Box::new(|v| {
+                v["audio_renditions"] = serde_json::json!([{ "name": "audio_mono",
+                    "audio": { "bitrate": 64000, "channels": 1, "sample_rate": 48000, "track": 2 } }])
+            }),
+            "chosen once",
+        ),
+        (
+            "audio_renditions[0].audio.bitrate",
+            Box::new(|v| {
+                v["audio_renditions"] = serde_json::json!([{ "name": "audio_mono",
+                    "audio": { "bitrate": 8000, "channels": 1, "sample_rate": 48000 } }])
+            }),
+            "outside",
+        ),
+        (
+            "audio_renditions[0].audio",
+            Box::new(|v| {
+                v.as_object_mut().map(|o| o.remove("audio"));
+                v["audio_renditions"] = serde_json::json!([{ "name": "audio_mono",
+                    "audio": { "bitrate": 64000, "channels": 1, "sample_rate": 48000 } }])
+            }),
+            "needs the profile's `audio`",
+        ),
+        (
+            "audio_renditions[0]",
+            Box::new(|v| {
+                v["outputs"] = serde_json::json!({ "hls": { "destination": "hls/" } });
+                v["audio_renditions"] = serde_json::json!([{ "name": "audio_mono",
+                    "audio": { "bitrate": 64000, "channels": 1, "sample_rate": 48000 } }])
+            }),
+            "CMAF and DASH groups",
+        ),
+        (
             "renditions[2].audio.channels",
             Box::new(|v| {
                 v["renditions"][2]["audio"] = serde_json::json!(
