@@ -790,6 +790,39 @@ fn several_audio_only_outputs_are_renditions_of_one_audio_group() {
     }
 }
 
+#[test]
+fn no_audio_segment_of_a_frame_or_two_trails_the_last_video_segment() {
+    // The bundled sample lasts exactly 6 s, one segment: AAC's last frames (at 48 kHz
+    // and at 44.1 kHz) start at the boundary and would open a second segment of 21 ms.
+    let src = util::repo().join("fixtures/sample.mp4");
+    let dir = util::work_dir("audio-tail");
+    let profile = util::write_profile(&dir, "default", |p| {
+        p["audio_renditions"] = json!([
+            { "name": "audio_mono", "audio": { "bitrate": 48000, "channels": 1, "sample_rate": 44100 } },
+        ]);
+    });
+    let asset = util::transcode(&src, profile.to_str().expect("utf-8"), &dir.join("out"));
+    let tree = util::tree(&asset);
+    for name in ["360p", "audio", "audio_mono"] {
+        let segments: Vec<_> = tree
+            .iter()
+            .filter(|f| f.starts_with(&format!("cmaf/sample_{name}_0")))
+            .collect();
+        assert_eq!(segments.len(), 1, "{name}: {segments:?}");
+    }
+    // Nothing lost: the audio still runs to the end of the video.
+    for (playlist, rate) in [
+        ("cmaf/sample_audio.m3u8", 48000.0),
+        ("cmaf/sample_audio_mono.m3u8", 44100.0),
+    ] {
+        let packets = util::packets(&asset.join(playlist), "a");
+        let seconds = packets.len() as f64 * 1024.0 / rate;
+        assert!(seconds >= 6.0 - 0.03, "{playlist}: {seconds} s of audio");
+    }
+    let v = crate::player::play_for(&asset, "cmaf/sample.mpd", "dash", 6.0);
+    assert!(!crate::player::heights(&v).is_empty(), "{v:#}");
+}
+
 /// The fine detail of a video's luma: the mean squared difference between each picture
 /// and itself under a Gaussian blur, as FFmpeg's gblur and psnr filters measure it. A
 /// softer scaler leaves less for the blur to take away.

@@ -239,6 +239,14 @@ impl Asset<'_> {
         if let Some(min) = self.plan.min_final_segment_seconds {
             join_short_tail(&scratch, &mut listed, min)?;
         }
+        // An audio-only output's last AAC frames can start at or just past the last
+        // segment boundary (the encoder's flush runs over the video's end) and would open
+        // a segment of a frame or two that MediaConvert, which cuts audio with the
+        // video's segments, does not write: they join the segment before.
+        if let (None, Some(a)) = (video, audio) {
+            let frames = 2.0 * 1024.0 / f64::from(a.sample_rate.max(1));
+            join_short_tail(&scratch, &mut listed, frames + 0.001)?;
+        }
         let single_file = profiles::naming::single_file(self.profile, group);
         let (segments, init, single) = if single_file && group.has_init() {
             let published = self.layout.single_file(group, dest, name);
