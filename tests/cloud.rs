@@ -698,6 +698,56 @@ fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
 }
 
 #[test]
+fn a_renditions_mp4_may_carry_other_audio_than_its_ts_segments() {
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-file-audio");
+    // The 360p MP4 asks 160 kb/s at 44.1 kHz; its TS segments keep the profile's.
+    let profile = util::write_profile(&dir, "mobile", |p| {
+        p["renditions"][2]["file_audio"] =
+            json!({ "bitrate": 160000, "channels": 2, "sample_rate": 44100 });
+    });
+    let profile = profile.to_str().expect("utf-8");
+    let job = render(&src, profile);
+    botocore_valid("CreateJob", &job, &dir);
+    let asked: Vec<String> = audio_asked(&job)
+        .into_iter()
+        .filter(|(at, _, _)| at.ends_with("_360p"))
+        .map(|(at, _, [b, _, r])| format!("{at} {b} {r}"))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "HLS_GROUP_SETTINGS _360p 96000 48000",
+            "FILE_GROUP_SETTINGS _360p 160000 44100"
+        ]
+    );
+    let o = transcode_job(&job, &dir.join("job.json"), &s3);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asset = s3.join("media/asset");
+    assert_eq!(
+        util::tree(&asset),
+        util::tree(&util::transcode(&src, profile, &dir.join("direct")))
+    );
+    for (f, rate, bitrate) in [
+        ("hls/short_360p.m3u8", 48000.0, 96_000.0),
+        ("mp4/short_360p.mp4", 44100.0, 160_000.0),
+    ] {
+        let probed = util::ffprobe(&asset.join(f));
+        let a = util::stream(&probed, "audio").unwrap_or_else(|| panic!("{f}: no audio"));
+        assert_eq!(a["sample_rate"], rate.to_string(), "{f}: {a:#}");
+        // The TS demuxer hands AAC with its 7-byte ADTS headers.
+        let header = if f.ends_with(".m3u8") { 7 } else { 0 };
+        let packets = util::packets(&asset.join(f), "a");
+        let bytes: u64 = packets.iter().map(|p| p.2 - header).sum();
+        let got = bytes as f64 * 8.0 / (packets.len() as f64 * 1024.0 / rate);
+        assert!(
+            (got / bitrate - 1.0).abs() < 0.15,
+            "{f}: {got:.0} b/s for {bitrate}"
+        );
+    }
+}
+
+#[test]
 fn several_audio_only_outputs_are_renditions_of_one_audio_group() {
     let src = util::fixture("short");
     let (dir, s3) = s3_root(&src, "cloud-audio-renditions");

@@ -421,6 +421,7 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
     // (HLS, File), in the order first met.
     let mut separate_audio: Option<Vec<(String, Value)>> = None;
     let mut rung_audio: Vec<(String, Value)> = Vec::new();
+    let mut file_audio: Vec<(String, Value)> = Vec::new();
     let mut outputs = Map::new();
     let mut segment: Option<(Segmenting, At)> = None;
     let mut thumbnails = None;
@@ -677,19 +678,27 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
                 let muxed = matches!(kind, "HLS_GROUP_SETTINGS" | "FILE_GROUP_SETTINGS");
                 match &v {
                     // Each output's own audio: every distinct setting is encoded once.
-                    Some(v) if muxed => match rung_audio.iter().find(|(n, _)| n == &v.name) {
-                        Some((_, x)) if x != &a => {
-                            return Err(err(
-                                &aat,
-                                format!(
-                                    "rendition {} carries other audio settings in another group; mpe muxes one audio encoding per rendition",
-                                    v.name
-                                ),
-                            ))
+                    // The HLS group's and the File group's are kept apart: a rendition's
+                    // MP4 may carry other audio than its TS segments.
+                    Some(v) if muxed => {
+                        let list = match kind {
+                            "FILE_GROUP_SETTINGS" => &mut file_audio,
+                            _ => &mut rung_audio,
+                        };
+                        match list.iter().find(|(n, _)| n == &v.name) {
+                            Some((_, x)) if x != &a => {
+                                return Err(err(
+                                    &aat,
+                                    format!(
+                                        "rendition {} is muxed with other audio settings in another output of this kind",
+                                        v.name
+                                    ),
+                                ))
+                            }
+                            Some(_) => {}
+                            None => list.push((v.name.clone(), a)),
                         }
-                        Some(_) => {}
-                        None => rung_audio.push((v.name.clone(), a)),
-                    },
+                    }
                     // A video output of a group that keeps audio apart: its audio is
                     // the group's audio output.
                     Some(_) => match group_audio.iter().find(|(n, _)| n == AUDIO_NAME) {
@@ -891,7 +900,10 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             false => more_audio.push(json!({ "name": name, "audio": a })),
         }
     }
-    let audio = audio.or_else(|| rung_audio.first().map(|(_, a)| a.clone()));
+    let audio = audio.or_else(|| {
+        let first = rung_audio.first().or(file_audio.first());
+        first.map(|(_, a)| a.clone())
+    });
     let renditions: Vec<Value> = rungs
         .iter()
         .map(|v| {
@@ -911,11 +923,20 @@ fn read(job: &CreateJob, r: &mut Reader) -> Result<LocalJob, CloudError> {
             if let Some(s) = v.sharpness {
                 rendition["sharpness"] = json!(s);
             }
-            if let Some((_, a)) = rung_audio
-                .iter()
-                .find(|(n, a)| n == &v.name && Some(a) != audio.as_ref())
-            {
+            let find = |list: &[(String, Value)]| {
+                list.iter()
+                    .find(|(n, _)| n == &v.name)
+                    .map(|(_, a)| a.clone())
+            };
+            let (ts, mp4) = (find(&rung_audio), find(&file_audio));
+            // What the rung muxes: its TS segments' audio, else its MP4's; the MP4's
+            // own only where it differs from that.
+            let muxed = ts.or_else(|| mp4.clone());
+            if let Some(a) = muxed.as_ref().filter(|a| Some(*a) != audio.as_ref()) {
                 rendition["audio"] = a.clone();
+            }
+            if let Some(f) = mp4.filter(|f| Some(f) != muxed.as_ref().or(audio.as_ref())) {
+                rendition["file_audio"] = f;
             }
             rendition
         })
@@ -2015,7 +2036,7 @@ mod tests {
             (own.bitrate, own.channels, own.sample_rate),
             (64000, 1, 44100)
         );
-        // The same rendition muxed by a File group with other audio: refused by path.
+        // The same rendition's MP4 in a File group with other audio: its own.
         let mut j = console();
         let mut o = j["Settings"]["OutputGroups"][0]["Outputs"][1].clone();
         o["ContainerSettings"] = json!({ "Container": "MP4" });
@@ -2034,10 +2055,26 @@ mod tests {
         if let Some(groups) = j["Settings"]["OutputGroups"].as_array_mut() {
             groups.push(file_group);
         }
-        let e = parse_job(&j).expect_err("two audios for one rendition");
+        let p = parse_job(&j).expect("the MP4's own audio").profile;
+        assert_eq!(
+            p.renditions[1].audio.as_ref().map(|a| a.bitrate),
+            Some(64000)
+        );
+        assert_eq!(
+            p.renditions[1].file_audio.as_ref().map(|a| a.bitrate),
+            Some(96000)
+        );
+        // Twice in one kind of group with different audio: refused by path.
+        let mut twice = j.clone();
+        let mut again = o.clone();
+        again["AudioDescriptions"][0]["CodecSettings"]["AacSettings"]["Bitrate"] = json!(128000);
+        if let Some(outs) = twice["Settings"]["OutputGroups"][1]["Outputs"].as_array_mut() {
+            outs.push(again);
+        }
+        let e = parse_job(&twice).expect_err("two audios for one MP4");
         assert!(
             e.to_string()
-                .contains("OutputGroups[1].Outputs[0].AudioDescriptions"),
+                .contains("OutputGroups[1].Outputs[1].AudioDescriptions"),
             "{e}"
         );
         // Asking the HLS rung's own audio, the MP4 shares it.
@@ -2048,6 +2085,7 @@ mod tests {
             p.renditions[1].audio.as_ref().map(|a| a.bitrate),
             Some(64000)
         );
+        assert!(p.renditions[1].file_audio.is_none());
     }
 
     #[test]
@@ -2260,6 +2298,23 @@ mod tests {
             let e = parse_job(&j).expect_err(member);
             assert!(e.to_string().contains(path), "{member}: {e}");
         }
+    }
+
+    #[test]
+    fn hls_subdirectories_are_refused_by_path() {
+        let mut j = console();
+        let gs = &mut j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"];
+        gs["DirectoryStructure"] = json!("SINGLE_DIRECTORY");
+        assert!(parse_job(&j).is_ok());
+        j["Settings"]["OutputGroups"][0]["OutputGroupSettings"]["HlsGroupSettings"]
+            ["DirectoryStructure"] = json!("SUBDIRECTORY_PER_STREAM");
+        let e = parse_job(&j).expect_err("subdirectories");
+        assert!(
+            e.to_string().contains(
+                "OutputGroups[0].OutputGroupSettings.HlsGroupSettings.DirectoryStructure"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

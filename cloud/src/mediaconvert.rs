@@ -49,6 +49,8 @@ struct Rung {
     size: Option<profiles::OutputSize>,
     /// The audio (bitrate, channels, rate) muxed with it where its group muxes audio.
     audio: Option<(u32, u32, u32)>,
+    /// The audio of its MP4 in the file group.
+    file_audio: Option<(u32, u32, u32)>,
     /// The scaler's sharpness, when not the default.
     sharpness: Option<u8>,
 }
@@ -405,7 +407,7 @@ fn settings(
                     },
                     "VideoDescription": video_description(profile, plan, r),
                 });
-                if let Some(a) = r.audio {
+                if let Some(a) = r.file_audio {
                     o["AudioDescriptions"] = json!([audio_description(a)]);
                 }
                 o
@@ -448,6 +450,11 @@ fn settings(
 /// The ladder as the job renders it; `audio` is the profile's (or plan's) own, which a
 /// rung muxes unless it asks for another.
 fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>) -> Vec<Rung> {
+    // Without a plan: a rung's own audio, else the profile's.
+    let rung_audio = |r: &Rendition| match &r.audio {
+        Some(a) => audio.map(|_| (a.bitrate, a.channels, a.sample_rate)),
+        None => audio,
+    };
     let size_of = |name: &str| {
         profile
             .renditions
@@ -471,6 +478,9 @@ fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>)
                 audio: p
                     .rung_audio(r)
                     .map(|a| (a.bitrate, a.channels, a.sample_rate)),
+                file_audio: p
+                    .file_audio(r)
+                    .map(|a| (a.bitrate, a.channels, a.sample_rate)),
             })
             .collect(),
         None => profile
@@ -485,9 +495,10 @@ fn rungs(profile: &Profile, plan: Option<&Plan>, audio: Option<(u32, u32, u32)>)
                 buffer_size: r.buffer_size,
                 size: r.size,
                 sharpness: r.sharpness,
-                audio: match &r.audio {
+                audio: rung_audio(r),
+                file_audio: match &r.file_audio {
                     Some(a) => audio.map(|_| (a.bitrate, a.channels, a.sample_rate)),
-                    None => audio,
+                    None => rung_audio(r),
                 },
             })
             .collect(),

@@ -31,8 +31,8 @@ enum LaneMsg {
 enum Joined {
     /// All packets of chunk `.0`, in x264's coded order.
     Chunk(usize, Vec<Packet>),
-    /// An AAC packet for the outputs that carry audio.
-    Audio(Packet),
+    /// An AAC packet of audio encoding `.0`, for the outputs that carry it.
+    Audio(usize, Packet),
 }
 
 /// Marks an error caused by another thread of the rung stopping: that thread's own error
@@ -73,7 +73,11 @@ pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
         delay,
         frame_ticks: rung::frame_ticks(&setup),
         video_tb: f64::from(setup.time_base),
-        audio_tb: setup.audio.as_ref().map_or(1.0, |a| f64::from(a.time_base)),
+        audio_tb: setup
+            .audio
+            .iter()
+            .map(|(v, a)| (*v, f64::from(a.time_base)))
+            .collect(),
         audio: VecDeque::new(),
         tail: VecDeque::new(),
     };
@@ -137,8 +141,7 @@ fn encoding(s: &Setup) -> Setup {
         threads: s.threads,
         lanes: 1,
         targets: Vec::new(),
-        audio: None,
-        audio_variant: 0,
+        audio: Vec::new(),
         color: s.color,
     }
 }
@@ -206,7 +209,7 @@ fn dispatch(
                     .map_err(stopped)?;
                 frames += 1;
             }
-            Msg::Audio(p) => joiner.send(Joined::Audio(p)).map_err(stopped)?,
+            Msg::Audio(v, p) => joiner.send(Joined::Audio(v, p)).map_err(stopped)?,
         }
     }
     if let Some(k) = chunk {
@@ -269,9 +272,11 @@ struct Joiner {
     delay: usize,
     frame_ticks: i64,
     video_tb: f64,
-    audio_tb: f64,
-    /// Audio not yet written: it runs ahead of the video by up to `lanes` chunks.
-    audio: VecDeque<Packet>,
+    /// Each audio encoding's time base, seconds a tick.
+    audio_tb: Vec<(usize, f64)>,
+    /// Audio not yet written, with its encoding: it runs ahead of the video by up to
+    /// `lanes` chunks.
+    audio: VecDeque<(usize, Packet)>,
     /// The last `delay` presentation times written, in order.
     tail: VecDeque<i64>,
 }
@@ -282,7 +287,7 @@ impl Joiner {
         let mut next = 0usize;
         for msg in rx {
             match msg {
-                Joined::Audio(p) => self.audio.push_back(p),
+                Joined::Audio(v, p) => self.audio.push_back((v, p)),
                 Joined::Chunk(k, packets) => {
                     pending.insert(k, packets);
                 }
@@ -297,8 +302,8 @@ impl Joiner {
                 "chunk {next} never arrived (chunk {k} did)"
             )));
         }
-        while let Some(p) = self.audio.pop_front() {
-            self.outputs.audio(&p)?;
+        while let Some((v, p)) = self.audio.pop_front() {
+            self.outputs.audio(v, &p)?;
         }
         self.outputs.finish()
     }
@@ -332,12 +337,17 @@ impl Joiner {
             }
             p.set_dts(Some(dts));
             let t = dts as f64 * self.video_tb;
-            while let Some(a) = self.audio.front() {
-                if a.pts().unwrap_or(0) as f64 * self.audio_tb > t {
+            while let Some((v, a)) = self.audio.front() {
+                let tb = self
+                    .audio_tb
+                    .iter()
+                    .find(|(i, _)| i == v)
+                    .map_or(1.0, |x| x.1);
+                if a.pts().unwrap_or(0) as f64 * tb > t {
                     break;
                 }
-                if let Some(a) = self.audio.pop_front() {
-                    self.outputs.audio(&a)?;
+                if let Some((v, a)) = self.audio.pop_front() {
+                    self.outputs.audio(v, &a)?;
                 }
             }
             self.outputs.video(p)?;

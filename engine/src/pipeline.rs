@@ -109,7 +109,7 @@ struct WindowState {
     /// Video pts of the first frame in the window: it becomes zero.
     shift: Option<i64>,
     /// Audio that came before the first frame of the window (its shift is not known yet).
-    held: Vec<Packet>,
+    held: Vec<(usize, Packet)>,
 }
 
 impl WindowState {
@@ -122,8 +122,8 @@ impl WindowState {
 
 struct Sink {
     tx: SyncSender<Msg>,
-    /// Which of the audio encodings the worker muxes, if any.
-    wants_audio: Option<usize>,
+    /// Which of the audio encodings the worker muxes.
+    wants_audio: Vec<usize>,
     window: Option<WindowState>,
 }
 
@@ -149,9 +149,9 @@ impl Fanout {
             }
             let shift = *ws.shift.get_or_insert(pts);
             let audio_shift = ws.audio_shift().unwrap_or(0);
-            for mut p in ws.held.drain(..) {
+            for (v, mut p) in ws.held.drain(..) {
                 retime(&mut p, audio_shift);
-                sink.tx.send(Msg::Audio(p)).map_err(stopped)?;
+                sink.tx.send(Msg::Audio(v, p)).map_err(stopped)?;
             }
             let mut out = share(f)?;
             out.set_pts(Some(pts - shift));
@@ -162,11 +162,13 @@ impl Fanout {
 
     fn audio(&mut self, variant: usize, p: &Packet) -> Result<(), Error> {
         for sink in &mut self.sinks {
-            if sink.wants_audio != Some(variant) {
+            if !sink.wants_audio.contains(&variant) {
                 continue;
             }
             let Some(ws) = sink.window.as_mut() else {
-                sink.tx.send(Msg::Audio(p.clone())).map_err(stopped)?;
+                sink.tx
+                    .send(Msg::Audio(variant, p.clone()))
+                    .map_err(stopped)?;
                 continue;
             };
             let t = p.pts().unwrap_or(0) as f64 * ws.w.audio_tick;
@@ -174,11 +176,11 @@ impl Fanout {
                 continue;
             }
             match ws.audio_shift() {
-                None => ws.held.push(p.clone()),
+                None => ws.held.push((variant, p.clone())),
                 Some(shift) => {
                     let mut q = p.clone();
                     retime(&mut q, shift);
-                    sink.tx.send(Msg::Audio(q)).map_err(stopped)?;
+                    sink.tx.send(Msg::Audio(variant, q)).map_err(stopped)?;
                 }
             }
         }
@@ -260,17 +262,15 @@ impl Pipeline<'_> {
                 pictures = Some(handle);
             }
             for (worker, window) in setups {
-                let wants_audio = match &worker {
-                    Worker::Rung(setup) => setup
-                        .targets
-                        .iter()
-                        .any(|t| match t {
-                            Target::Segments { with_audio, .. }
-                            | Target::File { with_audio, .. } => *with_audio,
-                        })
-                        .then_some(setup.audio_variant),
-                    Worker::Animation(_) => None,
-                };
+                let mut wants_audio = Vec::new();
+                if let Worker::Rung(setup) = &worker {
+                    for t in &setup.targets {
+                        let (Target::Segments { audio, .. } | Target::File { audio, .. }) = t;
+                        if let Some(v) = audio.filter(|v| !wants_audio.contains(v)) {
+                            wants_audio.push(v);
+                        }
+                    }
+                }
                 let name = match &worker {
                     Worker::Rung(setup) => format!("rung-{}", setup.rendition.name),
                     Worker::Animation(_) => "animation".to_string(),

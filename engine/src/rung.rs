@@ -15,8 +15,9 @@ pub(crate) enum Msg {
     /// A decoded, upright frame with pts in the source time base; `kind` is `I` on every
     /// GOP boundary.
     Video(frame::Video),
-    /// An encoded AAC packet (time base of the audio [`StreamSpec`]).
-    Audio(Packet),
+    /// An encoded AAC packet of audio encoding `.0` (in the time base of its
+    /// [`StreamSpec`]).
+    Audio(usize, Packet),
 }
 
 /// The program of TS segments that name none.
@@ -30,12 +31,14 @@ pub(crate) enum Target {
         paths: SegmentPaths,
         /// MPEG-TS segments carrying this program; fMP4 when `None`.
         ts: Option<profiles::TransportStream>,
-        with_audio: bool,
+        /// The audio encoding muxed in, if any.
+        audio: Option<usize>,
     },
     /// A progressive MP4 with audio muxed in.
     File {
         path: std::path::PathBuf,
-        with_audio: bool,
+        /// The audio encoding muxed in, if any.
+        audio: Option<usize>,
     },
 }
 
@@ -56,9 +59,8 @@ pub(crate) struct Setup {
     /// (see [`crate::chunks`]).
     pub lanes: usize,
     pub targets: Vec<Target>,
-    pub audio: Option<StreamSpec>,
-    /// Which of the transcode's audio encodings `audio` describes (0: the profile's).
-    pub audio_variant: usize,
+    /// The transcode's audio encodings the targets mux, by index (0: the profile's).
+    pub audio: Vec<(usize, StreamSpec)>,
     /// The source's colour description, carried to the output: scaling keeps the matrix
     /// and primaries, so the encoded pixels mean what the source's meant.
     pub color: Color,
@@ -321,9 +323,9 @@ fn place(picture: &frame::Video, width: u32, height: u32, p: Placement) -> frame
     out
 }
 
-/// Every output of a rung: its muxers, each with whether it carries audio.
+/// Every output of a rung: its muxers, each with the audio encoding it carries.
 pub(crate) struct Outputs {
-    muxers: Vec<(Muxer, bool)>,
+    muxers: Vec<(Muxer, Option<usize>)>,
 }
 
 impl Outputs {
@@ -332,16 +334,13 @@ impl Outputs {
     pub fn open(s: &Setup, video: &StreamSpec) -> Result<Outputs, Error> {
         let mut muxers = Vec::new();
         for t in &s.targets {
-            let (with_audio, streams) = match t {
-                Target::Segments { with_audio, .. } | Target::File { with_audio, .. } => {
-                    let mut v = vec![video.clone()];
-                    let a = *with_audio && s.audio.is_some();
-                    if let (true, Some(audio)) = (a, &s.audio) {
-                        v.push(audio.clone());
-                    }
-                    (a, v)
-                }
-            };
+            let (Target::Segments { audio, .. } | Target::File { audio, .. }) = t;
+            let mut streams = vec![video.clone()];
+            let audio = audio.and_then(|v| {
+                let (_, spec) = s.audio.iter().find(|(i, _)| *i == v)?;
+                streams.push(spec.clone());
+                Some(v)
+            });
             let m = match t {
                 Target::Segments { paths, ts, .. } => {
                     let kind = match (&paths.init_name, ts) {
@@ -362,7 +361,7 @@ impl Outputs {
                 }
                 Target::File { path, .. } => Muxer::mp4_file(path, &streams)?,
             };
-            muxers.push((m, with_audio));
+            muxers.push((m, audio));
         }
         Ok(Outputs { muxers })
     }
@@ -375,10 +374,10 @@ impl Outputs {
         Ok(())
     }
 
-    /// Writes an AAC packet to the outputs that carry audio.
-    pub fn audio(&mut self, p: &Packet) -> Result<(), Error> {
-        for (m, with_audio) in &mut self.muxers {
-            if *with_audio {
+    /// Writes an AAC packet of audio encoding `variant` to the outputs that carry it.
+    pub fn audio(&mut self, variant: usize, p: &Packet) -> Result<(), Error> {
+        for (m, audio) in &mut self.muxers {
+            if *audio == Some(variant) {
                 m.write(1, p)?;
             }
         }
@@ -532,7 +531,7 @@ pub(crate) fn run(setup: Setup, rx: Receiver<Msg>) -> Result<Finished, Error> {
                 rung.encode(Some(&f), &name)?;
                 rung.frames += 1;
             }
-            Msg::Audio(p) => rung.outputs.audio(&p)?,
+            Msg::Audio(v, p) => rung.outputs.audio(v, &p)?,
         }
     }
     rung.encode(None, &name)?;

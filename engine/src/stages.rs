@@ -122,8 +122,7 @@ pub fn encode(
         threads,
         lanes: 1,
         targets: Vec::new(),
-        audio: None,
-        audio_variant: 0,
+        audio: Vec::new(),
         color: rung::Color::default(),
     };
     rung::run(setup, rx).map(|_| ())

@@ -730,6 +730,7 @@ fn preview_setup(
         source_size: false,
         placement: None,
         audio: None,
+        file_audio: None,
         sharpness: None,
     };
     let window = || Window {
@@ -751,10 +752,9 @@ fn preview_setup(
         lanes: 1,
         targets: vec![Target::File {
             path: asset.root.join(asset.layout.preview(&settings.destination)),
-            with_audio: audio.is_some(),
+            audio: audio.map(|_| 0),
         }],
-        audio: audio.cloned(),
-        audio_variant: 0,
+        audio: audio.map(|a| (0, a.clone())).into_iter().collect(),
         color,
     };
     let mut workers = vec![(Worker::Rung(Box::new(setup)), Some(window()))];
@@ -843,6 +843,10 @@ fn rung_setups(
         .zip(threads)
         .map(|(r, budget)| {
             let (lanes, threads) = lanes(r.height.min(r.width), budget, chunks);
+            let index =
+                |a: Option<&PlannedAudio>| a.and_then(|a| variants.iter().position(|v| *v == a));
+            let variant = index(plan.rung_audio(r));
+            let file_variant = index(plan.file_audio(r));
             let mut targets: Vec<Target> = asset
                 .groups()
                 .into_iter()
@@ -856,20 +860,27 @@ fn rung_setups(
                             .map(|h| h.transport.clone())
                             .unwrap_or_default()
                     }),
-                    with_audio: !group.separate_audio(),
+                    audio: variant.filter(|_| !group.separate_audio()),
                 })
                 .collect();
             if let Some(f) = &profile.outputs.file {
                 if plan.file_renditions.contains(&r.name) {
                     targets.push(Target::File {
                         path: asset.file_output(&f.destination, &r.name),
-                        with_audio: true,
+                        audio: file_variant,
                     });
                 }
             }
-            let variant = plan
-                .rung_audio(r)
-                .and_then(|a| variants.iter().position(|v| *v == a));
+            // The encodings its targets mux, each once.
+            let mut audio: Vec<(usize, StreamSpec)> = Vec::new();
+            for t in &targets {
+                let (Target::Segments { audio: a, .. } | Target::File { audio: a, .. }) = t;
+                if let Some((v, spec)) = a.and_then(|v| Some((v, specs.get(v)?))) {
+                    if !audio.iter().any(|(i, _)| *i == v) {
+                        audio.push((v, spec.clone()));
+                    }
+                }
+            }
             rung::Setup {
                 rendition: r.clone(),
                 video: profile.video.clone(),
@@ -881,8 +892,7 @@ fn rung_setups(
                 threads,
                 lanes,
                 targets,
-                audio: variant.and_then(|i| specs.get(i)).cloned(),
-                audio_variant: variant.unwrap_or(0),
+                audio,
                 color,
             }
         })

@@ -208,6 +208,10 @@ pub struct PlannedRendition {
     /// `audio` (the profile's rendition asked for its own); `None`: the plan's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<PlannedAudio>,
+    /// The audio of this rung's progressive MP4 when it differs from what its other
+    /// outputs mux (the profile's `file_audio`); `None`: the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_audio: Option<PlannedAudio>,
     /// The scaler's sharpness (0 to 100); `None`: the bicubic scaler's own (50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpness: Option<u8>,
@@ -261,10 +265,21 @@ impl Plan {
             .and(r.audio.as_ref().or(self.audio.as_ref()))
     }
 
+    /// The audio of rung `r`'s progressive MP4: its own for the file, else what the
+    /// rung's other outputs mux.
+    pub fn file_audio<'a>(&'a self, r: &'a PlannedRendition) -> Option<&'a PlannedAudio> {
+        self.audio
+            .as_ref()
+            .and(r.file_audio.as_ref().or(self.rung_audio(r)))
+    }
+
     /// Every distinct audio encoding of the plan, the plan's own first.
     pub fn audio_variants(&self) -> Vec<&PlannedAudio> {
         let mut v: Vec<&PlannedAudio> = self.audio.iter().collect();
-        let others = self.renditions.iter().filter_map(|r| r.audio.as_ref());
+        let others = self
+            .renditions
+            .iter()
+            .flat_map(|r| r.audio.iter().chain(&r.file_audio));
         for a in others.chain(self.audio_renditions.iter().map(|(_, a)| a)) {
             if !v.contains(&a) {
                 v.push(a);
@@ -357,6 +372,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             source_size,
             placement,
             audio: None,
+            file_audio: None,
             sharpness: r.sharpness,
         }
     };
@@ -391,6 +407,7 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
                 buffer_size: scale(next_taller.buffer_size, lf),
                 size: None,
                 audio: None,
+                file_audio: None,
                 sharpness: next_taller.sharpness,
             };
             renditions.push(planned(&r, source_short, true));
@@ -460,11 +477,18 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
     if let (Some(main), Some((first, more))) = (&audio, streams) {
         let source_rung = dropped.filter(|_| renditions.first().is_some_and(|r| r.source_size));
         for r in &mut renditions {
-            let asked = match profile.renditions.iter().find(|p| p.name == r.name) {
-                Some(p) => p.audio.as_ref(),
-                None => source_rung.and_then(|p| p.audio.as_ref()),
-            };
+            let own = profile
+                .renditions
+                .iter()
+                .find(|p| p.name == r.name)
+                .or(source_rung);
+            let asked = own.and_then(|p| p.audio.as_ref());
             r.audio = asked.map(|a| planned(a, first, more)).filter(|a| a != main);
+            let muxed = r.audio.as_ref().unwrap_or(main);
+            r.file_audio = own
+                .and_then(|p| p.file_audio.as_ref())
+                .map(|a| planned(a, first, more))
+                .filter(|a| a != muxed);
         }
     }
     let audio_renditions = match (&audio, streams) {

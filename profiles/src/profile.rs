@@ -282,6 +282,11 @@ pub struct Rendition {
     /// is the profile's (`track` is not allowed here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioSettings>,
+    /// The audio of this rung's progressive MP4 (the file group) when it differs from
+    /// what the rung's streaming outputs mux (`audio`, else the profile's): MediaConvert
+    /// gives the MP4 output its own `AudioDescriptions`. The track is the profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_audio: Option<AudioSettings>,
     /// The scaler's sharpness, 0 (softest) to 100 (sharpest), MediaConvert's `Sharpness`;
     /// absent: 50, the bicubic scaler's own kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -799,6 +804,13 @@ impl Profile {
         for (i, r) in self.renditions.iter().enumerate() {
             if let Some(a) = &r.audio {
                 other_audio(a, &format!("renditions[{i}].audio"))?;
+            }
+            if let Some(a) = &r.file_audio {
+                let at = format!("renditions[{i}].file_audio");
+                if self.outputs.file.is_none() {
+                    return Err(bad(&at, "the profile has no file group".into()));
+                }
+                other_audio(a, &at)?;
             }
         }
         for (i, r) in self.audio_renditions.iter().enumerate() {

@@ -298,6 +298,7 @@ fn exact(sizes: &[(Option<u32>, Option<u32>, crate::Scaling)]) -> Profile {
                 scaling,
             }),
             audio: None,
+            file_audio: None,
             sharpness: None,
         })
         .collect();
