@@ -376,6 +376,33 @@ pub struct AudioRendition {
     pub audio: AudioSettings,
 }
 
+/// The most renditions a profile may have: MediaConvert's own limit on outputs per group
+/// is higher, but each rung here is a live encoder, and ladders rarely pass ten.
+const MAX_RENDITIONS: usize = 16;
+
+/// The largest profile file read: a real one is a few kilobytes.
+const MAX_PROFILE_BYTES: u64 = 4 << 20;
+
+/// Reads a profile file whole, refusing what is not a plain file (a FIFO or `/dev/zero`
+/// would be read forever) and what is larger than [`MAX_PROFILE_BYTES`].
+fn read_capped(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(|e| e.to_string())?
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(format!("larger than {} MiB", MAX_PROFILE_BYTES >> 20));
+    }
+    Ok(text)
+}
+
 /// The most source tracks one audio setting combines (a 7.1 programme as eight monos).
 const MAX_MIXED_TRACKS: usize = 8;
 
@@ -595,9 +622,9 @@ impl Profile {
     pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
         let path = Path::new(name_or_path);
         if path.is_file() || name_or_path.ends_with(".json") {
-            let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
+            let text = read_capped(path).map_err(|reason| ProfileError::Read {
                 origin: name_or_path.to_string(),
-                reason: e.to_string(),
+                reason,
             })?;
             return Self::from_json(&text, name_or_path);
         }
@@ -606,13 +633,21 @@ impl Profile {
 
     /// Parses and validates a profile; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
+        // Editors on Windows save UTF-8 with a byte-order mark; it is no part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut de = serde_json::Deserializer::from_str(text);
         let profile: Profile =
-            serde_path_to_error::deserialize(de).map_err(|e| ProfileError::Parse {
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ProfileError::Parse {
                 origin: origin.to_string(),
                 field: e.path().to_string(),
                 reason: e.inner().to_string(),
             })?;
+        // A second document or stray text after the first is a mistake, never ignored.
+        de.end().map_err(|e| ProfileError::Parse {
+            origin: origin.to_string(),
+            field: String::new(),
+            reason: format!("more after the profile's closing brace: {e}"),
+        })?;
         profile.validate(origin)?;
         Ok(profile)
     }
@@ -708,6 +743,15 @@ impl Profile {
         }
         if self.renditions.is_empty() {
             return Err(bad("renditions", "at least one rendition is needed".into()));
+        }
+        if self.renditions.len() > MAX_RENDITIONS {
+            return Err(bad(
+                "renditions",
+                format!(
+                    "{} renditions: at most {MAX_RENDITIONS} (every rung is an encoder with its own frames in memory)",
+                    self.renditions.len()
+                ),
+            ));
         }
         for (i, r) in self.renditions.iter().enumerate() {
             let f = |name: &str| format!("renditions[{i}].{name}");

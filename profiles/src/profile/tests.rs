@@ -61,6 +61,62 @@ fn parse_errors_name_the_field() {
     assert!(s.starts_with("profile x.json: "), "{s}");
 }
 
+#[test]
+fn a_profile_is_one_json_document_read_from_a_plain_file_of_sane_size() {
+    let text = default_json().to_string();
+    // Stray text or a second profile after the first: refused, not ignored.
+    for tail in [" x", " {\"name\": \"second\"}", "}"] {
+        let s = Profile::from_json(&format!("{text}{tail}"), "two.json")
+            .expect_err(tail)
+            .to_string();
+        assert!(
+            s.starts_with("profile two.json: document: more after the profile's closing brace"),
+            "{tail}: {s}"
+        );
+    }
+    // A byte-order mark is skipped.
+    Profile::from_json(&format!("\u{feff}{text}"), "bom.json").expect("BOM");
+    // Neither a device nor a huge file is read.
+    let e = Profile::load("/dev/zero.json").expect_err("no such file");
+    assert!(matches!(e, ProfileError::Read { .. }), "{e}");
+    let dir = std::env::temp_dir().join(format!("mpe-profile-caps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let zero = dir.join("zero.json");
+    let _ = std::fs::remove_file(&zero);
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+    let s = Profile::load(zero.to_str().expect("utf-8"))
+        .expect_err("a device")
+        .to_string();
+    assert!(s.ends_with("cannot read: not a regular file"), "{s}");
+    let big = dir.join("big.json");
+    std::fs::write(&big, format!("{text}{}", " ".repeat(5 << 20))).expect("write");
+    let s = Profile::load(big.to_str().expect("utf-8"))
+        .expect_err("5 MiB")
+        .to_string();
+    assert!(s.ends_with("cannot read: larger than 4 MiB"), "{s}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn at_most_sixteen_renditions() {
+    let mut v = default_json();
+    let rungs: Vec<serde_json::Value> = (0..17)
+        .map(|i| {
+            serde_json::json!({ "name": format!("r{i}"), "height": 1080 - 2 * i,
+                "bitrate": 1_000_000, "max_bitrate": 1_000_000, "buffer_size": 1_000_000 })
+        })
+        .collect();
+    v["renditions"] = serde_json::json!(rungs[..16]);
+    v["outputs"]["file"]["renditions"] = serde_json::json!(["r0"]);
+    load_value(&v).expect("sixteen");
+    v["renditions"] = serde_json::json!(rungs);
+    let s = load_value(&v).expect_err("seventeen").to_string();
+    assert!(
+        s.starts_with("profile test.json: field `renditions`: 17 renditions: at most 16"),
+        "{s}"
+    );
+}
+
 /// (field, edit that breaks it, words the reason must contain)
 type Case = (
     &'static str,
