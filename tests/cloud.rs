@@ -282,6 +282,63 @@ fn kept_mp4(s3: &Path, dir: &Path, name: &str) -> PathBuf {
     kept
 }
 
+/// `--s3-root` is a jail: URIs that would leave it (dot segments, an empty bucket,
+/// absolute paths, other schemes) are refused from the URI alone, the same way whether
+/// the file exists or not, and nothing is written outside the root; a Destination at a
+/// bucket's top is refused, so `--force` can never replace a bucket.
+#[test]
+fn a_job_run_with_an_s3_root_never_reads_or_writes_outside_it() {
+    let src = util::fixture("short");
+    let (dir, s3) = s3_root(&src, "cloud-jail");
+    let job = render(&src, "mobile");
+    let job_file = dir.join("job.json");
+    let text = job.to_string();
+    // Another asset in the bucket, which a bucket-top Destination with --force would
+    // have replaced.
+    std::fs::create_dir_all(s3.join("media/other")).expect("other asset");
+    std::fs::write(s3.join("media/other/keep.txt"), "keep").expect("other asset");
+    let abs = dir.join("abs");
+    std::fs::write(&job_file, "{}").expect("job file");
+    let before = util::tree(&dir);
+    let hostile = [
+        ("s3://media/../../x/".to_string(), "'..' path segment"),
+        ("s3://media/a/./b/".into(), "'.' or '..'"),
+        ("s3://media//x/".into(), "empty"),
+        ("s3:///x/".into(), "names no bucket"),
+        ("s3://../x/".into(), "not a valid bucket name"),
+        (format!("{}/", abs.display()), "not an s3:// URI"),
+        (format!("file://{}/", abs.display()), "not an s3:// URI"),
+        ("s3://media/".into(), "the bucket itself"),
+    ];
+    for (dest, needle) in &hostile {
+        let j: Value = serde_json::from_str(&text.replace("s3://media/asset/", dest)).expect("job");
+        let o = transcode_job(&j, &job_file, &s3);
+        fails_in_one_line(&o, needle);
+        assert_eq!(util::tree(&dir), before, "{dest} wrote something");
+    }
+    assert!(!abs.exists() && !dir.parent().expect("parent").join("x").exists());
+    assert_eq!(
+        std::fs::read_to_string(s3.join("media/other/keep.txt")).expect("kept"),
+        "keep"
+    );
+    // A FileInput outside the root gets one answer whether the file exists or not.
+    let answers: Vec<String> = [
+        "s3://raw/../../../../etc/passwd",
+        "s3://raw/../../../../etc/nothing-here",
+    ]
+    .iter()
+    .map(|input| {
+        let mut j = job.clone();
+        j["Settings"]["Inputs"][0]["FileInput"] = json!(input);
+        let o = transcode_job(&j, &job_file, &s3);
+        fails_in_one_line(&o, "'..' path segment");
+        String::from_utf8_lossy(&o.stderr).replace(input, "URI")
+    })
+    .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(util::tree(&dir), before);
+}
+
 #[test]
 fn a_rendered_job_runs_locally_into_the_same_tree() {
     let src = util::fixture("short");

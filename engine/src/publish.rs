@@ -13,6 +13,9 @@ const TMP_PREFIX: &str = ".mpe-tmp-";
 /// when dropped unpublished.
 pub(crate) struct Staging {
     tmp: PathBuf,
+    /// An exclusive lock on the temp folder, held while this run lives (the OS drops it
+    /// when the process dies): other runs tell a live temp folder from a stale one by it.
+    _lock: Option<std::fs::File>,
     target: PathBuf,
     force: bool,
     published: bool,
@@ -43,8 +46,12 @@ impl Staging {
         // as printf patterns, so a '%' in it would be mangled.
         let tmp = out.join(format!("{TMP_PREFIX}{}-{stamp}", std::process::id()));
         std::fs::create_dir(&tmp).map_err(Error::output(&tmp))?;
+        let lock = std::fs::File::open(&tmp)
+            .ok()
+            .filter(|f| f.try_lock().is_ok());
         Ok(Staging {
             tmp,
+            _lock: lock,
             target,
             force,
             published: false,
@@ -57,27 +64,90 @@ impl Staging {
     }
 
     /// Moves the temp folder into place (replacing an older asset) and returns the path.
+    /// An older asset is replaced only now that the new one is complete, by an atomic
+    /// exchange where the filesystem has one; otherwise it is moved aside and, if the new
+    /// one cannot take its place, moved back.
     pub fn publish(mut self) -> Result<PathBuf, Error> {
-        let mut old = None;
         if self.target.exists() && !(self.force && self.target.is_dir()) {
             // Another run published the same asset meanwhile: keep it, as without --force.
             return Err(Error::Exists {
                 path: self.target.clone(),
             });
         }
-        if self.target.exists() {
-            let parked = self.tmp.with_extension("old");
-            std::fs::rename(&self.target, &parked).map_err(Error::output(&self.target))?;
-            old = Some(parked);
+        if !self.target.exists() {
+            std::fs::rename(&self.tmp, &self.target).map_err(Error::output(&self.target))?;
+            self.published = true;
+            return Ok(self.target.clone());
         }
-        std::fs::rename(&self.tmp, &self.target).map_err(Error::output(&self.target))?;
+        match exchange(&self.tmp, &self.target) {
+            Ok(()) => {
+                self.published = true;
+                // The temp name now holds the old asset; failing to delete it loses
+                // nothing, and a later run removes it as stale.
+                let _ = std::fs::remove_dir_all(&self.tmp);
+                return Ok(self.target.clone());
+            }
+            Err(e) if !unsupported(&e) => return Err(Error::output(&self.target)(e)),
+            Err(_) => {}
+        }
+        let parked = self.tmp.with_extension("old");
+        std::fs::rename(&self.target, &parked).map_err(Error::output(&self.target))?;
+        if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
+            // The old asset goes back where it was; the new one is dropped with the temp
+            // folder.
+            let _ = std::fs::rename(&parked, &self.target);
+            return Err(Error::output(&self.target)(e));
+        }
         self.published = true;
-        if let Some(old) = old {
-            // The new asset is in place; failing to delete the old copy loses nothing.
-            let _ = std::fs::remove_dir_all(old);
-        }
+        // The new asset is in place; failing to delete the old copy loses nothing.
+        let _ = std::fs::remove_dir_all(parked);
         Ok(self.target.clone())
     }
+}
+
+/// Swaps two paths in one step (Linux `renameat2` with `RENAME_EXCHANGE`).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are NUL-terminated paths that live across the call; AT_FDCWD makes
+    // them relative to the working directory, as std's rename does.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Whether an exchange failed because the system or filesystem cannot do it (then the
+/// two-rename fallback is used), not because of the paths.
+fn unsupported(e: &std::io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+    ) {
+        return true;
+    }
+    e.kind() == std::io::ErrorKind::Unsupported
 }
 
 fn unusable(path: &Path, why: &str) -> Error {
@@ -87,8 +157,10 @@ fn unusable(path: &Path, why: &str) -> Error {
     }
 }
 
-/// Removes temp folders left by runs that were killed (kill -9, power loss):
-/// their process is gone, so nothing will ever publish them.
+/// Removes temp folders left by runs that were killed (kill -9, power loss): nobody holds
+/// their lock, and their process is gone (or, the pid having been reused, they are over a
+/// minute old), so nothing will ever publish them. An old asset moved aside by `--force`
+/// (`.old`) is left alone while its process lives: it may still have to go back.
 fn remove_stale(out: &Path) {
     let Ok(entries) = std::fs::read_dir(out) else {
         return;
@@ -101,8 +173,22 @@ fn remove_stale(out: &Path) {
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if pid == std::process::id() {
+            continue;
+        }
+        let path = entry.path();
+        let held = std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_err());
+        if held {
+            continue;
+        }
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        let old_enough = !rest.ends_with(".old")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a.as_secs() > 60));
+        if !alive || old_enough {
+            let _ = std::fs::remove_dir_all(path);
         }
     }
 }
@@ -164,6 +250,50 @@ mod tests {
         std::fs::write(s.path().join("v"), "2").expect("write");
         let p = s.publish().expect("replace");
         assert_eq!(std::fs::read_to_string(p.join("v")).expect("read"), "2");
+        let _ = std::fs::remove_dir_all(out);
+    }
+
+    #[test]
+    fn a_forced_publish_that_cannot_take_the_place_leaves_the_old_asset() {
+        let out = scratch("force-fails");
+        let s = Staging::new(&out, "clip", false).expect("stage");
+        std::fs::write(s.path().join("v"), "old").expect("write");
+        s.publish().expect("publish");
+        let s = Staging::new(&out, "clip", true).expect("stage again");
+        std::fs::write(s.path().join("v"), "new").expect("write");
+        // The new asset vanishes before its swap (as if its disk went away).
+        std::fs::remove_dir_all(s.path()).expect("rm");
+        assert!(matches!(s.publish(), Err(Error::Output { .. })));
+        assert_eq!(
+            std::fs::read_to_string(out.join("clip/v")).expect("the old asset"),
+            "old"
+        );
+        let names: Vec<_> = std::fs::read_dir(&out)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["clip"], "nothing else is left or renamed");
+        let _ = std::fs::remove_dir_all(out);
+    }
+
+    #[test]
+    fn a_temp_folder_is_stale_only_when_nobody_holds_its_lock() {
+        let out = scratch("stale");
+        // A live run's folder, under the pid of a process that is gone: its lock says it
+        // is in use.
+        let live = out.join(format!("{TMP_PREFIX}4194304-1"));
+        std::fs::create_dir(&live).expect("mkdir");
+        let lock = std::fs::File::open(&live).expect("open");
+        lock.try_lock().expect("lock");
+        // A killed run's folder under the same dead pid, unlocked.
+        let dead = out.join(format!("{TMP_PREFIX}4194304-2"));
+        std::fs::create_dir(&dead).expect("mkdir");
+        remove_stale(&out);
+        assert!(live.is_dir(), "a locked temp folder is in use");
+        assert!(!dead.exists(), "an unlocked one of a dead process is stale");
+        drop(lock);
+        remove_stale(&out);
+        assert!(!live.exists());
         let _ = std::fs::remove_dir_all(out);
     }
 }

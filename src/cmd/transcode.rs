@@ -66,15 +66,63 @@ pub(crate) fn parse_chunks(s: &str) -> Result<engine::Chunks, String> {
     }
 }
 
-/// Maps an `s3://bucket/key` URI (or a plain path) to a local path under `root`. The
-/// URI is split as serve's S3 client splits it, so a key with `.` or `..` segments (which
-/// a folder cannot take literally) is refused rather than let it reach outside its bucket.
+/// Maps an `s3://bucket/key` URI to a local path under `root`, and nothing else: a job run
+/// with `--s3-root` reads and writes only inside that folder. Other schemes, plain paths,
+/// an empty or dot bucket, and keys with empty, `.` or `..` segments are refused from the
+/// URI alone, before anything is looked up, so the error never tells whether a file
+/// exists.
 fn local(root: &Path, uri: &str) -> anyhow::Result<PathBuf> {
-    if uri.starts_with("s3://") {
-        let (bucket, key) = crate::mediaconvert::s3::split(uri)?;
-        return Ok(root.join(bucket).join(key));
+    let outside = |why: &str| {
+        anyhow::anyhow!("{uri}: {why} (a job run with --s3-root reads and writes only s3://bucket/key under that folder)")
+    };
+    let rest = uri
+        .strip_prefix("s3://")
+        .ok_or_else(|| outside("not an s3:// URI"))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(outside("names no bucket"));
     }
-    Ok(PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)))
+    // Bucket names are lower-case letters, digits, dots and hyphens (older ones also
+    // upper case and '_'); nothing else may become a folder name under the root.
+    let bucket_ok = bucket != "."
+        && bucket != ".."
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !bucket_ok {
+        return Err(outside("is not a valid bucket name"));
+    }
+    let key = key.strip_suffix('/').unwrap_or(key);
+    if !key.is_empty()
+        && key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == ".." || p.contains('\\') || p.contains('\0'))
+    {
+        return Err(outside(
+            "has an empty, '.' or '..' path segment, which no folder can stand for",
+        ));
+    }
+    let mut path = root.join(bucket);
+    if !key.is_empty() {
+        path.push(key);
+    }
+    Ok(path)
+}
+
+/// The local asset folder of a job's Destination: below a bucket's top, never the bucket
+/// itself (`--force` would replace every other asset in it).
+fn asset_folder(root: &Path, destination: &str) -> anyhow::Result<(PathBuf, String)> {
+    let dest = local(root, destination)?;
+    let parent = dest.parent().filter(|p| *p != root).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{destination}: the asset folder would be the bucket itself; give the output groups' destinations a folder inside it, such as s3://bucket/asset/cmaf/"
+        )
+    })?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .ok_or_else(|| anyhow::anyhow!("{destination}: names no folder"))?;
+    Ok((parent.to_path_buf(), name))
 }
 
 /// What to run.
@@ -128,7 +176,8 @@ fn what(args: &Args) -> anyhow::Result<What> {
     let request: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", job_path.display()))?;
     let job = cloud::parse_job(&request).with_context(|| job_path.display().to_string())?;
-    let source = local(&args.s3_root, &job.input)?;
+    let source =
+        local(&args.s3_root, &job.input).with_context(|| job_path.display().to_string())?;
     let joined = job
         .joined
         .iter()
@@ -140,22 +189,19 @@ fn what(args: &Args) -> anyhow::Result<What> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let dest = local(&args.s3_root, job.destination.trim_end_matches('/'))?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: destination {} names no folder",
-                job_path.display(),
-                job.destination
-            )
-        })?;
-    let parent = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (parent, name) = asset_folder(&args.s3_root, &job.destination)
+        .with_context(|| job_path.display().to_string())?;
     let elsewhere = job
         .elsewhere
         .iter()
-        .map(|(folder, uri)| Ok((folder.clone(), local(&args.s3_root, uri)?)))
+        .map(|(folder, uri)| {
+            let to = local(&args.s3_root, uri)?;
+            // A folder sent elsewhere is replaced with --force: never a whole bucket.
+            if to.parent() == Some(args.s3_root.as_path()) {
+                anyhow::bail!("{uri}: a bucket's top cannot receive {folder}");
+            }
+            Ok((folder.clone(), to))
+        })
         .collect::<anyhow::Result<_>>()?;
     Ok(What {
         source,
