@@ -595,3 +595,112 @@ fn chunks_reach_the_jobs() {
     assert_eq!(util::x264_streams(&asset.join("mp4").join(&files[0])), 4);
     w.stop();
 }
+
+/// One watcher per folder (a second names the pid holding the lock); symbolic links are
+/// never taken, as sources or sidecars (a linked sidecar's content never reaches the
+/// store); a sidecar merges into the profile member by member, and a bad member is
+/// refused by its path.
+#[test]
+fn one_watcher_a_folder_no_links_and_sidecars_merge_field_by_field() {
+    let dir = util::work_dir("watch-lock");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    wait_for(&w, 30, "the watcher to start", |_| {
+        input.join(".mpe/watch.lock").is_file()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Command::new(env!("CARGO_BIN_EXE_mpe"))
+        .arg("watch")
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.join("out2"))
+        .output()
+        .expect("a second watcher");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("watched already by mpe (pid {}", w.child.id())),
+        "{err}"
+    );
+
+    // A linked source, and a real source whose sidecar is a link to a private file.
+    let outside = dir.join("outside.mp4");
+    std::fs::copy(util::fixture("short"), &outside).expect("outside");
+    let secret = dir.join("secret.json");
+    std::fs::write(&secret, r#"{"user_metadata": {"secret": "s3cr3t-value"}}"#).expect("secret");
+    std::os::unix::fs::symlink(&secret, input.join("side.json")).expect("link");
+    std::fs::copy(util::fixture("short"), input.join("side.mp4")).expect("drop");
+    std::os::unix::fs::symlink(&outside, input.join("link.mp4")).expect("link");
+    // A sidecar that adds a group and keeps the profile's other outputs, and one whose
+    // member has the wrong type.
+    std::fs::write(
+        input.join("merged.json"),
+        json!({ "outputs": { "cmaf": { "destination": "c/" } } }).to_string(),
+    )
+    .expect("sidecar");
+    std::fs::copy(util::fixture("short"), input.join("merged.mp4")).expect("drop");
+    std::fs::write(
+        input.join("typo.json"),
+        json!({ "video": { "preset": 5 } }).to_string(),
+    )
+    .expect("sidecar");
+    std::fs::copy(util::fixture("short"), input.join("typo.mp4")).expect("drop");
+    let list = wait_for(&w, 90, "three jobs to end", |l| {
+        l.len() == 3
+            && l.iter()
+                .all(|j| j["status"] == "Complete" || j["status"] == "Error")
+    });
+    let by = |name: &str| {
+        list.iter()
+            .find(|j| j["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .unwrap_or_else(|| panic!("no job of {name}: {list:#?}"))
+    };
+    let side = by("side.mp4");
+    assert_eq!(side["status"], "Error", "{side}");
+    assert_eq!(side["permanent"], true);
+    assert!(
+        side["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("side.json: a symbolic link")),
+        "{side}"
+    );
+    let typo = by("typo.mp4");
+    assert_eq!(typo["status"], "Error", "{typo}");
+    assert!(
+        typo["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("video.preset")),
+        "{typo}"
+    );
+    let merged = by("merged.mp4");
+    assert_eq!(merged["status"], "Complete", "{merged}");
+    let asset = PathBuf::from(merged["asset_dir"].as_str().expect("asset"));
+    assert!(
+        asset.join("mp4").is_dir() && asset.join("c").is_dir(),
+        "{merged}"
+    );
+    // The link was never taken: it is where it was, and the log says why.
+    assert!(std::fs::symlink_metadata(input.join("link.mp4"))
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    let log = std::fs::read_to_string(&w.log).expect("log");
+    assert!(log.contains("not taken: a symbolic link"), "{log}");
+    // The database with its write-ahead log, and the event log.
+    for f in util::entries(&input.join(".mpe")) {
+        let path = input.join(".mpe").join(&f);
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("state file");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("s3cr3t-value"),
+                "a linked sidecar's content reached {f}"
+            );
+        }
+    }
+    assert!(
+        util::entries(&input.join(".mpe/jobs")).is_empty(),
+        "no job folder is left behind"
+    );
+    w.stop();
+}

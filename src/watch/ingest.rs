@@ -2,7 +2,7 @@
 //! the rules that say a file is complete (nobody has it open, and its size and mtime have
 //! held still for the settle time).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -50,6 +50,8 @@ pub struct Candidates {
     settle: Duration,
     extensions: Vec<String>,
     seen: HashMap<PathBuf, Seen>,
+    /// Paths not to take (said once in the log) until an event says they changed.
+    refused: HashSet<PathBuf>,
 }
 
 impl Candidates {
@@ -59,15 +61,29 @@ impl Candidates {
             settle,
             extensions,
             seen: HashMap::new(),
+            refused: HashSet::new(),
         }
     }
 
-    /// Notes a path from an event or a scan; names that are not sources are ignored.
+    /// Notes a path from an event: something changed there, so a file refused before is
+    /// looked at again. Names that are not sources are ignored.
     pub fn note(&mut self, path: &Path) {
-        let accepted = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| accepts(n, &self.extensions));
+        self.refused.remove(path);
+        self.consider(path);
+    }
+
+    fn consider(&mut self, path: &Path) {
+        if self.refused.contains(path) {
+            return;
+        }
+        let Some(name) = path.file_name() else { return };
+        let Some(name) = name.to_str() else {
+            // Said once; the store, the events and S3 keys all need text.
+            tracing::warn!(source = %path.display(), "not taken: the file name is not valid UTF-8; rename it");
+            self.refused.insert(path.to_path_buf());
+            return;
+        };
+        let accepted = accepts(name, &self.extensions);
         if accepted && !self.seen.contains_key(path) {
             self.seen.insert(
                 path.to_path_buf(),
@@ -80,15 +96,23 @@ impl Candidates {
         }
     }
 
-    /// Notes every source already in `dir` (non-recursive).
+    /// Notes every source in `dir` (non-recursive): at start, and now and then as a
+    /// safety net for changes no notification reported. Files refused before stay
+    /// refused until an event says they changed.
     pub fn scan(&mut self, dir: &Path) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
-                self.note(&entry.path());
+            if !entry.file_type()?.is_dir() {
+                self.consider(&entry.path());
             }
         }
         Ok(())
+    }
+
+    /// Forgets a path and does not take it again until an event says it changed.
+    pub fn refuse(&mut self, path: &Path) {
+        self.seen.remove(path);
+        self.refused.insert(path.to_path_buf());
     }
 
     /// The files that are complete now; they are forgotten here (the caller takes them).
@@ -98,13 +122,34 @@ impl Candidates {
         let now = Instant::now();
         let mut out = Vec::new();
         let mut gone = Vec::new();
+        let mut refused = Vec::new();
         for (path, s) in &mut self.seen {
-            let Ok(meta) = std::fs::metadata(path) else {
-                gone.push(path.clone());
-                continue;
+            let meta = match std::fs::symlink_metadata(path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // Never seen there (an event of a file moved away, our own takes
+                    // included) is not worth a line; a file that was there and went is.
+                    if s.size != u64::MAX {
+                        tracing::info!(source = %path.display(), "not taken: gone before it was complete (moved or deleted)");
+                    }
+                    gone.push(path.clone());
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(source = %path.display(), error = %e, "not taken: cannot be looked at");
+                    refused.push(path.clone());
+                    continue;
+                }
             };
+            if meta.file_type().is_symlink() {
+                // A link could publish a file its owner never dropped here.
+                tracing::warn!(source = %path.display(), "not taken: a symbolic link; drop (or move) the file itself");
+                refused.push(path.clone());
+                continue;
+            }
             if !meta.is_file() {
-                gone.push(path.clone());
+                tracing::warn!(source = %path.display(), "not taken: not a regular file (a FIFO, device or socket)");
+                refused.push(path.clone());
                 continue;
             }
             let mtime = meta.modified().ok();
@@ -123,6 +168,9 @@ impl Candidates {
         }
         for p in gone.iter().chain(&out) {
             self.seen.remove(p);
+        }
+        for p in &refused {
+            self.refuse(p);
         }
         out.sort();
         out

@@ -112,6 +112,7 @@ pub fn watch(
     // OUT is created by each job (an unwritable OUT is a transient failure of the jobs,
     // retried, not a reason to stop watching).
     paths.create()?;
+    let _lock = lock_folder(&opts.input, &paths)?;
     let store = Store::open(&paths.db)?;
     let events = Events::open(&paths.events, opts.webhook.clone())?;
     let ctx = Context {
@@ -134,6 +135,7 @@ pub fn watch(
         .map_err(WatchError::io(&opts.input))?;
     tracing::info!(input = %opts.input.display(), output = %opts.output.display(), jobs = opts.jobs, "watching");
 
+    let mut last_scan = Instant::now();
     std::thread::scope(|scope| -> Result<(), WatchError> {
         let ctx = &ctx;
         let mut workers = Vec::new();
@@ -163,9 +165,18 @@ pub fn watch(
                     }
                 }
             }
+            if last_scan.elapsed() >= RESCAN {
+                // A safety net: notifications can be missed (a full event queue, a folder
+                // on a network mount written from elsewhere).
+                last_scan = Instant::now();
+                if let Err(e) = candidates.scan(&opts.input) {
+                    tracing::warn!(input = %opts.input.display(), error = %e, "cannot list the watch folder");
+                }
+            }
             for path in candidates.ready(&closed) {
                 if let Err(e) = ctx.take(&path) {
-                    tracing::error!(source = %path.display(), error = %e, "cannot take the source");
+                    tracing::error!(source = %path.display(), error = %chain(&e), "not taken");
+                    candidates.refuse(&path);
                 }
             }
         }
@@ -177,6 +188,21 @@ pub fn watch(
         }
         Ok(())
     })
+}
+
+/// How often the folder is listed besides its notifications.
+const RESCAN: Duration = Duration::from_secs(10);
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// Watches `input` with the OS's notifications, or by polling it every second: when
@@ -221,11 +247,101 @@ struct Context<'a> {
     abort: &'a Arc<AtomicBool>,
 }
 
-/// A sidecar `NAME.json` beside a source: per-asset overrides.
+/// A sidecar `NAME.json` beside a source: per-asset overrides. A symbolic link of that
+/// name counts too (it is refused when read, not silently ignored).
 fn sidecar_of(source: &Path) -> Option<PathBuf> {
     let stem = source.file_stem()?;
     let side = source.with_file_name(format!("{}.json", stem.to_string_lossy()));
-    side.is_file().then_some(side)
+    std::fs::symlink_metadata(&side).is_ok().then_some(side)
+}
+
+/// The largest sidecar read: settings, not media.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+
+/// Reads a sidecar: a regular file (not a symbolic link, FIFO or device: a link could
+/// hand another user's file to the job store) of at most [`MAX_SIDECAR_BYTES`].
+fn read_sidecar(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "sidecar {}: a symbolic link; sidecars must be regular files",
+            path.display()
+        ));
+    }
+    if !meta.is_file() {
+        return Err(format!("sidecar {}: not a regular file", path.display()));
+    }
+    if meta.len() > MAX_SIDECAR_BYTES {
+        return Err(format!(
+            "sidecar {}: {} bytes, more than the {MAX_SIDECAR_BYTES} a sidecar may have",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIDECAR_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("sidecar {}: {e}", path.display()))?;
+    Ok(text)
+}
+
+/// JSON merge patch (RFC 7396): objects merge member by member, `null` removes a member,
+/// anything else replaces what was there.
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                t.remove(&k);
+            } else {
+                merge_patch(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+/// Holds `IN/.mpe/watch.lock` for as long as the watcher runs (the OS releases it when
+/// the process dies, even by kill -9): a second watcher on the folder would re-queue the
+/// first one's running jobs as interrupted.
+fn lock_folder(input: &Path, paths: &Paths) -> Result<std::fs::File, WatchError> {
+    use std::io::{Read, Seek, Write};
+    let path = paths.state.join("watch.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(WatchError::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            return Err(WatchError::WrongState {
+                id: "-".into(),
+                reason: format!(
+                    "{}: watched already by mpe (pid {}, holding {})",
+                    input.display(),
+                    pid.trim(),
+                    path.display()
+                ),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(WatchError::io(&path)(e)),
+    }
+    f.set_len(0)
+        .and_then(|()| f.rewind())
+        .and_then(|()| writeln!(f, "{}", std::process::id()))
+        .map_err(WatchError::io(&path))?;
+    Ok(f)
 }
 
 impl Context<'_> {
@@ -253,7 +369,11 @@ impl Context<'_> {
         std::fs::create_dir_all(&dir).map_err(WatchError::io(&dir))?;
         let side = sidecar_of(path);
         let staged = dir.join(&name);
-        std::fs::rename(path, &staged).map_err(WatchError::io(path))?;
+        if let Err(e) = std::fs::rename(path, &staged) {
+            // Vanished (or moved) since it was found: no job, and no empty job folder.
+            let _ = std::fs::remove_dir(&dir);
+            return Err(WatchError::io(path)(e));
+        }
         if let Some(side) = &side {
             let to = dir.join("sidecar.json");
             std::fs::rename(side, &to).map_err(WatchError::io(side))?;
@@ -275,11 +395,15 @@ impl Context<'_> {
             Some(c) => c,
             None => checksum_of(staged)?,
         };
-        let settings = staged
+        let side = staged
             .parent()
             .map(|d| d.join("sidecar.json"))
-            .filter(|p| p.is_file())
-            .and_then(|p| std::fs::read_to_string(p).ok());
+            .filter(|p| std::fs::symlink_metadata(p).is_ok());
+        let (settings, refused) = match side.as_deref().map(read_sidecar) {
+            None => (None, None),
+            Some(Ok(text)) => (Some(text), None),
+            Some(Err(why)) => (None, Some(why)),
+        };
         let profile = settings
             .as_deref()
             .and_then(|s| serde_json::from_str::<Value>(s).ok())
@@ -299,6 +423,19 @@ impl Context<'_> {
         // The event goes first: once the record is in the store a worker may take the job
         // and log PROGRESSING, which must not come before SUBMITTED.
         self.emit(&job, "SUBMITTED", &[], None)?;
+        if let Some(why) = refused {
+            // Recorded as given up at once: no worker may run it with the default profile.
+            let job = Job {
+                status: Status::Error,
+                ..job
+            };
+            self.store.insert(&job)?;
+            // Named where the user put it, not where the job keeps it.
+            let kept = staged.with_file_name("sidecar.json");
+            let dropped = Path::new(source).with_extension("json");
+            let why = why.replace(&*kept.to_string_lossy(), &dropped.to_string_lossy());
+            return self.give_up(&job, &why, true);
+        }
         self.store.insert(&job)?;
         tracing::info!(job = %id, source = %source, "Ingest");
         Ok(())
@@ -435,11 +572,10 @@ impl Context<'_> {
             return Err(format!("sidecar of {}: not a JSON object", job.source));
         };
         let mut merged = serde_json::to_value(&base).map_err(|e| e.to_string())?;
-        for (k, v) in side {
-            if k != "profile" && k != "user_metadata" {
-                merged[k] = v;
-            }
-        }
+        let mut patch = side;
+        patch.remove("profile");
+        patch.remove("user_metadata");
+        merge_patch(&mut merged, Value::Object(patch));
         Profile::from_json(&merged.to_string(), &origin).map_err(|e| e.to_string())
     }
 
@@ -535,7 +671,8 @@ fn park(jobs: &Path, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {
         std::fs::rename(&staged, &to).map_err(WatchError::io(&staged))?;
     }
     let side = staged.with_file_name("sidecar.json");
-    if side.exists() {
+    // A refused sidecar may be a dangling link: it moves all the same.
+    if std::fs::symlink_metadata(&side).is_ok() {
         let stem = to
             .file_stem()
             .unwrap_or_default()
@@ -870,5 +1007,58 @@ impl Jobs {
             }
         }
         self.show(&job.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        // The RFC's own appendix A cases, a few of them.
+        for (target, patch, result) in [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ] {
+            let mut t = target.clone();
+            merge_patch(&mut t, patch.clone());
+            assert_eq!(t, result, "{target} + {patch}");
+        }
     }
 }
