@@ -16,6 +16,10 @@ use clap::Parser;
 
 /// Exit code of a failed run (bad input, bad profile, unwritable output, ...).
 const EXIT_FAILURE: u8 = 1;
+/// Exit code of a run that failed for a reason that may pass on a retry (the source or
+/// the output could not be read or written, an encoder ran out of memory): sysexits'
+/// EX_TEMPFAIL, so that scripts can tell "try again" from "fix the input".
+const EXIT_TRANSIENT: u8 = 75;
 /// Exit code of a run stopped by Ctrl-C.
 const EXIT_CANCELLED: u8 = 130;
 
@@ -26,13 +30,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mpe: error: {e:#}");
-            let cancelled = e
-                .downcast_ref::<engine::Error>()
-                .is_some_and(|e| matches!(e, engine::Error::Cancelled));
-            ExitCode::from(if cancelled {
-                EXIT_CANCELLED
-            } else {
-                EXIT_FAILURE
+            // The engine's error says which class it is; anything else is the user's.
+            ExitCode::from(match e.downcast_ref::<engine::Error>() {
+                Some(engine::Error::Cancelled) => EXIT_CANCELLED,
+                Some(e) if e.is_transient() => EXIT_TRANSIENT,
+                _ => EXIT_FAILURE,
             })
         }
     }

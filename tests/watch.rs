@@ -37,6 +37,12 @@ impl Watcher {
             } else {
                 &["--retry-base", "1"][..]
             })
+            // Files that are not media fail after 2 s still, not the default 30.
+            .args(if extra.contains(&"--wait-incomplete") {
+                &[][..]
+            } else {
+                &["--wait-incomplete", "2"][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -702,5 +708,128 @@ fn one_watcher_a_folder_no_links_and_sidecars_merge_field_by_field() {
         util::entries(&input.join(".mpe/jobs")).is_empty(),
         "no job folder is left behind"
     );
+    w.stop();
+}
+
+/// Appends `bytes` to `path` in `pieces` pieces, closing the file and pausing `pause`
+/// between them, as a resumable-upload server or a shell loop with `>>` does.
+fn append_in_pieces(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
+    for (i, chunk) in bytes.chunks(bytes.len().div_ceil(pieces)).enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open to append");
+        f.write_all(chunk).expect("append");
+    }
+}
+
+/// Uploads are never split: writers that close and reopen the file between pieces, with
+/// pauses longer than the settle time (2 s and 5 s against 0.3 s), an MP4 with its index
+/// first (a cut-off piece reads as truncated) and one with it last (a piece is no media
+/// at all); a file written under a temp name and renamed (taken at once); a file written
+/// to while its job runs (the run is abandoned and made again). Each source is one
+/// complete job of the whole file, and nothing lands in `failed/`.
+#[test]
+fn writers_that_close_and_reopen_between_pieces_make_one_job_each() {
+    let dir = util::work_dir("watch-pieces");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(
+        &input,
+        &output,
+        &small_profile(&dir),
+        &["--wait-incomplete", "20"],
+    );
+    let front = std::fs::read(util::fixture("short")).expect("fixture");
+    // The same media with its index at the end, as FFmpeg writes MP4 by default.
+    let moov_last = dir.join("moov_last.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(util::fixture("short"))
+        .args(["-c", "copy"])
+        .arg(&moov_last)
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last = std::fs::read(&moov_last).expect("moov last");
+    std::thread::scope(|s| {
+        s.spawn(|| append_in_pieces(&input.join("front.mp4"), &front, 3, Duration::from_secs(2)));
+        s.spawn(|| append_in_pieces(&input.join("last.mp4"), &last, 3, Duration::from_secs(5)));
+        // Meanwhile: a temp name, renamed when whole, is taken within a second or so.
+        std::thread::sleep(Duration::from_secs(1));
+        std::fs::write(input.join(".renamed.mp4.tmp"), &front).expect("write temp");
+        std::fs::rename(input.join(".renamed.mp4.tmp"), input.join("renamed.mp4")).expect("rename");
+        let renamed_at = Instant::now();
+        wait_for(&w, 10, "the renamed file's job", |l| {
+            l.iter().any(|j| {
+                j["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("renamed.mp4"))
+            })
+        });
+        let waited = renamed_at.elapsed();
+        assert!(
+            waited < Duration::from_millis(1500),
+            "renamed file taken after {waited:?}"
+        );
+        assert!(
+            w.jobs()
+                .iter()
+                .all(|j| !j["source"].as_str().unwrap_or("").ends_with("last.mp4")),
+            "taken before its last piece: {:#?}",
+            w.jobs()
+        );
+    });
+    wait_for(&w, 60, "three Complete jobs", |l| all_in(l, 3, "Complete"));
+
+    // A longer source that is appended to while its job runs.
+    std::fs::copy(util::fixture("ntsc_long"), input.join("grows.mp4")).expect("drop");
+    let list = wait_for(&w, 30, "the long job to run", |l| {
+        l.iter().any(|j| {
+            j["status"] == "Processing"
+                && j["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("grows.mp4"))
+        })
+    });
+    let grows = list
+        .iter()
+        .find(|j| {
+            j["source"]
+                .as_str()
+                .is_some_and(|s| s.ends_with("grows.mp4"))
+        })
+        .expect("job")
+        .clone();
+    let staged = PathBuf::from(grows["source_now"].as_str().expect("staged"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&staged)
+        .expect("open the staged source");
+    f.write_all(&[0u8; 4096]).expect("append");
+    drop(f);
+    let list = wait_for(&w, 120, "four Complete jobs", |l| all_in(l, 4, "Complete"));
+    let grows = list.iter().find(|j| j["id"] == grows["id"]).expect("job");
+    assert!(
+        grows["attempts"].as_u64().expect("attempts") >= 2,
+        "{grows}"
+    );
+    for j in &list {
+        let name = Path::new(j["source"].as_str().expect("source"))
+            .file_name()
+            .expect("name")
+            .to_owned();
+        let done = input.join("done").join(&name);
+        assert_eq!(j["checksum"], sha256(&done), "{j}");
+    }
+    assert_eq!(
+        sha256(&input.join("done/front.mp4")),
+        sha256(&util::fixture("short"))
+    );
+    assert_eq!(sha256(&input.join("done/last.mp4")), sha256(&moov_last));
+    assert!(util::entries(&input.join("failed")).is_empty());
     w.stop();
 }

@@ -70,6 +70,22 @@ fn open_decoder(stream: &ff::format::stream::Stream) -> Result<decoder::Audio, E
     Ok(decoder)
 }
 
+/// Why an audio pipeline call failed: the source's audio could not be decoded (bad
+/// input), or mpe's own resampling or encoding failed (not the source's fault).
+#[derive(Debug)]
+pub enum AudioFailure {
+    /// A decoder refused the source's audio.
+    Decode(ff::Error),
+    /// The filter graph or the AAC encoder failed.
+    Process(ff::Error),
+}
+
+impl From<ff::Error> for AudioFailure {
+    fn from(e: ff::Error) -> AudioFailure {
+        AudioFailure::Process(e)
+    }
+}
+
 impl AudioPipeline {
     /// Opens decoders (one per selected track of `streams`), filter and AAC encoder.
     /// `start` is the shared zero in seconds, and `end` the video duration audio is
@@ -153,12 +169,12 @@ impl AudioPipeline {
 
     /// Ends the current input: what its decoders still hold goes on, and the stream
     /// carries on with [`AudioPipeline::next_input`] (or ends with `finish`).
-    pub fn end_input(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+    pub fn end_input(&mut self, out: &mut Vec<Packet>) -> Result<(), AudioFailure> {
         for i in 0..self.tracks.len() {
             // Ended already: an input without audio came between (or was last).
             match self.tracks[i].decoder.send_eof() {
                 Err(ff::Error::Eof) => {}
-                r => r?,
+                r => r.map_err(AudioFailure::Decode)?,
             }
             self.receive(i, out)?;
         }
@@ -204,25 +220,25 @@ impl AudioPipeline {
         track: usize,
         packet: &Packet,
         out: &mut Vec<Packet>,
-    ) -> Result<(), ff::Error> {
+    ) -> Result<(), AudioFailure> {
         let t = self.tracks.get_mut(track).ok_or(ff::Error::Bug)?;
         match t.decoder.send_packet(packet) {
             // A damaged audio packet is skipped, as players do, not fatal.
             Err(ff::Error::InvalidData) => return Ok(()),
-            r => r?,
+            r => r.map_err(AudioFailure::Decode)?,
         }
         self.receive(track, out)
     }
 
     /// Ends the stream: drains every decoder, the graph and the encoder into `out`.
-    pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+    pub fn finish(&mut self, out: &mut Vec<Packet>) -> Result<(), AudioFailure> {
         self.end_input(out)?;
         for i in 0..self.tracks.len() {
             self.feed(i, false)?;
         }
         self.drain_filter(out)?;
         self.encoder.send_eof()?;
-        self.drain_encoder(out)
+        Ok(self.drain_encoder(out)?)
     }
 
     /// Hands the frame just decoded to track `i`'s graph input, or (`false`) ends it.
@@ -238,7 +254,7 @@ impl AudioPipeline {
     }
 
     /// Takes every frame track `i`'s decoder has ready into the graph and the encoder.
-    fn receive(&mut self, i: usize, out: &mut Vec<Packet>) -> Result<(), ff::Error> {
+    fn receive(&mut self, i: usize, out: &mut Vec<Packet>) -> Result<(), AudioFailure> {
         loop {
             match self.tracks[i].decoder.receive_frame(&mut self.decoded) {
                 Ok(()) => {
@@ -276,7 +292,7 @@ impl AudioPipeline {
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => break,
                 Err(ff::Error::Eof) => break,
                 Err(ff::Error::InvalidData) => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(AudioFailure::Decode(e)),
             }
         }
         Ok(())

@@ -80,7 +80,19 @@ pub enum Error {
         /// FFmpeg's reason.
         source: ffmpeg_next::Error,
     },
+    /// Reading the source failed part way for a reason other than its content (an I/O
+    /// error of the disk or mount): transient, nothing is published.
+    #[error("{}: read error at {at:.2} s", path.display())]
+    ReadFailed {
+        /// The source.
+        path: PathBuf,
+        /// Media time of the failure, in seconds.
+        at: f64,
+        /// FFmpeg's reason.
+        source: ffmpeg_next::Error,
+    },
     /// The source decoded to no video frames at all.
+
     #[error("{}: no video frame could be decoded", path.display())]
     NoFrames {
         /// The source.
@@ -145,6 +157,36 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error is the input's, the profile's or the job's own: run again as it
+    /// is, it fails the same way, so retrying cannot help. Every other error (I/O of the
+    /// source or the output, FFmpeg's encoders and muxers, resources, an internal error)
+    /// may pass on a retry; [`Error::Cancelled`] is neither, and says `false`.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound { .. }
+                | Error::NotAFile { .. }
+                | Error::Empty { .. }
+                | Error::NotMedia { .. }
+                | Error::Plan(_)
+                | Error::UnsupportedCodec { .. }
+                | Error::Truncated { .. }
+                | Error::Corrupt { .. }
+                | Error::NoFrames { .. }
+                | Error::EncoderOptions { .. }
+                | Error::Exists { .. }
+                | Error::Time { .. }
+                | Error::Clip { .. }
+        ) || matches!(self, Error::Output { source, .. }
+            // A path mpe refuses as written ('%', not UTF-8), not one the system failed.
+            if source.kind() == std::io::ErrorKind::InvalidInput)
+    }
+
+    /// Whether retrying may help: a failure that is neither permanent nor a cancel.
+    pub fn is_transient(&self) -> bool {
+        !self.is_permanent() && !matches!(self, Error::Cancelled)
+    }
+
     pub(crate) fn ffmpeg(stage: impl Into<String>) -> impl FnOnce(ffmpeg_next::Error) -> Error {
         let stage = stage.into();
         move |source| Error::Ffmpeg { stage, source }

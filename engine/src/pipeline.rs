@@ -343,6 +343,18 @@ impl Pipeline<'_> {
         Ok((finished, decoded, thumbs))
     }
 
+    /// A source whose audio cannot be decoded is corrupt; a failing resampler or AAC
+    /// encoder is mpe's failure, and may well pass on a retry (memory).
+    fn audio_failed(&self, e: crate::audio::AudioFailure) -> Error {
+        match e {
+            crate::audio::AudioFailure::Decode(e) => self.corrupt("decoding audio", e),
+            crate::audio::AudioFailure::Process(e) => Error::ffmpeg(format!(
+                "resampling or encoding audio at {:.2} s",
+                self.clock.position()
+            ))(e),
+        }
+    }
+
     fn corrupt(&self, what: &'static str, source: ff::Error) -> Error {
         Error::Corrupt {
             path: self.source.to_path_buf(),
@@ -396,7 +408,7 @@ impl Pipeline<'_> {
             let mut out = Vec::new();
             let ended = self.audio[variant].end_input(&mut out);
             self.send_audio(variant, &out, fanout)?;
-            ended.map_err(|e| self.corrupt("decoding audio", e))?;
+            ended.map_err(|e| self.audio_failed(e))?;
         }
         let base = self.clock.end();
         let mut input = piece.input;
@@ -463,10 +475,20 @@ impl Pipeline<'_> {
             match packet.read(&mut self.input) {
                 Ok(()) => {}
                 Err(ff::Error::Eof) => break,
-                // A read error at the end of a cut-off file: keep what was read, and let the
-                // duration check say "truncated".
-                Err(_) if self.clock.frames > 0 => break,
-                Err(e) => return Err(self.corrupt("reading", e)),
+                Err(e) if cut_off(&e) && self.clock.frames > 0 => {
+                    // A cut-off file ends in a packet the demuxer cannot complete: keep
+                    // what was read, and let the duration check say "truncated".
+                    tracing::debug!(error = %e, at = self.clock.position(), "the source ends in an incomplete packet");
+                    break;
+                }
+                Err(e) if cut_off(&e) => return Err(self.corrupt("reading", e)),
+                Err(e) => {
+                    return Err(Error::ReadFailed {
+                        path: self.source.to_path_buf(),
+                        at: self.clock.position(),
+                        source: e,
+                    })
+                }
             }
             if packet.stream() == self.video_stream {
                 self.video(Some(&packet), fanout, progress)?;
@@ -526,7 +548,7 @@ impl Pipeline<'_> {
                 None => self.audio[variant].finish(&mut out),
             };
             if let Err(e) = pushed {
-                return Err(self.corrupt("decoding audio", e));
+                return Err(self.audio_failed(e));
             }
             self.send_audio(variant, &out, fanout)?;
         }
@@ -548,5 +570,39 @@ impl Pipeline<'_> {
             fanout.audio(variant, p)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a demuxer error is the source's content (damaged or cut-off data), rather than
+/// the system failing to read it (an I/O error, memory), which is transient.
+fn cut_off(e: &ff::Error) -> bool {
+    matches!(e, ff::Error::InvalidData | ff::Error::PatchWelcome)
+        || matches!(e, ff::Error::Other { errno } if *errno == libc::EINVAL)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn only_damaged_data_counts_as_a_cut_off_source() {
+        assert!(cut_off(&ff::Error::InvalidData));
+        for io in [
+            libc::EIO,
+            libc::ENXIO,
+            libc::ESTALE,
+            libc::ENOMEM,
+            libc::EACCES,
+        ] {
+            let e = ff::Error::Other { errno: io };
+            assert!(!cut_off(&e), "{e}");
+            // ...and is a transient failure of the job.
+            let err = Error::ReadFailed {
+                path: "s.mp4".into(),
+                at: 1.0,
+                source: e,
+            };
+            assert!(err.is_transient(), "{err}");
+        }
     }
 }

@@ -18,6 +18,66 @@ pub fn probe(path: &Path) -> Result<MediaInfo, Error> {
     Ok(describe(path, &input))
 }
 
+/// Whether `path` reads to the end its header declares: it opens as media, and the last
+/// seconds of its video are there (a seek near the declared end, then its packets read to
+/// the end of the file; no decoding). A file still being written fails it: an MP4 whose
+/// index is not written yet is not media, one whose index is there but whose data stops
+/// short is truncated. A file that declares no length passes (nothing to compare).
+pub fn complete(path: &Path) -> Result<(), Error> {
+    let mut input = open_input(path)?;
+    let Some(stream) = input.streams().best(Type::Video) else {
+        // Planning says "no video stream" with its own error.
+        return Ok(());
+    };
+    let (index, tb) = (stream.index(), f64::from(stream.time_base()));
+    let start = match stream.start_time() {
+        t if t == ffi::AV_NOPTS_VALUE => 0,
+        t => t,
+    };
+    let fps = f64::from(stream.avg_frame_rate());
+    if stream.duration() <= 0 || tb <= 0.0 {
+        return Ok(());
+    }
+    let declared = (start + stream.duration()) as f64 * tb;
+    let from = ((declared - 2.0).max(0.0) * f64::from(ffi::AV_TIME_BASE)) as i64;
+    // A seek that fails reads from where the probe left off: slower, not wrong.
+    let _ = input.seek(from, ..from);
+    let mut packet = ff::Packet::empty();
+    let mut end = None::<f64>;
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => {}
+            Err(ff::Error::Eof) => break,
+            // Data that stops mid-packet: the end is where the last whole one ends.
+            Err(ff::Error::InvalidData) => break,
+            Err(e) => {
+                return Err(Error::ReadFailed {
+                    path: path.to_path_buf(),
+                    at: end.unwrap_or(0.0),
+                    source: e,
+                })
+            }
+        }
+        if packet.stream() != index {
+            continue;
+        }
+        if let Some(pts) = packet.pts() {
+            let e = (pts + packet.duration().max(0)) as f64 * tb;
+            end = Some(end.map_or(e, |x: f64| x.max(e)));
+        }
+    }
+    // Two frame times of slack, as the transcode's own truncation check allows.
+    let slack = if fps > 0.0 { 2.0 / fps } else { 0.1 };
+    match end {
+        Some(e) if e >= declared - slack => Ok(()),
+        found => Err(Error::Truncated {
+            path: path.to_path_buf(),
+            decoded: found.unwrap_or(0.0),
+            declared,
+        }),
+    }
+}
+
 /// Checks the file and opens it with libavformat, mapping failures to clear errors.
 pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input, Error> {
     crate::init();

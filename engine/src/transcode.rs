@@ -345,9 +345,19 @@ pub fn transcode(
             Some(w) => w.end.unwrap_or(d).min(d) - w.start,
             None => d,
         } + joined_seconds);
-    // An absolute tolerance (a GOP, at least a second): a percentage would let a long film
-    // lose minutes unnoticed.
-    let tolerance = plan.gop_seconds.max(1.0);
+    // One frame's worth of slack (two frame times of the slower of the source's and the
+    // output's rates: the last frame's own duration, and the grid's rounding): a short
+    // clip cut short is refused, and a percentage would let a long film lose minutes.
+    let out_fps = plan.frame_rate[0] as f64 / plan.frame_rate[1].max(1) as f64;
+    let slowest = [source_fps, out_fps]
+        .into_iter()
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let tolerance = if slowest.is_finite() {
+        2.0 / slowest
+    } else {
+        plan.gop_seconds.max(1.0)
+    };
     if let Some(declared) = declared.filter(|d| decoded.end < d - tolerance) {
         return Err(Error::Truncated {
             path: source.clone(),

@@ -31,6 +31,13 @@ pub struct Args {
     /// Accepted extensions, comma separated (default: the video types MediaConvert takes).
     #[arg(long, value_delimiter = ',')]
     pub extensions: Vec<String>,
+    /// Seconds a file that does not yet read as complete media (an MP4 whose index is not
+    /// written, or whose data stops short of what it declares) may stay unchanged and
+    /// still be taken for one being written in pieces: it is taken (and fails) only once
+    /// it has been still this long. Writers that pause longer between pieces should
+    /// write to a temp name and rename.
+    #[arg(long, default_value_t = 30.0)]
+    pub wait_incomplete: f64,
     /// Attempts before a transiently failing job is given up.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
@@ -58,8 +65,8 @@ pub struct Args {
 /// Watches until Ctrl-C or SIGTERM: the first stops taking new work and lets running jobs
 /// finish; a second abandons them (they go back to the queue).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !(args.settle >= 0.0 && args.retry_base >= 0.0) {
-        anyhow::bail!("--settle and --retry-base must not be negative");
+    if !(args.settle >= 0.0 && args.retry_base >= 0.0 && args.wait_incomplete >= 0.0) {
+        anyhow::bail!("--settle, --retry-base and --wait-incomplete must not be negative");
     }
     let extensions = if args.extensions.is_empty() {
         crate::watch::DEFAULT_EXTENSIONS
@@ -86,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         chunks: args.chunks,
         keep_sources: args.keep_sources,
         poll: args.poll,
+        wait_incomplete: Duration::from_secs_f64(args.wait_incomplete),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let abort = Arc::new(AtomicBool::new(false));

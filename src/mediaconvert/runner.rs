@@ -149,12 +149,12 @@ fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
             (JobStatus::Canceled, None, Vec::new(), Vec::new())
         }
         Err(e) => {
-            // 1010: a job the engine cannot run as written; 1999: anything else.
-            let code = if e.downcast_ref::<cloud::CloudError>().is_some() {
-                1010
-            } else {
-                1999
-            };
+            // 1010: a job the engine cannot run as written (its settings or its input, as
+            // the engine classes its errors); 1999: anything else.
+            let permanent = e.downcast_ref::<cloud::CloudError>().is_some()
+                || e.downcast_ref::<engine::Error>()
+                    .is_some_and(engine::Error::is_permanent);
+            let code = if permanent { 1010 } else { 1999 };
             (
                 JobStatus::Error,
                 Some((code, format!("{e:#}"))),

@@ -109,6 +109,22 @@ impl Candidates {
         Ok(())
     }
 
+    /// Puts back a path [`Candidates::ready`] gave out that is not to be taken yet (it
+    /// does not read as complete media while it changed recently): it is looked at again
+    /// once it has held still for the settle time once more, and a close no longer lets
+    /// it skip that wait.
+    pub fn wait(&mut self, path: &Path) {
+        let meta = std::fs::symlink_metadata(path).ok();
+        self.seen.insert(
+            path.to_path_buf(),
+            Seen {
+                size: meta.as_ref().map_or(u64::MAX, |m| m.len()),
+                mtime: meta.and_then(|m| m.modified().ok()),
+                since: Instant::now(),
+            },
+        );
+    }
+
     /// Forgets a path and does not take it again until an event says it changed.
     pub fn refuse(&mut self, path: &Path) {
         self.seen.remove(path);

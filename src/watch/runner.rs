@@ -54,6 +54,10 @@ pub struct WatchOptions {
     pub keep_sources: bool,
     /// Poll the folder every second rather than use the OS's file notifications.
     pub poll: bool,
+    /// A file that changed less than this long ago and does not read as complete media
+    /// is still being written (by a writer that closes and reopens it to append): it is
+    /// not taken yet.
+    pub wait_incomplete: Duration,
 }
 
 /// The watch folder's own paths.
@@ -174,6 +178,10 @@ pub fn watch(
                 }
             }
             for path in candidates.ready(&closed) {
+                if ctx.still_writing(&path) {
+                    candidates.wait(&path);
+                    continue;
+                }
                 if let Err(e) = ctx.take(&path) {
                     tracing::error!(source = %path.display(), error = %chain(&e), "not taken");
                     candidates.refuse(&path);
@@ -344,7 +352,42 @@ fn lock_folder(input: &Path, paths: &Paths) -> Result<std::fs::File, WatchError>
     Ok(f)
 }
 
+/// A source's size and mtime: what says it changed.
+fn stamp(path: &Path) -> Option<(u64, Option<std::time::SystemTime>)> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()))
+}
+
 impl Context<'_> {
+    /// Whether a file that has just held still is, for all we can tell, still being
+    /// written: it changed less than `wait_incomplete` ago and does not read as complete
+    /// media (an MP4 without its index yet, or with data short of what it declares).
+    /// Taking it would split the upload into two broken jobs; it is looked at again when
+    /// it has held still once more, and taken anyway (to fail) once it has been still for
+    /// `wait_incomplete`.
+    fn still_writing(&self, path: &Path) -> bool {
+        let recent = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map(|t| {
+                t.elapsed()
+                    .map_or(true, |age| age < self.opts.wait_incomplete)
+            })
+            .unwrap_or(false);
+        if !recent {
+            return false;
+        }
+        match engine::probe::complete(path) {
+            Ok(()) => false,
+            Err(e) if e.is_permanent() => {
+                tracing::debug!(source = %path.display(), reason = %e, "not complete yet; waiting for more");
+                true
+            }
+            // Unreadable for now: the job says so, and retries.
+            Err(_) => false,
+        }
+    }
+
     /// Turns a complete source into a job: moves it (and its sidecar) into
     /// `.mpe/jobs/<id>/`, then records it. A crash in between is repaired at start by
     /// [`Context::adopt_orphans`].
@@ -515,6 +558,7 @@ impl Context<'_> {
             clip: None,
             joined: Vec::new(),
         };
+        let before = stamp(&staged);
         let mut last = Instant::now();
         let result = engine::transcode(&topts, &mut |p| {
             if self.abort.load(Ordering::Relaxed) {
@@ -527,6 +571,23 @@ impl Context<'_> {
                 }
             }
         });
+        if stamp(&staged) != before && !matches!(result, Err(engine::Error::Cancelled)) {
+            // Written to while it ran (a writer that kept it open): what was made is of
+            // part of it. The asset goes, and the job runs again on the whole file.
+            if let Ok(report) = &result {
+                let _ = std::fs::remove_dir_all(&report.asset_dir);
+            }
+            self.store.set_checksum(&job.id, &checksum_of(&staged)?)?;
+            let message =
+                "the source changed while it was transcoded; running it again once it holds still";
+            tracing::warn!(job = %job.id, "{message}");
+            let not_before =
+                now_unix() + self.opts.settle.max(Duration::from_secs(1)).as_secs_f64();
+            self.emit(&job, "SUBMITTED", &[], Some((message, 1999)))?;
+            return self
+                .store
+                .retry_later(&job.id, &now_rfc3339(), message, not_before);
+        }
         match result {
             Ok(report) => self.finish(&job, &profile, &report.asset_dir, Some(&report)),
             Err(engine::Error::Cancelled) if self.abort.load(Ordering::Relaxed) => {
@@ -539,7 +600,7 @@ impl Context<'_> {
                 self.give_up(&job, "cancelled by `mpe jobs cancel`", true)
             }
             Err(e) => {
-                let permanent = is_permanent(&e);
+                let permanent = e.is_permanent();
                 // Name the source where the user put it, not where the job keeps it.
                 let message =
                     format!("{:#}", anyhow::Error::new(e)).replace(&job.source_now, &job.source);
@@ -748,25 +809,6 @@ fn error_note(parked: &Path, job: &Job, message: &str, permanent: bool) -> Resul
         "time": now_rfc3339(),
     });
     std::fs::write(&note, format!("{body:#}\n")).map_err(WatchError::io(&note))
-}
-
-/// Bad input and bad profiles fail the same way every time: retrying cannot help.
-fn is_permanent(e: &engine::Error) -> bool {
-    use engine::Error as E;
-    matches!(
-        e,
-        E::NotFound { .. }
-            | E::NotAFile { .. }
-            | E::Empty { .. }
-            | E::NotMedia { .. }
-            | E::Plan(_)
-            | E::UnsupportedCodec { .. }
-            | E::Truncated { .. }
-            | E::Corrupt { .. }
-            | E::NoFrames { .. }
-            | E::Time { .. }
-            | E::EncoderOptions { .. }
-    )
 }
 
 /// `base x 2^(attempt-1)`, plus up to half of it again at random, so that jobs failing

@@ -333,6 +333,17 @@ impl Store {
         })
     }
 
+    /// Records a new checksum of a job's source (it changed while the job ran).
+    pub fn set_checksum(&self, id: &str, checksum: &str) -> Result<(), WatchError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE jobs SET checksum = ?2 WHERE id = ?1",
+                params![id, checksum],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// Puts a failed attempt back in the queue, to start no earlier than `not_before`.
     pub fn retry_later(
         &self,
