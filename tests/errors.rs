@@ -74,6 +74,20 @@ fn truncated_file_with_index_at_front() {
     assert!(e.contains("truncated.mp4: truncated: media ends at"), "{e}");
 }
 
+/// A short clip cut short loses more than a frame: refused, where a fixed second of
+/// tolerance let a 1.5 s clip cut at 62 % publish 0.8 s with exit 0.
+#[test]
+fn a_short_clip_cut_at_62_percent_is_refused() {
+    let dir = util::work_dir("err-trunc-short");
+    let whole = std::fs::read(util::fixture("short")).expect("fixture");
+    let cut = dir.join("cut.mp4");
+    std::fs::write(&cut, &whole[..whole.len() * 62 / 100]).expect("cut");
+    let e = fails(&cut, "mobile", &dir.join("out"));
+    assert!(e.contains("cut.mp4: truncated: media ends at"), "{e}");
+    // The whole clip passes the same check.
+    util::transcode(&util::fixture("short"), "mobile", &dir.join("whole"));
+}
+
 #[test]
 fn truncated_file_fails_the_same_when_chunked() {
     let src = util::fixture("truncated");

@@ -833,3 +833,78 @@ fn writers_that_close_and_reopen_between_pieces_make_one_job_each() {
     assert!(util::entries(&input.join("failed")).is_empty());
     w.stop();
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).expect("mount point");
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("mount");
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs (the tests run as root): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .expect("remount");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full output filesystem fails the job as transient, publishes nothing and leaves no
+/// temp folder; once space is freed the retry completes.
+#[test]
+fn a_full_disk_fails_the_job_cleanly_and_the_retry_succeeds_after_space_is_freed() {
+    let dir = util::work_dir("watch-full");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let disk = Tmpfs::mount(&output, "48k");
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    std::fs::copy(util::fixture("short"), input.join("full.mp4")).expect("drop");
+    let list = wait_for(&w, 30, "a failed first attempt", |l| {
+        l.len() == 1 && l[0]["error"].is_string()
+    });
+    let job = &list[0];
+    assert_ne!(
+        job["status"], "Error",
+        "a full disk is worth a retry: {job}"
+    );
+    assert_eq!(job["permanent"], false, "{job}");
+    let err = job["error"].as_str().expect("error");
+    assert!(err.contains("No space left on device"), "{err}");
+    // Nothing published, no temp folder kept.
+    let asset_root = output.join(job["id"].as_str().expect("id"));
+    let left = util::entries(&asset_root);
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+    disk.resize("16m");
+    let list = wait_for(&w, 60, "the retry to complete", |l| {
+        all_in(l, 1, "Complete")
+    });
+    assert!(
+        list[0]["attempts"].as_u64().expect("attempts") >= 2,
+        "{}",
+        list[0]
+    );
+    let asset = PathBuf::from(list[0]["asset_dir"].as_str().expect("asset"));
+    assert!(asset.join("metadata.json").is_file());
+    assert!(util::entries(&input.join("failed")).is_empty());
+    w.stop();
+    drop(disk);
+}
