@@ -1,6 +1,7 @@
 //! Bad input gets one clear line, a non-zero exit, no panic, and leaves no output behind.
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::util;
 
@@ -72,6 +73,86 @@ fn truncated_file_with_index_at_front() {
     let src = util::fixture("truncated");
     let e = fails(&src, "default", &util::work_dir("err-trunc"));
     assert!(e.contains("truncated.mp4: truncated: media ends at"), "{e}");
+}
+
+/// An H.264 stream whose SPS claims 16384x8192 over 320x240 of data is refused before
+/// decoding (it decoded concealment for 19 s at 1.5 GB), and so are sources smaller than
+/// x264 takes, each with the size in the error.
+#[test]
+fn hostile_and_tiny_frame_sizes_are_refused_by_size() {
+    let dir = util::work_dir("err-sizes");
+    let small = dir.join("small.h264");
+    let make = |size: &str, out: &Path, format: &[&str]| {
+        let o = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc=size={size}:rate=25:duration=1"))
+            .args([
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "baseline",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .args(format)
+            .arg(out)
+            .output()
+            .expect("ffmpeg");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    make("320x240", &small, &["-f", "h264"]);
+    let patched = dir.join("hostile.h264");
+    let o = Command::new("python3")
+        .arg(util::repo().join("tests/util/hostile_sps.py"))
+        .args([&small, &patched])
+        .args(["16384", "8192"])
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hostile = dir.join("hostile.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "quiet", "-y", "-i"])
+        .arg(&patched)
+        .args(["-c", "copy"])
+        .arg(&hostile)
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success());
+    // ffprobe, not mpe, says what the stream claims.
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "quiet",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&hostile)
+        .output()
+        .expect("ffprobe");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "16384,8192");
+    let e = fails(&hostile, "mobile", &dir.join("out1"));
+    assert!(
+        e.contains("hostile.mp4: video stream #0: size 16384x8192 is larger than the 8192x8192"),
+        "{e}"
+    );
+    for (size, ok) in [("8x8", false), ("14x14", false), ("16x16", true)] {
+        let src = dir.join(format!("tiny_{size}.mp4"));
+        make(size, &src, &[]);
+        let out = dir.join(format!("out_{size}"));
+        if ok {
+            util::transcode(&src, "mobile", &out);
+        } else {
+            let e = fails(&src, "mobile", &out);
+            assert!(
+                e.contains(&format!(
+                    "size {size} is smaller than the 16x16 the H.264 encoder"
+                )),
+                "{e}"
+            );
+        }
+    }
 }
 
 /// A short clip cut short loses more than a frame: refused, where a fixed second of
@@ -333,4 +414,34 @@ fn output_path_with_percent_is_refused() {
     let e = fails(&util::fixture("short"), "default", &out);
     assert!(e.ends_with("a%d: the path contains '%'"), "{e}");
     assert!(!out.exists());
+}
+
+/// `--threads 100000` is not taken at its word (it planned 825 MB of encoder threads):
+/// brought down to four a core, with a warning naming both.
+#[test]
+fn threads_beyond_reason_are_brought_down_with_a_warning() {
+    let out = util::work_dir("err-threads");
+    let src = util::fixture("short");
+    let o = util::mpe(&[
+        "transcode",
+        src.to_str().expect("utf-8"),
+        "-p",
+        "mobile",
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--progress",
+        "none",
+        "--threads",
+        "100000",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(
+        err.contains(&format!(
+            "--threads 100000 is more than 4 x the {cores} cores here; using {}",
+            4 * cores
+        )),
+        "{err}"
+    );
 }

@@ -517,7 +517,21 @@ impl Pipeline<'_> {
         let (clock, duration, picker) = (&mut self.clock, self.duration, &mut self.picker);
         // A joined input's frames may come in another time base than the clock's.
         let retime = Some((self.decoder.time_base(), self.clock_tb)).filter(|(a, b)| a != b);
+        let source = &self.source;
         let mut sink = |mut f: frame::Video| -> Result<(), Error> {
+            let max = profiles::plan::MAX_SOURCE_SIDE;
+            if f.width() > max || f.height() > max {
+                // A stream that changes its size mid-way (a new SPS) past what is decoded.
+                return Err(Error::Plan(profiles::PlanError::BadVideo {
+                    path: source.display().to_string(),
+                    index: 0,
+                    reason: format!(
+                        "a frame of {}x{} is larger than the {max}x{max} mpe decodes",
+                        f.width(),
+                        f.height()
+                    ),
+                }));
+            }
             if let (Some((from, to)), Some(pts)) = (retime, f.pts()) {
                 f.set_pts(Some(pts.rescale(from, to)));
             }

@@ -321,6 +321,13 @@ fn even_round(x: f64) -> u32 {
     ((x / 2.0).round() as u32 * 2).max(2)
 }
 
+/// The smallest source side x264 opens an encoder for (below 14 it fails with FFmpeg's
+/// "Generic error in an external library"; a macroblock is the round figure).
+pub const MIN_SOURCE_SIDE: u32 = 16;
+
+/// The largest source side decoded (MediaConvert's own inputs stop at 8192 pixels wide).
+pub const MAX_SOURCE_SIDE: u32 = 8192;
+
 /// Makes the plan for `media` with `profile`.
 pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
     let video = media.video.first().ok_or_else(|| PlanError::NoVideo {
@@ -331,9 +338,17 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
         index: video.index,
         reason,
     };
-    if video.width < 2 || video.height < 2 {
+    if video.width < MIN_SOURCE_SIDE || video.height < MIN_SOURCE_SIDE {
         return Err(bad(format!(
-            "size {}x{} is too small",
+            "size {}x{} is smaller than the {MIN_SOURCE_SIDE}x{MIN_SOURCE_SIDE} the H.264 encoder (x264) takes",
+            video.width, video.height
+        )));
+    }
+    if video.width > MAX_SOURCE_SIDE || video.height > MAX_SOURCE_SIDE {
+        // Decoding such a stream takes gigabytes; a stream header claiming it over
+        // small data (a hostile SPS) would decode concealment for minutes.
+        return Err(bad(format!(
+            "size {}x{} is larger than the {MAX_SOURCE_SIDE}x{MAX_SOURCE_SIDE} mpe decodes",
             video.width, video.height
         )));
     }

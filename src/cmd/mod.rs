@@ -51,3 +51,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mediaconvert(a) => mediaconvert::run(a),
     }
 }
+
+/// `--threads` within reason: more than four threads a core only adds memory (each
+/// encoder thread holds frames) and contention, so a larger number is brought down to
+/// that, with a warning.
+pub(crate) fn sane_threads(asked: Option<usize>) -> Option<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cap = 4 * cores;
+    asked.map(|n| {
+        if n > cap {
+            eprintln!(
+                "mpe: warning: --threads {n} is more than 4 x the {cores} cores here; using {cap}"
+            );
+            cap
+        } else {
+            n.max(1)
+        }
+    })
+}

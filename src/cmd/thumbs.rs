@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         format: args.format,
         quality: args.quality,
         fast: args.fast,
-        threads: args.threads,
+        threads: crate::cmd::sane_threads(args.threads),
     };
     let report = engine::thumbs(&opts)?;
     if args.json {

@@ -267,7 +267,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         asset_name,
         profile,
         force: args.force,
-        threads: args.threads,
+        threads: crate::cmd::sane_threads(args.threads),
         chunks: args.chunks,
         cancel: Some(cancel),
         rotation,

@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_attempts: args.max_attempts.max(1),
         retry_base: Duration::from_secs_f64(args.retry_base),
         webhook: args.webhook,
-        cores: args.threads,
+        cores: crate::cmd::sane_threads(args.threads),
         chunks: args.chunks,
         keep_sources: args.keep_sources,
         poll: args.poll,
