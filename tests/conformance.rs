@@ -975,3 +975,101 @@ fn colour_description_is_carried_to_every_rung() {
         "an untagged source stays untagged: {v}"
     );
 }
+
+/// Segmentation as MediaConvert's: a source whose length is a whole number of segments
+/// gets exactly that many in every output of every group (TS HLS, CMAF video and audio,
+/// DASH video and audio), no tail segment of a frame or two; the playlists list them,
+/// and the last TS segment is a whole segment long by ffprobe.
+#[test]
+fn whole_multiples_of_the_segment_length_make_exactly_that_many_segments() {
+    let dir = util::work_dir("conf-seg-matrix");
+    for seconds in [4u32, 6, 12] {
+        let src = dir.join(format!("src{seconds}.mp4"));
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc=size=160x90:rate=25:duration={seconds}"))
+            .args(["-f", "lavfi", "-i"])
+            .arg(format!(
+                "sine=frequency=440:sample_rate=48000:duration={seconds}"
+            ))
+            .args([
+                "-c:v",
+                "libx264",
+                "-g",
+                "25",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-shortest",
+            ])
+            .arg(&src)
+            .output()
+            .expect("ffmpeg");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for segment in [1u32, 2, 6] {
+            let profile = util::write_profile(&dir, "mobile", |p| {
+                p["video"]["gop_seconds"] = serde_json::json!(1);
+                p["video"]["segment_seconds"] = serde_json::json!(segment);
+                p["video"]["preset"] = serde_json::json!("ultrafast");
+                p["renditions"] = serde_json::json!([{ "name": "90p", "height": 90, "bitrate": 200000,
+                    "max_bitrate": 300000, "buffer_size": 400000 }]);
+                p["outputs"] = serde_json::json!({ "hls": { "destination": "hls/" },
+                    "cmaf": { "destination": "cmaf/" }, "dash": { "destination": "dash/" } });
+                p.as_object_mut().expect("object").remove("thumbnails");
+            });
+            let out = dir.join(format!("out{seconds}x{segment}"));
+            let asset = util::transcode(&src, profile.to_str().expect("utf-8"), &out);
+            let want = (seconds / segment.min(seconds)) as usize;
+            let want = if segment > seconds { 1 } else { want };
+            let tree = util::tree(&asset);
+            let case = format!("{seconds} s source, {segment} s segments");
+            for (group, outputs) in [
+                ("hls/", &["90p"][..]),
+                ("cmaf/", &["90p", "audio"][..]),
+                ("dash/", &["90p", "audio"][..]),
+            ] {
+                for output in outputs {
+                    let stem = format!("{group}src{seconds}_{output}_");
+                    let segments = tree
+                        .iter()
+                        .filter(|f| {
+                            f.strip_prefix(&stem).is_some_and(|rest| {
+                                rest.split('.').next().is_some_and(|n| {
+                                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                                })
+                            })
+                        })
+                        .count();
+                    assert_eq!(segments, want, "{case}: {stem}*: {tree:#?}");
+                    if group != "dash/" {
+                        let playlist = asset.join(format!("{group}src{seconds}_{output}.m3u8"));
+                        let text = std::fs::read_to_string(&playlist).expect("playlist");
+                        let listed: Vec<f64> = text
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+                            .filter_map(|l| l.split(',').next()?.parse().ok())
+                            .collect();
+                        assert_eq!(listed.len(), want, "{case}: {}", playlist.display());
+                        let total: f64 = listed.iter().sum();
+                        assert!(
+                            (total - f64::from(seconds)).abs() < 0.1,
+                            "{case}: {} lists {total} s",
+                            playlist.display()
+                        );
+                    }
+                }
+            }
+            let last = asset.join(format!("hls/src{seconds}_90p_{want:05}.ts"));
+            let d: f64 = util::ffprobe(&last)["format"]["duration"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .expect("duration");
+            let whole = f64::from(segment.min(seconds));
+            assert!(
+                (d - whole).abs() < 0.1,
+                "{case}: last TS segment {d} s, not {whole}"
+            );
+        }
+    }
+}
