@@ -2,7 +2,8 @@
 # Installs the system packages mpe needs on Debian 12: FFmpeg's development
 # libraries (ffmpeg-next links them), clang + pkg-config (bindgen), and the
 # ffmpeg/ffprobe command line used as the test oracle and benchmark baseline.
-# With --player it also installs Chromium for the playback tests.
+# openssl makes the HTTPS webhook test's certificates; mount, its tmpfs for the full-disk
+# test. With --player it also installs Chromium for the playback tests.
 # Idempotent: packages already present are skipped quickly by apt.
 set -euo pipefail
 
@@ -10,7 +11,8 @@ pkgs=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev
   libavdevice-dev libswscale-dev libswresample-dev
-  ffmpeg time bc util-linux procps python3 python3-venv
+  ffmpeg time bc util-linux mount procps python3 python3-venv
+  openssl ca-certificates
 )
 if [[ "${1:-}" == "--player" ]]; then
   pkgs+=(chromium)

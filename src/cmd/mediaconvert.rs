@@ -47,9 +47,10 @@ pub enum McCommand {
         /// StatusUpdateInterval, COMPLETE, CANCELED, ERROR) to this JSON-lines file.
         #[arg(long)]
         events: Option<PathBuf>,
-        /// Also POST each event to this URL (needs --events).
-        #[arg(long)]
-        webhook: Option<String>,
+        /// The webhook each event is also POSTed to (needs --events; its outbox is
+        /// FILE.outbox.db).
+        #[command(flatten)]
+        webhook: crate::cmd::WebhookArgs,
     },
 }
 
@@ -78,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             jobs: usize::from(jobs),
             read_timeout: std::time::Duration::from_secs(read_timeout),
             events,
-            webhook,
+            webhook: webhook.webhook()?,
         }),
     }
 }

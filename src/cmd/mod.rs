@@ -69,3 +69,36 @@ pub(crate) fn sane_threads(asked: Option<usize>) -> Option<usize> {
         }
     })
 }
+
+/// The webhook's flags, shared by `mpe watch` and `mpe mediaconvert serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// POST every event (JSON) to this http:// or https:// URL too. Undelivered events
+    /// wait in an outbox (SQLite) and are retried, in order, across restarts.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Sign each POST: header `X-Mpe-Signature-256: sha256=<hex HMAC-SHA256 of the body>`
+    /// with the first line of this file as the key (else MPE_WEBHOOK_SECRET, if set).
+    #[arg(long, requires = "webhook")]
+    pub webhook_secret_file: Option<std::path::PathBuf>,
+    /// PEM file of CA certificates to trust for the webhook, besides the system's.
+    #[arg(long, requires = "webhook")]
+    pub webhook_ca: Option<std::path::PathBuf>,
+}
+
+impl WebhookArgs {
+    /// The webhook, checked (URL, secret, CA file), if one was given.
+    pub fn webhook(&self) -> anyhow::Result<Option<crate::watch::events::Webhook>> {
+        self.webhook
+            .as_deref()
+            .map(|url| {
+                crate::watch::events::Webhook::new(
+                    url,
+                    self.webhook_secret_file.as_deref(),
+                    self.webhook_ca.as_deref(),
+                )
+                .map_err(anyhow::Error::from)
+            })
+            .transpose()
+    }
+}

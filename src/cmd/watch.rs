@@ -22,9 +22,8 @@ pub struct Args {
     /// Jobs run at once; their encoders share the machine's cores.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// POST every event (JSON) to this URL too, with retries.
-    #[arg(long)]
-    pub webhook: Option<String>,
+    #[command(flatten)]
+    pub webhook: crate::cmd::WebhookArgs,
     /// Seconds a file must hold still, closed by every writer, before it is taken.
     #[arg(long, default_value_t = 1.0)]
     pub settle: f64,
@@ -88,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         extensions,
         max_attempts: args.max_attempts.max(1),
         retry_base: Duration::from_secs_f64(args.retry_base),
-        webhook: args.webhook,
+        webhook: args.webhook.webhook()?,
         cores: crate::cmd::sane_threads(args.threads),
         chunks: args.chunks,
         keep_sources: args.keep_sources,

@@ -32,7 +32,7 @@ pub struct ServeOptions {
     /// Where job state changes are appended as EventBridge events (JSON lines).
     pub events: Option<PathBuf>,
     /// Where each event is also POSTed.
-    pub webhook: Option<String>,
+    pub webhook: Option<crate::watch::events::Webhook>,
 }
 
 /// The scratch folder, private to this user (0700). A folder given is created if
@@ -90,9 +90,13 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     )?;
     let events = match &opts.events {
         Some(path) => Some(
-            crate::watch::events::Events::open(path, opts.webhook.clone())
-                .with_context(|| format!("opening the event log {}", path.display()))?
-                .with_source("aws.mediaconvert"),
+            crate::watch::events::Events::open(
+                path,
+                opts.webhook.clone(),
+                &path.with_extension("outbox.db"),
+            )
+            .with_context(|| format!("opening the event log {}", path.display()))?
+            .with_source("aws.mediaconvert"),
         ),
         None if opts.webhook.is_some() => anyhow::bail!("--webhook needs --events FILE"),
         None => None,

@@ -60,6 +60,9 @@ pub enum WatchError {
         /// Why not.
         reason: String,
     },
+    /// The webhook cannot be used as given (its URL, secret or CA file).
+    #[error("webhook: {0}")]
+    Webhook(String),
     /// A bug in mpe.
     #[error("internal error: {0}")]
     Internal(String),

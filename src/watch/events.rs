@@ -64,41 +64,184 @@ pub struct JobProgress {
     pub frames: u64,
 }
 
-/// The event log and the webhook sender.
+/// Where events are POSTed, and how.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// An `http://` or `https://` URL.
+    pub url: String,
+    /// The HMAC-SHA256 key of the `X-Mpe-Signature-256` header, if bodies are signed.
+    pub secret: Option<Vec<u8>>,
+    /// A PEM file of CA certificates trusted besides the system's (a private receiver).
+    pub ca: Option<PathBuf>,
+}
+
+impl Webhook {
+    /// Checks `url` (http or https, with a host) and reads the secret: from `secret_file`
+    /// (its first line), else from `MPE_WEBHOOK_SECRET`; and checks the CA file loads.
+    pub fn new(
+        url: &str,
+        secret_file: Option<&Path>,
+        ca: Option<&Path>,
+    ) -> Result<Webhook, WatchError> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| WatchError::Webhook(format!("{url}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(WatchError::Webhook(format!(
+                "{url}: not an http:// or https:// URL with a host"
+            )));
+        }
+        let secret = match secret_file {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(WatchError::io(f))?;
+                let line = text.lines().next().unwrap_or("").trim().to_string();
+                if line.is_empty() {
+                    return Err(WatchError::Webhook(format!(
+                        "{}: the secret file is empty",
+                        f.display()
+                    )));
+                }
+                Some(line.into_bytes())
+            }
+            None => std::env::var("MPE_WEBHOOK_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(String::into_bytes),
+        };
+        let hook = Webhook {
+            url: url.to_string(),
+            secret,
+            ca: ca.map(Path::to_path_buf),
+        };
+        hook.agent()?;
+        Ok(hook)
+    }
+
+    /// An HTTP client that trusts the system's roots and the CA file.
+    fn agent(&self) -> Result<ureq::Agent, WatchError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // A system certificate rustls cannot use is one root fewer, not an error.
+            let _ = roots.add(cert);
+        }
+        if let Some(ca) = &self.ca {
+            use rustls_pki_types::pem::PemObject;
+            let bad = |e: String| WatchError::Webhook(format!("CA file {}: {e}", ca.display()));
+            let mut added = 0;
+            for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca)
+                .map_err(|e| bad(e.to_string()))?
+            {
+                roots
+                    .add(cert.map_err(|e| bad(e.to_string()))?)
+                    .map_err(|e| bad(e.to_string()))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(bad("no certificate in it".into()));
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| WatchError::Webhook(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .tls_config(std::sync::Arc::new(config))
+            .build())
+    }
+
+    /// `sha256=<hex>` of HMAC-SHA256 over `body`, the `X-Mpe-Signature-256` header.
+    pub fn signature(secret: &[u8], body: &[u8]) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(body);
+        let bytes = mac.finalize().into_bytes();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256={hex}")
+    }
+}
+
+/// The outbox: events not yet delivered to the webhook, oldest first, in a SQLite table
+/// (the job store's file for the watch folder), so that neither an endpoint that is down
+/// nor a restart loses one.
+const OUTBOX: &str = "CREATE TABLE IF NOT EXISTS mpe_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    body TEXT NOT NULL
+)";
+
+fn open_outbox(path: &Path) -> Result<rusqlite::Connection, WatchError> {
+    let db = |e: rusqlite::Error| WatchError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = rusqlite::Connection::open(path).map_err(db)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db)?;
+    conn.execute_batch(OUTBOX).map_err(db)?;
+    Ok(conn)
+}
+
+/// The event log and the webhook's outbox.
 pub struct Events {
     /// The envelope's `source`.
     source: &'static str,
     path: PathBuf,
     log: Mutex<std::fs::File>,
-    webhook: Option<Mutex<Sender<String>>>,
+    outbox: Option<Outbox>,
+}
+
+struct Outbox {
+    path: PathBuf,
+    conn: Mutex<rusqlite::Connection>,
+    wake: Mutex<Sender<()>>,
 }
 
 impl Events {
-    /// Appends to `path`; POSTs each event to `webhook` as well, on a thread of its own
-    /// with retries, so a slow endpoint never holds a job up.
-    pub fn open(path: &Path, webhook: Option<String>) -> Result<Events, WatchError> {
+    /// Appends to `path`; with a webhook, each event also goes into the outbox in
+    /// `outbox` (a SQLite file) and a thread of its own POSTs them, oldest first, until
+    /// each is taken: a slow or absent endpoint never holds a job up, and what it has not
+    /// taken is sent after a restart.
+    pub fn open(
+        path: &Path,
+        webhook: Option<Webhook>,
+        outbox: &Path,
+    ) -> Result<Events, WatchError> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(WatchError::io(path))?;
-        let webhook = webhook.map(|url| {
-            let (tx, rx) = channel::<String>();
-            std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(10))
-                    .build();
-                for body in rx {
-                    post(&agent, &url, &body);
-                }
-            });
-            Mutex::new(tx)
-        });
+        let outbox = match webhook {
+            None => None,
+            Some(hook) => {
+                let agent = hook.agent()?;
+                let sender = open_outbox(outbox)?;
+                let (tx, rx) = channel::<()>();
+                let at = outbox.to_path_buf();
+                std::thread::Builder::new()
+                    .name("webhook".into())
+                    .spawn(move || deliver(&agent, &hook, &sender, &rx, &at))
+                    .map_err(|e| {
+                        WatchError::Internal(format!("cannot start the webhook sender: {e}"))
+                    })?;
+                Some(Outbox {
+                    path: outbox.to_path_buf(),
+                    conn: Mutex::new(open_outbox(outbox)?),
+                    wake: Mutex::new(tx),
+                })
+            }
+        };
         Ok(Events {
             source: "mpe.watch",
             path: path.to_path_buf(),
             log: Mutex::new(log),
-            webhook,
+            outbox,
         })
     }
 
@@ -108,7 +251,7 @@ impl Events {
         self
     }
 
-    /// Writes one event (one line) and hands it to the webhook.
+    /// Writes one event (one line) and puts it in the webhook's outbox.
     pub fn emit(&self, change: &Change<'_>) -> Result<(), WatchError> {
         let mut e = event(change);
         e.source = self.source.into();
@@ -124,36 +267,99 @@ impl Events {
                 .and_then(|_| log.flush())
                 .map_err(WatchError::io(&self.path))?;
         }
-        if let Some(tx) = &self.webhook {
-            if let Ok(tx) = tx.lock() {
+        if let Some(o) = &self.outbox {
+            let conn = o
+                .conn
+                .lock()
+                .map_err(|_| WatchError::Internal("outbox lock poisoned".into()))?;
+            conn.execute(
+                "INSERT INTO mpe_outbox (job_id, body) VALUES (?1, ?2)",
+                rusqlite::params![change.job_id, line],
+            )
+            .map_err(|e| WatchError::Store {
+                path: o.path.clone(),
+                source: e,
+            })?;
+            if let Ok(tx) = o.wake.lock() {
                 // The sender thread only ends with the process.
-                let _ = tx.send(line);
+                let _ = tx.send(());
             }
         }
         Ok(())
     }
 }
 
-/// POSTs with up to five attempts, backing off 0.5, 1, 2, 4 s; failures are logged.
-fn post(agent: &ureq::Agent, url: &str, body: &str) {
-    let mut wait = Duration::from_millis(500);
-    for attempt in 1..=5 {
-        match agent
-            .post(url)
-            .set("Content-Type", "application/json")
-            .send_string(body)
-        {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(%url, attempt, error = %e, "webhook POST failed");
-                if attempt < 5 {
-                    std::thread::sleep(wait);
-                    wait *= 2;
+/// The webhook sender: POSTs the oldest undelivered event until it is taken (any 2xx),
+/// then deletes it and goes on; failures back off from 0.5 s, doubling, to 30 s between
+/// tries, for as long as it takes. Delivery is at least once: a receiver that must not
+/// act twice dedupes on the event's `id`.
+fn deliver(
+    agent: &ureq::Agent,
+    hook: &Webhook,
+    conn: &rusqlite::Connection,
+    wake: &std::sync::mpsc::Receiver<()>,
+    at: &Path,
+) {
+    let mut failures = 0u32;
+    loop {
+        let next: rusqlite::Result<Option<(i64, String)>> = {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                "SELECT seq, body FROM mpe_outbox ORDER BY seq LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        };
+        match next {
+            Ok(Some((seq, body))) => match post(agent, hook, &body) {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::info!(url = %hook.url, "webhook reached again");
+                    }
+                    failures = 0;
+                    if let Err(e) = conn.execute("DELETE FROM mpe_outbox WHERE seq = ?1", [seq]) {
+                        tracing::error!(outbox = %at.display(), error = %e, "cannot mark an event delivered");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
                 }
+                Err(e) => {
+                    failures += 1;
+                    let wait = Duration::from_millis(500)
+                        .saturating_mul(1 << (failures - 1).min(6))
+                        .min(Duration::from_secs(30));
+                    tracing::warn!(url = %hook.url, attempt = failures, error = %e, retry_in = ?wait, "webhook POST failed; the event stays in the outbox");
+                    std::thread::sleep(wait);
+                }
+            },
+            Ok(None) => {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                    wake.recv_timeout(Duration::from_secs(1))
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(outbox = %at.display(), error = %e, "cannot read the outbox");
+                std::thread::sleep(Duration::from_secs(1));
             }
         }
     }
-    tracing::error!(%url, "webhook gave up on an event after 5 attempts");
+}
+
+/// One POST of an event, signed when there is a secret.
+fn post(agent: &ureq::Agent, hook: &Webhook, body: &str) -> Result<(), Box<ureq::Error>> {
+    let mut req = agent
+        .post(&hook.url)
+        .set("Content-Type", "application/json")
+        .set("User-Agent", concat!("mpe/", env!("CARGO_PKG_VERSION")));
+    if let Some(secret) = &hook.secret {
+        req = req.set(
+            "X-Mpe-Signature-256",
+            &Webhook::signature(secret, body.as_bytes()),
+        );
+    }
+    req.send_string(body).map(|_| ()).map_err(Box::new)
 }
 
 /// The EventBridge envelope and MediaConvert detail of a change, in the cloud crate's

@@ -43,8 +43,8 @@ pub struct WatchOptions {
     pub max_attempts: u32,
     /// First retry delay; doubled at each attempt, with up to 50% jitter.
     pub retry_base: Duration,
-    /// Events are POSTed here too.
-    pub webhook: Option<String>,
+    /// Events are POSTed here too (through the outbox in the job store).
+    pub webhook: Option<super::events::Webhook>,
     /// Cores shared by all jobs' encoders (default: all available).
     pub cores: Option<usize>,
     /// Whether rungs are encoded in chunks on parallel encoders.
@@ -118,7 +118,7 @@ pub fn watch(
     paths.create()?;
     let _lock = lock_folder(&opts.input, &paths)?;
     let store = Store::open(&paths.db)?;
-    let events = Events::open(&paths.events, opts.webhook.clone())?;
+    let events = Events::open(&paths.events, opts.webhook.clone(), &paths.db)?;
     let ctx = Context {
         opts,
         paths: &paths,
@@ -947,7 +947,7 @@ impl Jobs {
         let store = Store::open(&paths.db)?;
         // State changes made here are logged like the watcher's (the webhook is the
         // watcher's to call).
-        let events = Events::open(&paths.events, None)?;
+        let events = Events::open(&paths.events, None, &paths.db)?;
         Ok(Jobs {
             paths,
             store,
