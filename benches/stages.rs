@@ -116,6 +116,7 @@ fn ladder(c: &mut Criterion) {
         force: true,
         threads: None,
         chunks: engine::Chunks::Off,
+        chunk_memory: None,
         cancel: None,
         rotation: None,
         clip: None,

@@ -1073,3 +1073,95 @@ fn whole_multiples_of_the_segment_length_make_exactly_that_many_segments() {
         }
     }
 }
+
+/// Chunked encoding stays within its memory bound at 4K: each lane may queue a segment of
+/// raw 2160p frames (26 of them, 323 MB), and three lanes unbounded go well over 300 MiB
+/// beyond the unchunked run's peak RSS (by GNU time); with `--chunk-memory-mib 300` not
+/// even one lane's chunk fits, the rung is encoded unchunked, and the peak stays within
+/// 300 MiB of the unchunked run's.
+#[test]
+fn chunked_encoding_at_4k_stays_within_its_memory_bound() {
+    let dir = util::work_dir("conf-chunk-memory");
+    let src = dir.join("uhd.mp4");
+    let o = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=3840x2160:rate=24:duration=3",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "32",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&src)
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let profile = util::write_profile(&dir, "default", |p| {
+        p["video"]["gop_seconds"] = serde_json::json!(1);
+        p["video"]["segment_seconds"] = serde_json::json!(1);
+        p["video"]["preset"] = serde_json::json!("ultrafast");
+        p["renditions"] = serde_json::json!([{ "name": "2160p", "height": 2160, "bitrate": 4000000,
+            "max_bitrate": 6000000, "buffer_size": 8000000 }]);
+        p["outputs"] = serde_json::json!({ "cmaf": { "destination": "cmaf/" } });
+        for k in ["thumbnails", "preview", "trickplay"] {
+            p.as_object_mut().expect("object").remove(k);
+        }
+    });
+    let peak = |label: &str, extra: &[&str]| -> u64 {
+        let out = dir.join(label);
+        let o = std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak-kb %M"])
+            .arg(env!("CARGO_BIN_EXE_mpe"))
+            .arg("transcode")
+            .arg(&src)
+            .args(["-p", profile.to_str().expect("utf-8"), "-o"])
+            .arg(&out)
+            .args(["--progress", "none", "--threads", "2"])
+            .args(extra)
+            .output()
+            .expect("GNU time");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{label}: {err}");
+        err.lines()
+            .find_map(|l| l.strip_prefix("peak-kb "))
+            .and_then(|k| k.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{label}: no peak in {err}"))
+            * 1024
+    };
+    let off = peak("off", &["--chunks", "off"]);
+    let unbounded = peak(
+        "unbounded",
+        &["--chunks", "3", "--chunk-memory-mib", "100000"],
+    );
+    let bounded = peak("bounded", &["--chunks", "3", "--chunk-memory-mib", "300"]);
+    let mib = |b: u64| b >> 20;
+    eprintln!(
+        "peak RSS: off {} MiB, unbounded {} MiB, bounded {} MiB",
+        mib(off),
+        mib(unbounded),
+        mib(bounded)
+    );
+    assert!(
+        bounded <= off + (300 << 20),
+        "bounded: {} MiB over the unchunked run's {} MiB",
+        mib(bounded.saturating_sub(off)),
+        mib(off)
+    );
+    assert!(
+        unbounded > off + (300 << 20),
+        "the bound did not bind: unbounded {} MiB against {} MiB unchunked",
+        mib(unbounded),
+        mib(off)
+    );
+}

@@ -63,6 +63,13 @@ impl Watcher {
 
     /// SIGINT, then waits for a clean exit.
     fn stop(mut self) {
+        // Not before it is up: until then SIGINT has its default effect.
+        let up = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < up
+            && !std::fs::read_to_string(&self.log).is_ok_and(|l| l.contains(" watching"))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         // bash's own `kill`: no procps needed.
         let _ = Command::new("bash")
             .args(["-c", &format!("kill -INT {}", self.child.id())])
@@ -1062,4 +1069,116 @@ fn webhook_events_over_https_are_signed_and_survive_an_outage_and_a_restart() {
             .collect();
         assert_eq!(l["signature"], format!("sha256={want}"), "{body}");
     }
+}
+
+/// A kill -9 soak: the watcher killed at ten moments drawn from a fixed seed while a
+/// burst of sources is taken and transcoded, then left to finish. Every source ends
+/// complete exactly once (one job, one ladder), no temp or job folder is left, and every
+/// job's last event is its COMPLETE.
+#[test]
+fn a_watcher_killed_ten_times_during_a_burst_completes_every_source_once() {
+    let dir = util::work_dir("watch-soak");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    std::fs::create_dir_all(&input).expect("in");
+    let profile = small_profile(&dir);
+    // 8 s sources: jobs of about a second, so that the kills fall inside them.
+    let src = util::fixture("counter");
+    let sources = 12;
+    for i in 0..sources / 2 {
+        std::fs::copy(&src, input.join(format!("s{i:02}.mp4"))).expect("drop");
+    }
+    // A fixed-seed LCG: the same kill moments on every run.
+    let mut seed: u64 = 0x5eed_2026;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % 1000
+    };
+    for round in 0..10 {
+        let w = Watcher::start(&input, &output, &profile, &["--jobs", "2"]);
+        if round == 2 {
+            for i in sources / 2..sources {
+                std::fs::copy(&src, input.join(format!("s{i:02}.mp4"))).expect("drop");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200 + next() * 3 / 2));
+        w.kill9();
+    }
+    let w = Watcher::start(&input, &output, &profile, &["--jobs", "2"]);
+    let list = wait_for(&w, 120, "every source complete", |l| {
+        all_in(l, sources, "Complete")
+    });
+    w.stop();
+    let mut names: Vec<String> = list
+        .iter()
+        .map(|j| {
+            Path::new(j["source"].as_str().expect("source"))
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), sources, "one job per source: {list:#?}");
+    assert_eq!(util::entries(&input.join("done")).len(), sources);
+    assert!(util::entries(&input.join("failed")).is_empty());
+    assert!(
+        util::entries(&input.join(".mpe/jobs")).is_empty(),
+        "job folders left"
+    );
+    // One asset folder per job, each complete, and no temp folder anywhere.
+    let job_dirs = util::entries(&output);
+    assert_eq!(job_dirs.len(), sources, "{job_dirs:?}");
+    for d in &job_dirs {
+        let inside = util::entries(&output.join(d));
+        assert_eq!(inside.len(), 1, "{d}: {inside:?}");
+        assert!(output
+            .join(d)
+            .join(&inside[0])
+            .join("metadata.json")
+            .is_file());
+    }
+    let ev = events(&input);
+    for j in &list {
+        let statuses = statuses_of(&ev, &j["id"]);
+        assert_eq!(
+            statuses.last().map(String::as_str),
+            Some("COMPLETE"),
+            "{j}: {statuses:?}"
+        );
+    }
+}
+
+/// The watch folder removed and made again is watched again: its state, lock and
+/// notifications come back, and a file dropped into the new folder becomes a job.
+#[test]
+fn a_watch_folder_removed_and_made_again_keeps_being_watched() {
+    let dir = util::work_dir("watch-rewatch");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    std::fs::copy(util::fixture("short"), input.join("first.mp4")).expect("drop");
+    wait_for(&w, 60, "the first job", |l| all_in(l, 1, "Complete"));
+    std::fs::remove_dir_all(&input).expect("remove the folder");
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::create_dir(&input).expect("make it again");
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::copy(util::fixture("short"), input.join("second.mp4")).expect("drop again");
+    let list = wait_for(&w, 60, "a job in the new folder", |l| {
+        l.iter().any(|j| {
+            j["status"] == "Complete"
+                && j["source"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with("second.mp4"))
+        })
+    });
+    assert_eq!(list.len(), 1, "the new folder's store: {list:#?}");
+    assert!(input.join("done/second.mp4").is_file());
+    assert!(input.join(".mpe/watch.lock").is_file());
+    let log = std::fs::read_to_string(&w.log).expect("log");
+    assert!(log.contains("the watch folder is gone"), "{log}");
+    assert!(log.contains("the watch folder was re-created"), "{log}");
+    w.stop();
 }

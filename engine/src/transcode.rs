@@ -44,6 +44,10 @@ pub struct TranscodeOptions {
     pub threads: Option<usize>,
     /// Whether rungs are encoded in GOP-aligned chunks on parallel encoders.
     pub chunks: Chunks,
+    /// Bytes of raw frames all chunk encoders together may hold queued (each lane holds
+    /// a chunk); `None` for [`DEFAULT_CHUNK_MEMORY`]. Rungs get fewer lanes, or none,
+    /// rather than go over it.
+    pub chunk_memory: Option<u64>,
     /// Set to true to stop; the run then fails with [`Error::Cancelled`] and publishes nothing.
     pub cancel: Option<Arc<AtomicBool>>,
     /// A clockwise rotation to apply instead of the one the source's metadata asks
@@ -57,6 +61,9 @@ pub struct TranscodeOptions {
     /// rate and names.
     pub joined: Vec<Joined>,
 }
+
+/// The default bound on the raw frames chunked encoding queues: 1 GiB.
+pub const DEFAULT_CHUNK_MEMORY: u64 = 1 << 30;
 
 /// An input joined to the timeline after the source.
 #[derive(Debug, Clone)]
@@ -266,6 +273,7 @@ pub fn transcode(
         out_tb,
         (&variants, &specs),
         (cores, opts.chunks),
+        opts.chunk_memory.unwrap_or(DEFAULT_CHUNK_MEMORY),
         color,
     )
     .into_iter()
@@ -842,17 +850,34 @@ fn rung_setups(
     frame_tb: Rational,
     (variants, specs): (&[&PlannedAudio], &[StreamSpec]),
     (cores, chunks): (usize, Chunks),
+    memory: u64,
     color: rung::Color,
 ) -> Vec<rung::Setup> {
     let plan = asset.plan;
     let profile = asset.profile;
     let gop_frames = (plan.gop_seconds * asset.fps).round().max(1.0) as u32;
     let threads = thread_budget(plan, cores);
+    let pixels: f64 = plan
+        .renditions
+        .iter()
+        .map(|r| f64::from(r.width) * f64::from(r.height))
+        .sum::<f64>()
+        .max(1.0);
     plan.renditions
         .iter()
         .zip(threads)
         .map(|(r, budget)| {
-            let (lanes, threads) = lanes(r.height.min(r.width), budget, chunks);
+            let (mut lanes, mut threads) = lanes(r.height.min(r.width), budget, chunks);
+            // Each lane queues a chunk (a segment) of raw frames; the rungs share the
+            // memory bound by their pixels, as they share the cores.
+            let share = memory as f64 * f64::from(r.width) * f64::from(r.height) / pixels;
+            let fit = (share / chunk_bytes(r, plan, asset.fps)).floor() as usize;
+            if lanes > 1 && fit < lanes {
+                let fewer = if fit < 2 { 1 } else { fit };
+                tracing::info!(rung = %r.name, asked = lanes, lanes = fewer, memory_mib = memory >> 20, "fewer chunk encoders to stay within the chunk memory");
+                lanes = fewer;
+                threads = budget.div_ceil(lanes).max(1);
+            }
             let index =
                 |a: Option<&PlannedAudio>| a.and_then(|a| variants.iter().position(|v| *v == a));
             let variant = index(plan.rung_audio(r));
@@ -921,6 +946,13 @@ fn lanes(short: u32, budget: usize, chunks: Chunks) -> (usize, usize) {
         Chunks::Lanes(n) => n.max(1),
     };
     (lanes, budget.div_ceil(lanes).max(1))
+}
+
+/// Bytes of the raw frames one lane of rung `r` queues: a chunk (a segment) and two, of
+/// 8-bit 4:2:0 pictures (what the rungs encode).
+fn chunk_bytes(r: &profiles::PlannedRendition, plan: &Plan, fps: f64) -> f64 {
+    let frames = (plan.segment_seconds * fps.max(1.0)).ceil() + 2.0;
+    frames * f64::from(r.width) * f64::from(r.height) * 1.5
 }
 
 /// Splits `cores` encoder threads across the rungs by pixel count: one x264 per rung, big

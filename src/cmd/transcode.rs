@@ -44,6 +44,11 @@ pub struct Args {
     /// encoders per rung.
     #[arg(long, default_value = "off", value_parser = parse_chunks)]
     pub chunks: engine::Chunks,
+    /// MiB of raw frames the chunk encoders together may queue (each holds a segment of
+    /// frames): rungs get fewer encoders, or none, rather than go over it.
+    #[arg(long, value_name = "MIB", default_value_t = engine::transcode::DEFAULT_CHUNK_MEMORY >> 20,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub chunk_memory_mib: u64,
     /// Progress display: a bar on a terminal, plain lines otherwise, or JSON lines.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub progress: Mode,
@@ -269,6 +274,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         force: args.force,
         threads: crate::cmd::sane_threads(args.threads),
         chunks: args.chunks,
+        chunk_memory: Some(args.chunk_memory_mib << 20),
         cancel: Some(cancel),
         rotation,
         clip,

@@ -50,6 +50,11 @@ pub struct Args {
     /// --chunks`): off, auto, or a number of encoders per rung.
     #[arg(long, default_value = "off", value_parser = crate::cmd::transcode::parse_chunks)]
     pub chunks: engine::Chunks,
+    /// MiB of raw frames each job's chunk encoders may queue (as `mpe transcode
+    /// --chunk-memory-mib`).
+    #[arg(long, value_name = "MIB", default_value_t = engine::transcode::DEFAULT_CHUNK_MEMORY >> 20,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub chunk_memory_mib: u64,
     /// Leave processed sources where they were dropped instead of moving them to done/
     /// (a source already processed, same path and checksum, is not taken again).
     #[arg(long)]
@@ -90,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         webhook: args.webhook.webhook()?,
         cores: crate::cmd::sane_threads(args.threads),
         chunks: args.chunks,
+        chunk_memory: Some(args.chunk_memory_mib << 20),
         keep_sources: args.keep_sources,
         poll: args.poll,
         wait_incomplete: Duration::from_secs_f64(args.wait_incomplete),

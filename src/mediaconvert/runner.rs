@@ -231,6 +231,7 @@ fn execute(
         force: true,
         threads,
         chunks: engine::Chunks::Off,
+        chunk_memory: None,
         cancel: Some(cancel.clone()),
         rotation: job.rotation,
         clip: job.clip,

@@ -226,7 +226,7 @@ impl Events {
                 let at = outbox.to_path_buf();
                 std::thread::Builder::new()
                     .name("webhook".into())
-                    .spawn(move || deliver(&agent, &hook, &sender, &rx, &at))
+                    .spawn(move || deliver(&agent, &hook, sender, &rx, &at))
                     .map_err(|e| {
                         WatchError::Internal(format!("cannot start the webhook sender: {e}"))
                     })?;
@@ -249,6 +249,27 @@ impl Events {
     pub fn with_source(mut self, source: &'static str) -> Events {
         self.source = source;
         self
+    }
+
+    /// Opens the log and the outbox anew at their paths (their folder was removed and
+    /// re-created); the sender follows on its own.
+    pub fn reopen(&self) -> Result<(), WatchError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(WatchError::io(&self.path))?;
+        *self
+            .log
+            .lock()
+            .map_err(|_| WatchError::Internal("event log lock poisoned".into()))? = log;
+        if let Some(o) = &self.outbox {
+            let fresh = open_outbox(&o.path)?;
+            *o.conn
+                .lock()
+                .map_err(|_| WatchError::Internal("outbox lock poisoned".into()))? = fresh;
+        }
+        Ok(())
     }
 
     /// Writes one event (one line) and puts it in the webhook's outbox.
@@ -296,12 +317,24 @@ impl Events {
 fn deliver(
     agent: &ureq::Agent,
     hook: &Webhook,
-    conn: &rusqlite::Connection,
+    conn: rusqlite::Connection,
     wake: &std::sync::mpsc::Receiver<()>,
     at: &Path,
 ) {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let mut conn = conn;
+    let mut opened = identity(at);
     let mut failures = 0u32;
     loop {
+        // The file was replaced (its folder removed and made again): follow it.
+        let now = identity(at);
+        if now.is_some() && now != opened {
+            if let Ok(fresh) = open_outbox(at) {
+                conn = fresh;
+                opened = now;
+            }
+        }
         let next: rusqlite::Result<Option<(i64, String)>> = {
             use rusqlite::OptionalExtension;
             conn.query_row(

@@ -49,6 +49,8 @@ pub struct WatchOptions {
     pub cores: Option<usize>,
     /// Whether rungs are encoded in chunks on parallel encoders.
     pub chunks: engine::Chunks,
+    /// Bytes of raw frames each job's chunk encoders may queue.
+    pub chunk_memory: Option<u64>,
     /// Put processed sources back where they were dropped instead of into `done/`; a
     /// source whose path and checksum match a completed job is then not taken again.
     pub keep_sources: bool,
@@ -116,7 +118,7 @@ pub fn watch(
     // OUT is created by each job (an unwritable OUT is a transient failure of the jobs,
     // retried, not a reason to stop watching).
     paths.create()?;
-    let _lock = lock_folder(&opts.input, &paths)?;
+    let mut _lock = lock_folder(&opts.input, &paths)?;
     let store = Store::open(&paths.db)?;
     let events = Events::open(&paths.events, opts.webhook.clone(), &paths.db)?;
     let ctx = Context {
@@ -132,7 +134,9 @@ pub fn watch(
     ctx.adopt_orphans()?;
 
     let (tx, rx) = std::sync::mpsc::channel();
-    let _watcher = watch_folder(&opts.input, opts.poll, tx)?;
+    let mut _watcher = watch_folder(&opts.input, opts.poll, tx.clone())?;
+    let mut folder = folder_identity(&opts.input);
+    let mut last_check = Instant::now();
     let mut candidates = Candidates::new(opts.settle, opts.extensions.clone());
     candidates
         .scan(&opts.input)
@@ -169,7 +173,31 @@ pub fn watch(
                     }
                 }
             }
-            if last_scan.elapsed() >= RESCAN {
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                let now = folder_identity(&opts.input);
+                if now != folder {
+                    match now {
+                        None => {
+                            tracing::warn!(input = %opts.input.display(), "the watch folder is gone; watching for it to come back")
+                        }
+                        Some(_) => {
+                            // Made again (or another folder moved into its place): its own
+                            // state, lock and notifications, and whatever is in it.
+                            tracing::warn!(input = %opts.input.display(), "the watch folder was re-created; watching it again");
+                            paths.create()?;
+                            drop(_lock);
+                            _lock = lock_folder(&opts.input, &paths)?;
+                            store.reopen(&paths.db)?;
+                            events.reopen()?;
+                            _watcher = watch_folder(&opts.input, opts.poll, tx.clone())?;
+                            last_scan = Instant::now() - RESCAN;
+                        }
+                    }
+                    folder = now;
+                }
+            }
+            if folder.is_some() && last_scan.elapsed() >= RESCAN {
                 // A safety net: notifications can be missed (a full event queue, a folder
                 // on a network mount written from elsewhere).
                 last_scan = Instant::now();
@@ -196,6 +224,15 @@ pub fn watch(
         }
         Ok(())
     })
+}
+
+/// The watch folder's device and inode: what tells that it was removed and made again.
+fn folder_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// How often the folder is listed besides its notifications.
@@ -553,6 +590,7 @@ impl Context<'_> {
             // All jobs' encoders together stay within the machine's cores.
             threads: Some((cores / self.opts.jobs.max(1)).max(1)),
             chunks: self.opts.chunks,
+            chunk_memory: self.opts.chunk_memory,
             cancel: Some(cancel.clone()),
             rotation: None,
             clip: None,
@@ -652,6 +690,16 @@ impl Context<'_> {
             true => self.put_back(job)?,
             false => self.park(job, &self.paths.done)?,
         };
+        let groups = report
+            .map(|r| {
+                group_details(profile, r, &|rel| {
+                    asset.join(rel).to_string_lossy().to_string()
+                })
+            })
+            .unwrap_or_default();
+        // The event before the record: killed in between, the job is run again (its asset
+        // found published) and COMPLETE said twice, rather than recorded and never said.
+        self.emit(job, "COMPLETE", &groups, None)?;
         self.store.complete(
             &job.id,
             &now_rfc3339(),
@@ -660,20 +708,20 @@ impl Context<'_> {
             &source_now.to_string_lossy(),
         )?;
         tracing::info!(job = %job.id, asset = %asset.display(), "Complete");
-        let groups = report
-            .map(|r| {
-                group_details(profile, r, &|rel| {
-                    asset.join(rel).to_string_lossy().to_string()
-                })
-            })
-            .unwrap_or_default();
-        self.emit(job, "COMPLETE", &groups, None)
+        Ok(())
     }
 
     /// Ends a job in `Error`: the source goes to `failed/` with an error JSON beside it.
     fn give_up(&self, job: &Job, message: &str, permanent: bool) -> Result<(), WatchError> {
         let parked = self.park(job, &self.paths.failed)?;
         error_note(&parked, job, message, permanent)?;
+        // Said before it is recorded, as COMPLETE is (see `finish`).
+        self.emit(
+            job,
+            "ERROR",
+            &[],
+            Some((message, if permanent { 1010 } else { 1999 })),
+        )?;
         self.store.fail(
             &job.id,
             &now_rfc3339(),
@@ -682,12 +730,7 @@ impl Context<'_> {
             &parked.to_string_lossy(),
         )?;
         tracing::warn!(job = %job.id, error = %message, permanent, "Error");
-        self.emit(
-            job,
-            "ERROR",
-            &[],
-            Some((message, if permanent { 1010 } else { 1999 })),
-        )
+        Ok(())
     }
 
     fn park(&self, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {

@@ -210,6 +210,18 @@ impl Store {
         })
     }
 
+    /// Opens the database at `path` anew in place of the one open (the watch folder was
+    /// removed and re-created, and the old file with it).
+    pub fn reopen(&self, path: &Path) -> Result<(), WatchError> {
+        let fresh = open_database(path, MIGRATIONS)?;
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| WatchError::Internal("job store lock poisoned".into()))?;
+        *conn = fresh;
+        Ok(())
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, WatchError> {
         let conn = self
             .conn
