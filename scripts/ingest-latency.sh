@@ -10,28 +10,30 @@ src=${2:-fixtures/sample.mp4}
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/in"
-"$mpe" watch "$work/in" -o "$work/out" -p mobile >"$work/log" 2>&1 &
+NO_COLOR=1 "$mpe" watch "$work/in" -o "$work/out" -p mobile >"$work/log" 2>&1 &
 pid=$!
-sleep 1
+until grep -q " watching" "$work/log"; do sleep 0.05; done
 
 now() { date +%s.%N; }
-# Waits until a job of NAME is recorded; prints the seconds since START.
+# Waits until a job of NAME is recorded (the watcher's log says Ingest); prints the
+# seconds since START, then waits for the job to end, so the next one starts on an
+# idle machine.
 taken() {
-  local name=$1 start=$2
-  until "$mpe" jobs -w "$work/in" list --json 2>/dev/null | grep -q "\"source\": *\"[^\"]*/$name\""; do
-    sleep 0.02
-  done
-  echo "$(now) - $start" | bc
+  local name=$1 start=$2 at
+  until grep -q "Ingest.*$name" "$work/log"; do sleep 0.01; done
+  at=$(echo "$(now) - $start" | bc)
+  until [[ $(grep -c "Complete job" "$work/log") -ge $3 ]]; do sleep 0.1; done
+  echo "$at"
 }
 
 cp "$src" "$work/staged.mp4"
 mv "$work/staged.mp4" "$work/in/renamed.mp4"
 t0=$(now)
-echo "renamed into the folder:        $(taken renamed.mp4 "$t0") s"
+echo "renamed into the folder:        $(taken renamed.mp4 "$t0" 1) s"
 
 cp "$src" "$work/in/copied.mp4"
 t0=$(now)
-echo "copied in place (one close):    $(taken copied.mp4 "$t0") s"
+echo "copied in place (one close):    $(taken copied.mp4 "$t0" 2) s"
 
 size=$(stat -c %s "$src")
 piece=$(( (size + 2) / 3 ))
@@ -40,4 +42,4 @@ for i in 0 1 2; do
   [[ $i -lt 2 ]] && sleep 2
 done
 t0=$(now)
-echo "appended in 3 pieces, 2 s apart: $(taken appended.mp4 "$t0") s after the last close"
+echo "appended in 3 pieces, 2 s apart: $(taken appended.mp4 "$t0" 3) s after the last close"

@@ -159,11 +159,16 @@ pub fn watch(
             if let Ok(first) = rx.recv_timeout(Duration::from_millis(100)) {
                 for res in std::iter::once(first).chain(rx.try_iter()) {
                     let Ok(ev) = res else { continue };
+                    // A writer closing the file, or a file renamed into the folder (the
+                    // way a finished upload is dropped): either may be taken at once,
+                    // once it reads as complete media.
+                    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
                     let is_close = matches!(
                         ev.kind,
-                        EventKind::Access(notify::event::AccessKind::Close(
-                            notify::event::AccessMode::Write
-                        ))
+                        EventKind::Access(AccessKind::Close(AccessMode::Write))
+                            | EventKind::Modify(ModifyKind::Name(
+                                RenameMode::To | RenameMode::Both
+                            ))
                     );
                     for p in &ev.paths {
                         candidates.note(p);
