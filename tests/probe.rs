@@ -88,3 +88,53 @@ fn probe_text_is_human_readable() {
     assert!(text.contains("640x360"), "{text}");
     assert!(text.contains("6 ch (5.1)"), "{text}");
 }
+
+/// The watch folder's "is it complete yet" check: every whole fixture, of every container
+/// (MP4, MOV, MKV, MPEG-TS, odd timelines), reads as complete, so none waits for
+/// `--wait-incomplete`; a cut MP4 with its index first, and one without its index, do
+/// not.
+#[test]
+fn whole_files_read_as_complete_and_cut_ones_do_not() {
+    for name in [
+        "hd_16x9",
+        "hd_720p",
+        "sd_4x3",
+        "portrait",
+        "square",
+        "odd_size",
+        "ntsc_2997",
+        "no_audio",
+        "short",
+        "rotated",
+        "surround",
+        "fps60",
+        "ten_bit",
+        "interlaced",
+        "vfr",
+        "ntsc_long",
+        "mkv_long_audio",
+        "spliced_ts",
+        "layout_change_ts",
+        "late_audio",
+        "bt709",
+        "counter",
+        "color_bt709",
+        "color_bt601_full",
+        "web_30",
+        "timecoded",
+        "two_tracks",
+        "mono_pair",
+        "unsupported_codec",
+    ] {
+        let src = util::fixture(name);
+        if let Err(e) = engine::probe::complete(&src) {
+            panic!("{name}: {e}");
+        }
+    }
+    for name in ["truncated", "truncated_moov_end", "empty", "not_video"] {
+        assert!(
+            engine::probe::complete(&util::fixture(name)).is_err(),
+            "{name}"
+        );
+    }
+}

@@ -1182,3 +1182,42 @@ fn a_watch_folder_removed_and_made_again_keeps_being_watched() {
     assert!(log.contains("the watch folder was re-created"), "{log}");
     w.stop();
 }
+
+/// A source cut short while its job reads it (truncated part-way) fails that attempt,
+/// publishes nothing, and the job is retried on the file as it now is, which fails as
+/// truncated, permanently, into `failed/`.
+#[test]
+fn a_source_truncated_while_read_fails_the_attempt_publishes_nothing_and_is_retried() {
+    let dir = util::work_dir("watch-cut");
+    let (input, output) = (dir.join("in"), dir.join("out"));
+    let w = Watcher::start(&input, &output, &small_profile(&dir), &[]);
+    std::fs::copy(util::fixture("ntsc_long"), input.join("cut.mp4")).expect("drop");
+    let list = wait_for(&w, 30, "the job to run", |l| {
+        l.len() == 1 && l[0]["status"] == "Processing"
+    });
+    let staged = PathBuf::from(list[0]["source_now"].as_str().expect("staged"));
+    let len = std::fs::metadata(&staged).expect("staged").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&staged)
+        .and_then(|f| f.set_len(len * 6 / 10))
+        .expect("truncate");
+    let list = wait_for(&w, 60, "the job to end", |l| {
+        l.len() == 1 && l[0]["status"] == "Error"
+    });
+    let job = &list[0];
+    assert!(
+        job["attempts"].as_u64().expect("attempts") >= 2,
+        "retried: {job}"
+    );
+    assert!(
+        job["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("truncated")),
+        "{job}"
+    );
+    let published = util::entries(&output.join(job["id"].as_str().expect("id")));
+    assert!(published.is_empty(), "published: {published:?}");
+    assert!(input.join("failed/cut.mp4").is_file());
+    w.stop();
+}

@@ -102,6 +102,9 @@ impl Asset<'_> {
     ) -> Result<(u32, u32), Error> {
         let plan = self.plan;
         let mut counts = (0, 0);
+        // Every video output is cut at the same IDR frames, in every group, and every
+        // audio-only output at the same boundaries: one that differs is named here.
+        let (mut video_count, mut audio_count) = (None, None);
         for (group, dest) in self.groups() {
             let mut videos = Vec::new();
             for r in &plan.renditions {
@@ -123,6 +126,7 @@ impl Asset<'_> {
                     Some((r.width, r.height)),
                     audio,
                 )?;
+                agree(&mut video_count, out.segments.len(), dest, &r.name)?;
                 counts.0 = out.segments.len() as u32;
                 videos.push(out);
             }
@@ -131,6 +135,7 @@ impl Asset<'_> {
                 for (name, a) in plan.separate_audio() {
                     let codecs = crate::codecs::AAC_LC.to_string();
                     let out = self.packaged(group, dest, name, codecs, None, Some(a))?;
+                    agree(&mut audio_count, out.segments.len(), dest, name)?;
                     counts.1 = out.segments.len() as u32;
                     audio.push(out);
                 }
@@ -465,4 +470,23 @@ fn list_files(root: &Path) -> Result<Vec<OutputFile>, Error> {
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Checks an output's segment count against the first output's of its kind.
+fn agree(
+    first: &mut Option<(usize, String)>,
+    n: usize,
+    dest: &str,
+    name: &str,
+) -> Result<(), Error> {
+    match first {
+        None => {
+            *first = Some((n, format!("{dest}{name}")));
+            Ok(())
+        }
+        Some((m, other)) if *m != n => Err(Error::Internal(format!(
+            "segment counts differ: {dest}{name} has {n}, {other} has {m}"
+        ))),
+        Some(_) => Ok(()),
+    }
 }

@@ -52,6 +52,9 @@ pub(crate) struct Pipeline<'a> {
     pub audio_muxers: Vec<(usize, Muxer)>,
     /// Source duration, for progress.
     pub duration: f64,
+    /// The largest frame side decoded: a stream that grows past it mid-way (a new SPS)
+    /// is refused.
+    pub max_side: u32,
     pub cancel: Option<&'a AtomicBool>,
     /// Picks thumbnail and trick-play frames while decoding (set up by [`Pipeline::run`]).
     pub picker: Option<Picker>,
@@ -517,9 +520,8 @@ impl Pipeline<'_> {
         let (clock, duration, picker) = (&mut self.clock, self.duration, &mut self.picker);
         // A joined input's frames may come in another time base than the clock's.
         let retime = Some((self.decoder.time_base(), self.clock_tb)).filter(|(a, b)| a != b);
-        let source = &self.source;
+        let (source, max) = (&self.source, self.max_side);
         let mut sink = |mut f: frame::Video| -> Result<(), Error> {
-            let max = profiles::plan::MAX_SOURCE_SIDE;
             if f.width() > max || f.height() > max {
                 // A stream that changes its size mid-way (a new SPS) past what is decoded.
                 return Err(Error::Plan(profiles::PlanError::BadVideo {

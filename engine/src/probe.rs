@@ -25,6 +25,13 @@ pub fn probe(path: &Path) -> Result<MediaInfo, Error> {
 /// short is truncated. A file that declares no length passes (nothing to compare).
 pub fn complete(path: &Path) -> Result<(), Error> {
     let mut input = open_input(path)?;
+    // SAFETY: reads a plain field of the open context.
+    let guessed = unsafe { (*input.as_ptr()).duration_estimation_method }
+        == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE;
+    if guessed {
+        // A length guessed from the size and bit rate says nothing about completeness.
+        return Ok(());
+    }
     let Some(stream) = input.streams().best(Type::Video) else {
         // Planning says "no video stream" with its own error.
         return Ok(());

@@ -327,6 +327,10 @@ pub fn transcode(
         audio_streams: audio_stream_list,
         audio_until,
         duration: plan.duration,
+        // The profile's limit, or the probed size where a profile allowed more.
+        max_side: profiles::plan::MAX_SOURCE_SIDE
+            .max(opts.profile.video.max_source_side.unwrap_or(0))
+            .max(video_info.width.max(video_info.height)),
         cancel: opts.cancel.as_deref(),
         picker: None,
         clock_tb: frame_tb,

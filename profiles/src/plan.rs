@@ -344,11 +344,12 @@ pub fn plan(profile: &Profile, media: &MediaInfo) -> Result<Plan, PlanError> {
             video.width, video.height
         )));
     }
-    if video.width > MAX_SOURCE_SIDE || video.height > MAX_SOURCE_SIDE {
+    let max = profile.video.max_source_side.unwrap_or(MAX_SOURCE_SIDE);
+    if video.width > max || video.height > max {
         // Decoding such a stream takes gigabytes; a stream header claiming it over
         // small data (a hostile SPS) would decode concealment for minutes.
         return Err(bad(format!(
-            "size {}x{} is larger than the {MAX_SOURCE_SIDE}x{MAX_SOURCE_SIDE} mpe decodes",
+            "size {}x{} is larger than the {max}x{max} mpe decodes (the profile's video.max_source_side allows more)",
             video.width, video.height
         )));
     }

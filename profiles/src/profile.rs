@@ -85,6 +85,11 @@ pub struct VideoSettings {
     /// `MinFinalSegmentLength`); under `segment_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_final_segment_seconds: Option<f64>,
+    /// The largest source width or height decoded (default
+    /// [`crate::plan::MAX_SOURCE_SIDE`], 8192): a larger source is refused before it is
+    /// decoded. Raise it (to at most 16384) to allow bigger sources on purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_source_side: Option<u32>,
     /// Keep a rung at the source's own size when it falls between two rungs (or below all).
     #[serde(default = "yes")]
     pub keep_source_height: bool,
@@ -687,6 +692,14 @@ impl Profile {
                     v.segment_seconds, v.gop_seconds
                 ),
             ));
+        }
+        if let Some(m) = v.max_source_side {
+            if !(crate::plan::MIN_SOURCE_SIDE..=16384).contains(&m) {
+                return Err(bad(
+                    "video.max_source_side",
+                    format!("{m} is outside [{}, 16384]", crate::plan::MIN_SOURCE_SIDE),
+                ));
+            }
         }
         if let Some(m) = v.min_final_segment_seconds {
             if !(m > 0.0 && m < v.segment_seconds) {

@@ -491,3 +491,26 @@ fn several_tracks_are_planned_as_one_audio_with_their_channels_together() {
     let e = crate::plan(&p, &m).expect_err("no track 4");
     assert_eq!(e.to_string(), "in.mp4: no audio track 4 (it has 3)");
 }
+
+#[test]
+fn sources_beyond_the_side_limits_are_refused_unless_the_profile_allows_more() {
+    let err = plan(&default(), &media(9216, 5184, [30, 1], 0, false)).expect_err("too big");
+    assert!(
+        err.to_string()
+            .contains("size 9216x5184 is larger than the 8192x8192"),
+        "{err}"
+    );
+    let mut p = default();
+    p.video.max_source_side = Some(10240);
+    p.validate("test").expect("valid");
+    plan(&p, &media(9216, 5184, [30, 1], 0, false)).expect("allowed by the profile");
+    p.video.max_source_side = Some(20000);
+    let err = p.validate("test").expect_err("over 16384");
+    assert!(err.to_string().contains("video.max_source_side"), "{err}");
+    let err = plan(&default(), &media(12, 12, [30, 1], 0, false)).expect_err("too small");
+    assert!(
+        err.to_string()
+            .contains("size 12x12 is smaller than the 16x16"),
+        "{err}"
+    );
+}
