@@ -172,18 +172,14 @@ const OUTBOX: &str = "CREATE TABLE IF NOT EXISTS mpe_outbox (
     body TEXT NOT NULL
 )";
 
+/// The outbox table in the database at `path`: a table of its own, created if absent,
+/// outside the job store's versioned schema (the file may be the job store's).
 fn open_outbox(path: &Path) -> Result<rusqlite::Connection, WatchError> {
-    let db = |e: rusqlite::Error| WatchError::Store {
+    let conn = super::store::connect(path)?;
+    conn.execute_batch(OUTBOX).map_err(|e| WatchError::Store {
         path: path.to_path_buf(),
         source: e,
-    };
-    let conn = rusqlite::Connection::open(path).map_err(db)?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(db)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(db)?;
-    conn.execute_batch(OUTBOX).map_err(db)?;
+    })?;
     Ok(conn)
 }
 

@@ -216,7 +216,7 @@ pub fn watch(
                     continue;
                 }
                 if let Err(e) = ctx.take(&path) {
-                    tracing::error!(source = %path.display(), error = %chain(&e), "not taken");
+                    tracing::error!(source = %path.display(), error = %format!("{:#}", anyhow::Error::new(e)), "not taken");
                     candidates.refuse(&path);
                 }
             }
@@ -242,18 +242,6 @@ fn folder_identity(path: &Path) -> Option<(u64, u64)> {
 
 /// How often the folder is listed besides its notifications.
 const RESCAN: Duration = Duration::from_secs(10);
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
 
 /// Watches `input` with the OS's notifications, or by polling it every second: when
 /// asked (`poll`), or where notifications cannot be had (the per-user inotify instance

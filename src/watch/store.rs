@@ -167,10 +167,10 @@ pub fn now_unix() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Opens (creating) the SQLite database at `path` as every mpe store keeps it (WAL, a
-/// commit durable when it returns) and migrates it: entry `i` of `migrations` takes it
-/// from schema version `i` to `i + 1`, as `PRAGMA user_version` counts.
-pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, WatchError> {
+/// Opens (creating) the SQLite database at `path` with the settings every mpe store
+/// uses (WAL, a commit durable when it returns, a 10 s wait on a busy database), without
+/// touching its schema.
+pub fn connect(path: &Path) -> Result<Connection, WatchError> {
     let db = |e: rusqlite::Error| WatchError::Store {
         path: path.to_path_buf(),
         source: e,
@@ -183,6 +183,18 @@ pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, Wat
     // Durable at each commit: a record that says Complete must survive a power cut.
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db)?;
+    Ok(conn)
+}
+
+/// Opens (creating) the SQLite database at `path` as every mpe store keeps it (WAL, a
+/// commit durable when it returns) and migrates it: entry `i` of `migrations` takes it
+/// from schema version `i` to `i + 1`, as `PRAGMA user_version` counts.
+pub fn open_database(path: &Path, migrations: &[&str]) -> Result<Connection, WatchError> {
+    let db = |e: rusqlite::Error| WatchError::Store {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = connect(path)?;
     let version: usize = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(db)?;
