@@ -8,6 +8,7 @@
 mod cmd;
 mod mediaconvert;
 mod progress;
+mod serve;
 mod watch;
 
 use std::process::ExitCode;

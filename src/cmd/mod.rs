@@ -4,6 +4,7 @@ pub mod cloud;
 pub mod jobs;
 pub mod mediaconvert;
 pub mod probe;
+pub mod serve;
 pub mod thumbs;
 pub mod transcode;
 pub mod watch;
@@ -37,6 +38,9 @@ enum Command {
     Cloud(cloud::Args),
     /// The MediaConvert API on localhost, running jobs with the engine.
     Mediaconvert(mediaconvert::Args),
+    /// The whole stack's local twin on one port: S3, the upload workflow, MediaConvert,
+    /// job records and events, delivery.
+    Serve(serve::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(a) => jobs::run(a),
         Command::Cloud(a) => cloud::run(a),
         Command::Mediaconvert(a) => mediaconvert::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -43,6 +43,12 @@ pub struct Request {
     pub host: Option<String>,
     /// The body (empty for none).
     pub body: Bytes,
+    /// The headers, for a caller that checks signatures.
+    pub headers: hyper::HeaderMap,
+    /// The path and query as sent (still percent-encoded), for the same.
+    pub raw_path: String,
+    /// The query as sent.
+    pub raw_query: Option<String>,
 }
 
 /// An answer: status and JSON body, with MediaConvert's error type header for a refusal.
@@ -125,7 +131,9 @@ pub fn serve(addr: SocketAddr, read_timeout: Duration, handler: Handler) -> anyh
     })
 }
 
-async fn answer(
+/// Answers one request with `handler`: at most [`MAX_IN_FLIGHT`] at once, its body read
+/// within `read_timeout` and up to [`BODY_LIMIT`].
+pub async fn answer(
     req: hyper::Request<Incoming>,
     handler: Handler,
     in_flight: Arc<Semaphore>,
@@ -225,6 +233,9 @@ async fn read(req: hyper::Request<Incoming>, handler: Handler, read_timeout: Dur
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
         body,
+        raw_path: parts.uri.path().to_string(),
+        raw_query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
     };
     match tokio::task::spawn_blocking(move || handler(request)).await {
         Ok(reply) => reply,
@@ -255,7 +266,7 @@ fn response(reply: Reply) -> hyper::Response<Full<Bytes>> {
 
 /// `%XX` sequences decoded (a path segment's `+` stays a plus); `None` if the result is
 /// not UTF-8 or a sequence is broken.
-fn percent_decode(s: &str) -> Option<String> {
+pub fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

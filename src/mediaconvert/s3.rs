@@ -72,6 +72,20 @@ impl S3 {
         })
     }
 
+    /// The endpoint with the credentials given (`mpe serve` calling its own S3 API).
+    pub fn new(endpoint: &str, key: &str, secret: &str, region: &str) -> anyhow::Result<S3> {
+        let endpoint =
+            url::Url::parse(endpoint).with_context(|| format!("S3 endpoint {endpoint}"))?;
+        Ok(S3 {
+            endpoint,
+            region: region.to_string(),
+            creds: Credentials::new(key.to_string(), secret.to_string()),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(300))
+                .build(),
+        })
+    }
+
     fn bucket(&self, name: &str) -> anyhow::Result<Bucket> {
         Bucket::new(
             self.endpoint.clone(),

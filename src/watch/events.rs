@@ -274,6 +274,16 @@ impl Events {
         e.source = self.source.into();
         let line = serde_json::to_string(&e)
             .map_err(|e| WatchError::Internal(format!("writing an event: {e}")))?;
+        self.emit_line(change.job_id, &line)
+    }
+
+    /// Writes an event of another kind (an S3 "Object Created", say), already in
+    /// EventBridge's shape, and puts it in the webhook's outbox under `key`.
+    pub fn emit_json(&self, key: &str, event: &serde_json::Value) -> Result<(), WatchError> {
+        self.emit_line(key, &event.to_string())
+    }
+
+    fn emit_line(&self, job_id: &str, line: &str) -> Result<(), WatchError> {
         {
             let mut log = self
                 .log
@@ -291,7 +301,7 @@ impl Events {
                 .map_err(|_| WatchError::Internal("outbox lock poisoned".into()))?;
             conn.execute(
                 "INSERT INTO mpe_outbox (job_id, body) VALUES (?1, ?2)",
-                rusqlite::params![change.job_id, line],
+                rusqlite::params![job_id, line],
             )
             .map_err(|e| WatchError::Store {
                 path: o.path.clone(),

@@ -222,6 +222,7 @@ async function main() {
       options: {
         root: { type: 'string' },
         manifest: { type: 'string' },
+        url: { type: 'string' },
         kind: { type: 'string' },
         seconds: { type: 'string', default: '3' },
         'level-seconds': { type: 'string', default: '1' },
@@ -239,6 +240,12 @@ async function main() {
   }
   if (args.help) return usage('help requested');
   verbose = args.verbose;
+  // --url plays a manifest another server serves (mpe serve's delivery path, with its
+  // own CORS, caching and range answers) instead of one under --root.
+  if (args.url) {
+    args.root = args.root || os.tmpdir();
+    args.manifest = args.manifest || 'remote';
+  }
   if (!args.root || !args.manifest || !args.kind) return usage('--root, --manifest and --kind are required');
   if (args.kind !== 'hls' && args.kind !== 'dash') return usage(`--kind must be hls or dash, got "${args.kind}"`);
   const seconds = Number(args.seconds);
@@ -264,7 +271,7 @@ async function main() {
     errors.push(`manifest ${args.manifest} is outside --root ${root}`);
     return finish(result, 1);
   }
-  if (!fs.existsSync(manifestFile) || !fs.statSync(manifestFile).isFile()) {
+  if (!args.url && (!fs.existsSync(manifestFile) || !fs.statSync(manifestFile).isFile())) {
     errors.push(`manifest not found: ${manifestFile} (--root ${root}, --manifest ${args.manifest})`);
     return finish(result, 1);
   }
@@ -281,7 +288,15 @@ async function main() {
 
   // How many variants/representations the manifest itself declares (sanity check
   // against what the player kept after codec filtering).
-  const text = fs.readFileSync(manifestFile, 'utf8');
+  let text;
+  if (args.url) {
+    const r = await fetch(args.url);
+    text = await r.text();
+    if (!r.ok) errors.push(`${args.url}: HTTP ${r.status}`);
+    result.manifest = args.url;
+  } else {
+    text = fs.readFileSync(manifestFile, 'utf8');
+  }
   let declared = null;
   if (args.kind === 'hls') {
     if (!text.startsWith('#EXTM3U')) errors.push(`${rel}: does not start with #EXTM3U`);
@@ -301,7 +316,7 @@ async function main() {
     if (!first404) first404 = Date.now();
   });
   const base = `http://127.0.0.1:${port}`;
-  const manifestUrl = `${base}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  const manifestUrl = args.url || `${base}/${rel.split('/').map(encodeURIComponent).join('/')}`;
   log(`serving ${root} at ${base}; manifest ${manifestUrl}`);
 
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpe-player-'));

@@ -1,0 +1,22 @@
+//! `mpe serve`: the local twin of the whole stack on one port — the S3 API over folders,
+//! the workflow an upload starts, the MediaConvert API running the engine, job records
+//! and events, and delivery as CloudFront serves it. See docs/serve.md.
+
+pub mod auth;
+pub mod delivery;
+pub mod objects;
+pub mod s3;
+pub mod server;
+pub mod workflow;
+
+pub use server::{serve, ServeOptions};
+
+/// Now as RFC 3339 UTC (EventBridge's `time`).
+pub fn rfc3339_now() -> String {
+    let ts = s3s::dto::Timestamp::from(std::time::SystemTime::now());
+    let mut out = Vec::new();
+    match ts.format(s3s::dto::TimestampFormat::DateTime, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}

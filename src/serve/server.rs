@@ -1,0 +1,439 @@
+//! `mpe serve` put together: the data folder, the credentials, the stack's buckets, the
+//! MediaConvert store and workers, the workflow, and one HTTP port that routes each
+//! request to the S3 API, the MediaConvert API or the delivery path.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use http_body_util::BodyExt;
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::auth::{self, Credentials};
+use super::delivery;
+use super::objects::Objects;
+use super::workflow::{self, Stack, Upload, Workflow};
+use crate::mediaconvert::api::DEFAULT_QUEUE;
+use crate::mediaconvert::runner::{self, Shared};
+use crate::mediaconvert::store::{Kind, Store};
+
+/// How `mpe serve` runs.
+pub struct ServeOptions {
+    /// The data folder: buckets, stores, event log, credentials, outputs.json.
+    pub data: PathBuf,
+    /// Address and port.
+    pub listen: SocketAddr,
+    /// The profile of uploads that name none.
+    pub profile: String,
+    /// Jobs run at once.
+    pub jobs: usize,
+    /// The stack's suffix: buckets are `mpe-<kind>-<suffix>`.
+    pub suffix: String,
+    /// The region named in ARNs and answers.
+    pub region: String,
+    /// How long a client has to send a request's headers.
+    pub read_timeout: Duration,
+    /// Another S3 endpoint jobs created through the API read and write (this server's
+    /// own buckets otherwise).
+    pub s3_endpoint: Option<String>,
+    /// Where each event is also POSTed.
+    pub webhook: Option<crate::watch::events::Webhook>,
+}
+
+/// Connections open at once.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// Serves until the process stops.
+pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&opts.data)
+        .with_context(|| format!("creating the data folder {}", opts.data.display()))?;
+    let data = opts
+        .data
+        .canonicalize()
+        .with_context(|| opts.data.display().to_string())?;
+    let creds = auth::load(&data, !opts.listen.ip().is_loopback())?;
+    let stack = Stack {
+        raw: format!("mpe-raw-{}", opts.suffix),
+        media: format!("mpe-media-{}", opts.suffix),
+        thumbnails: format!("mpe-thumbnails-{}", opts.suffix),
+        profile: opts.profile.clone(),
+        region: opts.region.clone(),
+        suffix: opts.suffix.clone(),
+    };
+    profiles::Profile::shipped(&stack.profile)
+        .with_context(|| format!("profile {}", stack.profile))?;
+    let objects = Arc::new(
+        Objects::open(
+            &data,
+            &[
+                stack.raw.clone(),
+                stack.media.clone(),
+                stack.thumbnails.clone(),
+            ],
+        )
+        .context("opening the buckets")?,
+    );
+    let endpoint = format!("http://{}", opts.listen);
+    let s3 = crate::mediaconvert::s3::S3::new(
+        opts.s3_endpoint.as_deref().unwrap_or(&endpoint),
+        &creds.key,
+        &creds.secret,
+        &opts.region,
+    )?;
+    let store = Store::open(&data.join("mediaconvert.db"))?;
+    store.put(
+        Kind::Queue,
+        DEFAULT_QUEUE,
+        &json!({ "Name": DEFAULT_QUEUE }),
+        runner::now(),
+        false,
+    )?;
+    let events_path = data.join("events.jsonl");
+    let events = crate::watch::events::Events::open(
+        &events_path,
+        opts.webhook.clone(),
+        &data.join("events.outbox.db"),
+    )
+    .with_context(|| format!("opening the event log {}", events_path.display()))?
+    .with_source("aws.mediaconvert");
+    let work = data.join(".work");
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| work.display().to_string())?;
+    }
+    std::fs::create_dir_all(&work).with_context(|| work.display().to_string())?;
+    let shared = Arc::new(Shared {
+        store,
+        s3,
+        work,
+        cancels: Mutex::new(Default::default()),
+        wake: (Mutex::new(0), Default::default()),
+        slots: opts.jobs.max(1),
+        events: Some(events),
+    });
+    let (flow, rx) = Workflow::open(&data)?;
+    let created: super::s3::Created = {
+        let (flow, stack, shared) = (flow.clone(), stack.clone(), shared.clone());
+        Arc::new(move |bucket, key, stat| {
+            if bucket != stack.raw {
+                return;
+            }
+            let etag = stat.facts.etag.trim_matches('"').to_string();
+            let event = workflow::object_created(&stack, bucket, key, stat.facts.size, &etag);
+            if let Some(ev) = &shared.events {
+                if let Err(e) = ev.emit_json(key, &event) {
+                    tracing::error!(error = %e, "writing an Object Created event");
+                }
+            }
+            if key.starts_with(workflow::UPLOAD_PREFIX) {
+                flow.submit(Upload {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    size: stat.facts.size,
+                    etag,
+                    path: stat.path.clone(),
+                    profile: stat.facts.metadata.get("mpe-profile").cloned(),
+                });
+            }
+        })
+    };
+    let mut builder = s3s::service::S3ServiceBuilder::new(super::s3::Service {
+        objects: objects.clone(),
+        created,
+        cors: Mutex::new(Default::default()),
+        region: opts.region.clone(),
+    });
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(
+        creds.key.clone(),
+        creds.secret.clone(),
+    ));
+    builder.set_host(Hosts);
+    let s3 = builder.build();
+    write_outputs(&data, &endpoint, &stack, &opts.region)?;
+    runner::start(&shared);
+    workflow::run(flow, rx, shared.clone(), stack.clone());
+    eprintln!("mpe: serving the stack's local twin on {endpoint}");
+    eprintln!(
+        "mpe:   S3 and MediaConvert: --endpoint-url {endpoint} (region {})",
+        opts.region
+    );
+    eprintln!(
+        "mpe:   credentials: AWS_ACCESS_KEY_ID={} (secret in {}; AWS_SHARED_CREDENTIALS_FILE={})",
+        creds.key,
+        creds.origin,
+        data.join("credentials").display()
+    );
+    eprintln!(
+        "mpe:   upload to s3://{}/{}; media at {endpoint}{}",
+        stack.raw,
+        workflow::UPLOAD_PREFIX,
+        delivery::PREFIX
+    );
+    eprintln!(
+        "mpe:   stack outputs: {}",
+        data.join("outputs.json").display()
+    );
+    let router = Arc::new(Router {
+        s3,
+        objects,
+        shared,
+        creds,
+        stack,
+        in_flight: Arc::new(Semaphore::new(crate::mediaconvert::http::MAX_IN_FLIGHT)),
+        read_timeout: opts.read_timeout,
+    });
+    listen(opts.listen, opts.read_timeout, router)
+}
+
+/// `DATA/outputs.json`: `aws cloudformation describe-stacks`' shape, with the stack's
+/// output keys, pointing at this server.
+fn write_outputs(
+    data: &std::path::Path,
+    endpoint: &str,
+    stack: &Stack,
+    region: &str,
+) -> anyhow::Result<()> {
+    let host = endpoint.trim_start_matches("http://");
+    let outputs = [
+        (
+            "RawBucketName",
+            stack.raw.clone(),
+            "Uploads bucket (mpe cloud submit --bucket)",
+        ),
+        (
+            "MediaBucketName",
+            stack.media.clone(),
+            "Processed media bucket",
+        ),
+        (
+            "ThumbnailsBucketName",
+            stack.thumbnails.clone(),
+            "Thumbnails and previews bucket",
+        ),
+        (
+            "DistributionDomainName",
+            format!("{host}{}", delivery::PREFIX.trim_end_matches('/')),
+            "The delivery path serving media (plain http)",
+        ),
+        (
+            "JobTableName",
+            format!("mpe-jobs-{}", stack.suffix),
+            "Job records (mediaconvert.db)",
+        ),
+        (
+            "MediaConvertQueueArn",
+            format!("arn:aws:mediaconvert:{region}:000000000000:queues/{DEFAULT_QUEUE}"),
+            "MediaConvert queue",
+        ),
+        (
+            "MediaConvertRoleArn",
+            format!(
+                "arn:aws:iam::000000000000:role/mpe-mediaconvert-{}",
+                stack.suffix
+            ),
+            "Role MediaConvert jobs run as",
+        ),
+        (
+            "Endpoint",
+            endpoint.to_string(),
+            "The URL of S3, MediaConvert and delivery",
+        ),
+    ];
+    let doc = json!({ "Stacks": [{
+        "StackName": format!("mpe-{}", stack.suffix),
+        "StackStatus": "CREATE_COMPLETE",
+        "Outputs": outputs.iter().map(|(k, v, d)| json!({
+            "OutputKey": k, "OutputValue": v, "Description": d,
+        })).collect::<Vec<_>>(),
+    }]});
+    let path = data.join("outputs.json");
+    let tmp = data.join("outputs.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Path style for an IP address or `localhost`; virtual-host style for
+/// `<bucket>.localhost`.
+struct Hosts;
+
+impl s3s::host::S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() && !h.ends_with(']') || !h.contains(':') => h,
+            _ => host,
+        };
+        if let Some(bucket) = name.strip_suffix(".localhost") {
+            return Ok(s3s::host::VirtualHost::new(host).with_bucket(bucket));
+        }
+        Ok(s3s::host::VirtualHost::new(host))
+    }
+}
+
+struct Router {
+    s3: s3s::service::S3Service,
+    objects: Arc<Objects>,
+    shared: Arc<Shared>,
+    creds: Credentials,
+    stack: Stack,
+    in_flight: Arc<Semaphore>,
+    read_timeout: Duration,
+}
+
+type Response = hyper::Response<s3s::Body>;
+
+impl Router {
+    async fn route(self: Arc<Self>, req: hyper::Request<Incoming>) -> Response {
+        let path = req.uri().path().to_string();
+        let service = auth::scope_service(req.headers(), req.uri().query());
+        if path.starts_with("/2017-08-29/") || service.as_deref() == Some("mediaconvert") {
+            return self.mediaconvert(req).await;
+        }
+        if let Some(key) = path.strip_prefix(delivery::PREFIX) {
+            return self.deliver(&req, key);
+        }
+        if path == delivery::PREFIX.trim_end_matches('/') {
+            return self.deliver(&req, "");
+        }
+        match self.s3.call(req.map(s3s::Body::from)).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = ?e, "S3 request failed");
+                let mut r = hyper::Response::new(s3s::Body::from(Bytes::from_static(b"")));
+                *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        }
+    }
+
+    async fn mediaconvert(self: Arc<Self>, req: hyper::Request<Incoming>) -> Response {
+        let me = self.clone();
+        let handler: crate::mediaconvert::http::Handler = Arc::new(move |r| {
+            use crate::mediaconvert::http::Reply;
+            if let Err(e) = auth::verify(
+                &me.creds,
+                "mediaconvert",
+                r.method.as_str(),
+                &r.raw_path,
+                r.raw_query.as_deref(),
+                &r.headers,
+                &r.body,
+            ) {
+                return Reply::error(403, "ForbiddenException", e.0);
+            }
+            crate::mediaconvert::api::handle(&me.shared, r)
+        });
+        let r = crate::mediaconvert::http::answer(
+            req,
+            handler,
+            self.in_flight.clone(),
+            self.read_timeout,
+        )
+        .await;
+        let Ok(r) = r;
+        let (parts, body) = r.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        hyper::Response::from_parts(parts, s3s::Body::from(bytes))
+    }
+
+    fn deliver(&self, req: &hyper::Request<Incoming>, key: &str) -> Response {
+        let key = crate::mediaconvert::http::percent_decode(key).unwrap_or_default();
+        if key.is_empty() && req.method() == hyper::Method::GET {
+            let page = delivery::index(&self.objects, &self.stack.media);
+            let mut r = hyper::Response::new(s3s::Body::from(page));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return r;
+        }
+        let a = delivery::answer(
+            &self.objects,
+            req.method(),
+            &key,
+            req.headers(),
+            &self.stack.media,
+            &self.stack.thumbnails,
+        );
+        let body = match a.body {
+            delivery::Body::Empty => s3s::Body::from(Bytes::new()),
+            delivery::Body::Text(t) => s3s::Body::from(t),
+            delivery::Body::File(path, span) => match delivery::file_stream(&path, span) {
+                Ok(s) => {
+                    let s: s3s::stream::DynByteStream = Box::pin(s3s::dto::StreamingBlob::wrap(s));
+                    s3s::Body::from(s)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "delivery");
+                    let mut r = hyper::Response::new(s3s::Body::from(Bytes::new()));
+                    *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                    return r;
+                }
+            },
+        };
+        let mut r = hyper::Response::new(body);
+        *r.status_mut() = a.status;
+        for (k, v) in a.headers {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                r.headers_mut().insert(k, v);
+            }
+        }
+        r
+    }
+}
+
+fn listen(addr: SocketAddr, read_timeout: Duration, router: Arc<Router>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .context("starting the HTTP runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                drop(stream);
+                continue;
+            };
+            let router = router.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let router = router.clone();
+                    async move { Ok::<_, std::convert::Infallible>(router.route(req).await) }
+                });
+                let served = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(read_timeout)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                drop(permit);
+            });
+        }
+    })
+}
