@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::util;
 
 /// A child process killed when dropped.
-pub(crate) struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {

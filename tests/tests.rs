@@ -15,5 +15,6 @@ mod pictures;
 mod planning;
 mod player;
 mod probe;
+mod serve;
 mod thumbs;
 mod watch;

@@ -151,10 +151,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         cors: Mutex::new(Default::default()),
         region: opts.region.clone(),
     });
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(
-        creds.key.clone(),
-        creds.secret.clone(),
-    ));
+    builder.set_auth(OneKey(creds.clone()));
     builder.set_host(Hosts);
     let s3 = builder.build();
     write_outputs(&data, &endpoint, &stack, &opts.region)?;
@@ -259,6 +256,23 @@ fn write_outputs(
     std::fs::write(&tmp, serde_json::to_vec_pretty(&doc)?)
         .and_then(|()| std::fs::rename(&tmp, &path))
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The one access key; any other is S3's InvalidAccessKeyId.
+struct OneKey(Credentials);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for OneKey {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        if access_key == self.0.key {
+            Ok(self.0.secret.clone().into())
+        } else {
+            Err(s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            ))
+        }
+    }
 }
 
 /// Path style for an IP address or `localhost`; virtual-host style for
