@@ -15,7 +15,9 @@ use crate::util;
 
 /// A running `mpe serve` on a free port with its data folder.
 struct Serve {
-    _proc: Proc,
+    proc: Option<Proc>,
+    port: u16,
+    dir: PathBuf,
     url: String,
     data: PathBuf,
     key: String,
@@ -24,9 +26,28 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path) -> Serve {
-        let port = free_port();
+        Serve::start_on(dir, free_port())
+    }
+
+    /// Kills the server as `kill -9` does and starts it again on the same data and port.
+    fn kill_and_restart(&mut self) {
+        drop(self.proc.take());
+        let again = Serve::start_on(&self.dir, self.port);
+        assert_eq!(
+            (&again.key, &again.secret),
+            (&self.key, &self.secret),
+            "same credentials"
+        );
+        *self = again;
+    }
+
+    fn start_on(dir: &Path, port: u16) -> Serve {
         let data = dir.join("data");
-        let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("serve.log"))
+            .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_mpe"))
             .args(["serve", "--data", data.to_str().expect("utf-8")])
             .args(["--listen", &format!("127.0.0.1:{port}"), "--jobs", "2"])
@@ -57,7 +78,9 @@ impl Serve {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the credentials file is private");
         Serve {
-            _proc: proc,
+            proc: Some(proc),
+            port,
+            dir: dir.to_path_buf(),
             url: format!("http://127.0.0.1:{port}"),
             data,
             key: field("aws_access_key_id"),
@@ -432,4 +455,337 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
             .unwrap_or_else(|_| panic!("{stdout} {}", String::from_utf8_lossy(&out.stderr)));
         assert!(out.status.success() && v["ok"] == true, "{kind}: {v}");
     }
+}
+
+const BEFORE_KILL: &str = r#"
+import boto3, json, socket, sys, time, urllib.parse
+url, small, bulky = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1')
+data = open(bulky, 'rb').read()
+part = 5 * 1024 * 1024
+u1 = s3.create_multipart_upload(Bucket='mpe-raw-local', Key='uploads/mpu.mp4')['UploadId']
+for n in (1, 2):
+    s3.upload_part(Bucket='mpe-raw-local', Key='uploads/mpu.mp4', UploadId=u1, PartNumber=n, Body=data[(n - 1) * part:n * part])
+u2 = s3.create_multipart_upload(Bucket='mpe-raw-local', Key='big/abort.bin')['UploadId']
+s3.upload_part(Bucket='mpe-raw-local', Key='big/abort.bin', UploadId=u2, PartNumber=1, Body=b'x' * part)
+for i in range(3):
+    s3.upload_file(small, 'mpe-raw-local', 'uploads/job%d.mp4' % i)
+# A PUT cut off by the kill: half its body sent, the rest never.
+signed = s3.generate_presigned_url('put_object', Params={'Bucket': 'mpe-raw-local', 'Key': 'uploads/half.mp4'}, ExpiresIn=300)
+u = urllib.parse.urlsplit(signed)
+sock = socket.create_connection((u.hostname, u.port))
+head = 'PUT %s?%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %d\r\n\r\n' % (u.path, u.query, u.hostname, u.port, len(data))
+sock.sendall(head.encode() + data[:len(data) // 2])
+print(json.dumps({'u1': u1, 'u2': u2}), flush=True)
+time.sleep(60)
+"#;
+
+const AFTER_KILL: &str = r#"
+import boto3, botocore, json, sys
+url, bulky, u1, u2 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1')
+out = {}
+try:
+    s3.head_object(Bucket='mpe-raw-local', Key='uploads/half.mp4')
+    out['half'] = 'visible'
+except botocore.exceptions.ClientError as e:
+    out['half'] = e.response['Error']['Code']
+data = open(bulky, 'rb').read()
+part = 5 * 1024 * 1024
+parts = s3.list_parts(Bucket='mpe-raw-local', Key='uploads/mpu.mp4', UploadId=u1)['Parts']
+out['parts_kept'] = [p['PartNumber'] for p in parts]
+r = s3.upload_part(Bucket='mpe-raw-local', Key='uploads/mpu.mp4', UploadId=u1, PartNumber=3, Body=data[2 * part:])
+done = [{'PartNumber': p['PartNumber'], 'ETag': p['ETag']} for p in parts] + [{'PartNumber': 3, 'ETag': r['ETag']}]
+s3.complete_multipart_upload(Bucket='mpe-raw-local', Key='uploads/mpu.mp4', UploadId=u1, MultipartUpload={'Parts': done})
+head = s3.head_object(Bucket='mpe-raw-local', Key='uploads/mpu.mp4')
+out['mpu_size'] = head['ContentLength']
+out['mpu_body_ok'] = s3.get_object(Bucket='mpe-raw-local', Key='uploads/mpu.mp4')['Body'].read() == data
+s3.abort_multipart_upload(Bucket='mpe-raw-local', Key='big/abort.bin', UploadId=u2)
+out['uploads_left'] = len(s3.list_multipart_uploads(Bucket='mpe-raw-local').get('Uploads', []))
+try:
+    s3.head_object(Bucket='mpe-raw-local', Key='big/abort.bin')
+    out['aborted'] = 'visible'
+except botocore.exceptions.ClientError as e:
+    out['aborted'] = e.response['Error']['Code']
+print(json.dumps(out))
+"#;
+
+#[test]
+fn kill_9_during_uploads_and_jobs_loses_nothing_and_shows_nothing_half_made() {
+    let small = util::fixture("short");
+    let bulky = util::fixture("bulky");
+    let dir = util::work_dir("serve-kill");
+    let mut serve = Serve::start(&dir);
+    let mut before = Command::new(util::python())
+        .arg("-c")
+        .arg(BEFORE_KILL)
+        .arg(&serve.url)
+        .args([&small, &bulky])
+        .envs(serve.env())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(before.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the script's line");
+    let ids: Value = serde_json::from_str(&line).expect("upload ids");
+    // Killed once a job runs (the half PUT still open), and again mid-way through the
+    // jobs left.
+    let running = |s: &Serve| {
+        s.events()
+            .iter()
+            .any(|e| e["detail"]["status"] == "PROGRESSING")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running(&serve) {
+        assert!(Instant::now() < deadline, "no job started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    serve.kill_and_restart();
+    let _ = before.kill();
+    let _ = before.wait();
+    let tmp: Vec<_> = std::fs::read_dir(serve.data.join(".tmp"))
+        .expect(".tmp")
+        .collect();
+    assert!(tmp.is_empty(), "the temp files of cut-off bodies are gone");
+    std::thread::sleep(Duration::from_millis(1500));
+    serve.kill_and_restart();
+
+    let r = serve.python(
+        AFTER_KILL,
+        &[
+            bulky.to_str().expect("utf-8"),
+            ids["u1"].as_str().expect("u1"),
+            ids["u2"].as_str().expect("u2"),
+        ],
+    );
+    assert_eq!(r["half"], "404", "a cut-off PUT leaves no object: {r}");
+    assert_eq!(r["parts_kept"], serde_json::json!([1, 2]), "{r}");
+    assert_eq!(
+        r["mpu_size"],
+        std::fs::metadata(&bulky).expect("bulky").len(),
+        "{r}"
+    );
+    assert_eq!(r["mpu_body_ok"], true, "{r}");
+    assert_eq!(r["uploads_left"], 0, "{r}");
+    assert_eq!(r["aborted"], "404", "{r}");
+
+    // Four uploads (three before the kills, the completed multipart one after): each is
+    // one job, and each ends COMPLETE.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let log = || std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    loop {
+        let mut by_upload: std::collections::BTreeMap<String, Vec<(String, String)>> =
+            Default::default();
+        for e in serve.events() {
+            if e["detail-type"] != "MediaConvert Job State Change" {
+                continue;
+            }
+            let upload = e["detail"]["userMetadata"]["mpe_upload"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            by_upload.entry(upload).or_default().push((
+                e["detail"]["jobId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["detail"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        let complete = by_upload
+            .values()
+            .filter(|v| v.iter().any(|(_, s)| s == "COMPLETE"))
+            .count();
+        if complete == 4 {
+            for (upload, states) in &by_upload {
+                let mut jobs: Vec<&String> = states.iter().map(|(j, _)| j).collect();
+                jobs.sort();
+                jobs.dedup();
+                assert_eq!(jobs.len(), 1, "{upload}: one job, made once: {states:?}");
+                assert!(
+                    !states.iter().any(|(_, s)| s == "ERROR"),
+                    "{upload}: {states:?}\n{}",
+                    log()
+                );
+            }
+            let keys: Vec<&String> = by_upload.keys().collect();
+            assert_eq!(
+                keys,
+                [
+                    "s3://mpe-raw-local/uploads/job0.mp4",
+                    "s3://mpe-raw-local/uploads/job1.mp4",
+                    "s3://mpe-raw-local/uploads/job2.mp4",
+                    "s3://mpe-raw-local/uploads/mpu.mp4"
+                ]
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jobs did not all complete: {by_upload:#?}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The MediaConvert API agrees: four jobs, all COMPLETE.
+    let listed = serve.python(
+        "import boto3, json, sys\nmc = boto3.client('mediaconvert', endpoint_url=sys.argv[1], region_name='us-east-1')\nprint(json.dumps([j['Status'] for j in mc.list_jobs(MaxResults=20)['Jobs']]))",
+        &[],
+    );
+    assert_eq!(
+        listed,
+        serde_json::json!(["COMPLETE", "COMPLETE", "COMPLETE", "COMPLETE"])
+    );
+}
+
+const LOAD: &str = r#"
+import boto3, json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from boto3.s3.transfer import TransferConfig
+url, small, large = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1',
+                  config=__import__('botocore.config').config.Config(max_pool_connections=64))
+big = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=8)
+def one(i):
+    if i == 30:
+        s3.upload_file(large, 'mpe-raw-local', 'big/large.bin', Config=big)
+    else:
+        s3.upload_file(small, 'mpe-raw-local', 'uploads/load-%02d.mp4' % i)
+t = time.time()
+with ThreadPoolExecutor(31) as pool:
+    list(pool.map(one, range(31)))
+head = s3.head_object(Bucket='mpe-raw-local', Key='big/large.bin')
+print(json.dumps({'seconds': time.time() - t, 'large_size': head['ContentLength'], 'large_etag': head['ETag']}))
+"#;
+
+/// Peak resident memory of a process, from /proc (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM")
+        * 1024
+}
+
+#[test]
+fn thirty_concurrent_uploads_with_one_of_a_gibibyte_and_thirty_queued_jobs_complete_once_in_bounded_memory(
+) {
+    let small = util::fixture("short");
+    let dir = util::work_dir("serve-load");
+    let serve = Serve::start(&dir);
+    let large = dir.join("large.bin");
+    // 1 GiB: sparse, so that making it costs no time; its bytes go over the wire all the
+    // same.
+    std::fs::File::create(&large)
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("large file");
+    let r = serve.python(
+        LOAD,
+        &[
+            small.to_str().expect("utf-8"),
+            large.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(r["large_size"], 1u64 << 30, "{r}");
+    assert!(
+        r["large_etag"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("-128\"")),
+        "1 GiB in 8 MiB parts: {r}"
+    );
+    let ended = serve.ended(30, Duration::from_secs(600));
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    assert_eq!(
+        ended.len(),
+        30,
+        "{}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    let mut uploads: Vec<String> = ended
+        .iter()
+        .inspect(|e| assert_eq!(e["detail"]["status"], "COMPLETE", "{e:#}"))
+        .map(|e| {
+            e["detail"]["userMetadata"]["mpe_upload"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    uploads.sort();
+    uploads.dedup();
+    assert_eq!(
+        uploads.len(),
+        30,
+        "each upload's job ends once: {uploads:?}"
+    );
+    // A moment more: no upload makes a second job.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(serve.ended(31, Duration::ZERO).len(), 30);
+    let pid = serve.proc.as_ref().map(|p| p.0.id()).expect("pid");
+    let peak = peak_rss(pid);
+    eprintln!(
+        "serve: 31 uploads in {:.1} s, peak RSS {} MiB",
+        r["seconds"].as_f64().unwrap_or(0.0),
+        peak >> 20
+    );
+    // Bodies are streamed to disk: the server never holds the 1 GiB object, nor half of
+    // it, though it also ran 30 ladders.
+    assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
+    std::fs::remove_file(&large).ok();
+    std::fs::remove_dir_all(serve.data.join("buckets/mpe-raw-local/big")).ok();
+}
+
+#[test]
+fn serve_beyond_loopback_needs_given_credentials_and_bad_settings_are_one_line() {
+    let dir = util::work_dir("serve-refuse");
+    let data = dir.join("data");
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mpe"));
+        c.arg("serve")
+            .args(["--data", data.to_str().expect("utf-8")])
+            .args(args)
+            .env_remove("MPE_ACCESS_KEY_ID")
+            .env_remove("MPE_SECRET_ACCESS_KEY")
+            .envs(env.iter().copied());
+        let o = c.output().expect("mpe serve");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let port = free_port().to_string();
+    let any = format!("0.0.0.0:{port}");
+    let (code, err) = run(&["--listen", &any], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("MPE_ACCESS_KEY_ID"), "{err}");
+    assert!(
+        !data.join("credentials").exists(),
+        "no key is made for a server others can reach"
+    );
+    let (code, err) = run(
+        &["--listen", &format!("127.0.0.1:{port}")],
+        &[("MPE_ACCESS_KEY_ID", "AKIDLOCAL")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("both"), "{err}");
+    let (code, err) = run(
+        &["--listen", &format!("127.0.0.1:{port}"), "-p", "nope"],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nope"), "{err}");
+    let (code, err) = run(&["--suffix", "Bad_Suffix"], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--suffix"), "{err}");
 }

@@ -164,18 +164,20 @@ fn run(shared: &Shared, job: JobRow, threads: Option<usize>) {
         }
     };
     let said = error.as_ref().map(|(code, m)| (m.as_str(), *code));
+    let name = match status {
+        JobStatus::Complete => "COMPLETE",
+        JobStatus::Canceled => "CANCELED",
+        _ => "ERROR",
+    };
+    // Said before it is recorded: a crash in between runs the job again and says it
+    // twice, never not at all.
+    shared.emit(&job, name, &groups, said, None);
     if let Err(e) = shared
         .store
         .finish(&job.id, status, now(), error.clone(), &outputs)
     {
         tracing::error!(job = %job.id, error = %e, "recording the job's end failed");
     }
-    let name = match status {
-        JobStatus::Complete => "COMPLETE",
-        JobStatus::Canceled => "CANCELED",
-        _ => "ERROR",
-    };
-    shared.emit(&job, name, &groups, said, None);
 }
 
 fn execute(
