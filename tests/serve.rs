@@ -182,6 +182,17 @@ got = s3.get_object(Bucket='mpe-raw-local', Key='uploads/presigned.mp4', Range='
 body = got['Body'].read()
 out['range_ok'] = body == data[10:110] and got['ContentRange'] == 'bytes 10-109/%d' % len(data)
 out['etag_is_md5'] = got['ETag'].strip('"') == hashlib.md5(data).hexdigest()
+# Virtual-host style (BUCKET.localhost), as SDKs address buckets by default.
+import socket
+real_getaddrinfo = socket.getaddrinfo
+def loopback(host, *a, **k):
+    if isinstance(host, str) and (host == 'localhost' or host.endswith('.localhost')):
+        host = '127.0.0.1'
+    return real_getaddrinfo(host, *a, **k)
+socket.getaddrinfo = loopback
+vh = boto3.client('s3', endpoint_url=url.replace('127.0.0.1', 'localhost'), region_name='us-east-1',
+                  config=botocore.config.Config(s3={'addressing_style': 'virtual'}))
+out['virtual_host'] = vh.get_object(Bucket='mpe-raw-local', Key='uploads/presigned.mp4')['Body'].read() == data
 listed = s3.list_objects_v2(Bucket='mpe-raw-local', Prefix='uploads/')
 out['listed'] = sorted(o['Key'] for o in listed.get('Contents', []))
 # Paged listing with a delimiter.
@@ -339,6 +350,7 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
     );
     assert_eq!(r["presigned_status"], 200, "{r}");
     assert_eq!(r["range_ok"], true, "{r}");
+    assert_eq!(r["virtual_host"], true, "{r}");
     assert_eq!(r["etag_is_md5"], true, "{r}");
     assert_eq!(
         r["listed"],
@@ -788,4 +800,70 @@ fn serve_beyond_loopback_needs_given_credentials_and_bad_settings_are_one_line()
     let (code, err) = run(&["--suffix", "Bad_Suffix"], &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--suffix"), "{err}");
+}
+
+#[test]
+fn mpe_cloud_submit_with_the_local_stack_outputs_uploads_in_parallel_parts_and_its_job_runs() {
+    // The Rust SDKs (aws-sdk-s3's parallel multipart upload in cloud::upload, and
+    // aws-sdk-mediaconvert), pointed at the local twin by its outputs.json alone.
+    let bulky = util::fixture("bulky");
+    let dir = util::work_dir("serve-submit");
+    let serve = Serve::start(&dir);
+    let outputs = serve.data.join("outputs.json");
+    let o = crate::mediaconvert::cloud(
+        &[
+            "submit",
+            bulky.to_str().expect("utf-8"),
+            "--stack-outputs",
+            outputs.to_str().expect("utf-8"),
+            "--key",
+            "direct/bulky.mp4",
+            "--part-size",
+            "5",
+            "--wait",
+        ],
+        &serve.url,
+        &serve.url,
+        &[
+            ("AWS_ACCESS_KEY_ID", &serve.key),
+            ("AWS_SECRET_ACCESS_KEY", &serve.secret),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+    );
+    let r = serve.python(
+        "import boto3, json, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+         h = s3.head_object(Bucket='mpe-raw-local', Key='direct/bulky.mp4')\n\
+         keys = [o['Key'] for o in s3.list_objects_v2(Bucket='mpe-media-local', Prefix='bulky/').get('Contents', [])]\n\
+         print(json.dumps({'etag': h['ETag'], 'size': h['ContentLength'], 'keys': keys}))",
+        &[],
+    );
+    let len = std::fs::metadata(&bulky).expect("bulky").len();
+    assert_eq!(r["size"], len, "{r}");
+    assert!(
+        r["etag"]
+            .as_str()
+            .is_some_and(|e| e.ends_with(&format!("-{}\"", len.div_ceil(5 << 20)))),
+        "{r}"
+    );
+    let keys = r["keys"].as_array().expect("keys");
+    assert!(
+        keys.iter()
+            .any(|k| k.as_str().is_some_and(|k| k.ends_with(".m3u8")))
+            && keys
+                .iter()
+                .any(|k| k.as_str().is_some_and(|k| k.ends_with(".mpd"))),
+        "{r}"
+    );
+    // Not under uploads/: the workflow made no second job.
+    let jobs = serve
+        .events()
+        .iter()
+        .filter(|e| e["detail"]["status"] == "SUBMITTED")
+        .count();
+    assert_eq!(jobs, 1);
 }
