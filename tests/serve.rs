@@ -867,3 +867,70 @@ fn mpe_cloud_submit_with_the_local_stack_outputs_uploads_in_parallel_parts_and_i
         .count();
     assert_eq!(jobs, 1);
 }
+
+const CORS: &str = r#"
+import boto3, json, sys, urllib.request, urllib.error
+url, phase = sys.argv[1], sys.argv[2]
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1')
+out = {}
+if phase == 'set':
+    s3.put_bucket_cors(Bucket='mpe-raw-local', CORSConfiguration={'CORSRules': [{
+        'AllowedOrigins': ['http://page.example'], 'AllowedMethods': ['PUT', 'GET'],
+        'AllowedHeaders': ['*'], 'ExposeHeaders': ['ETag'], 'MaxAgeSeconds': 600}]})
+out['rules'] = s3.get_bucket_cors(Bucket='mpe-raw-local')['CORSRules']
+def preflight(origin, method):
+    req = urllib.request.Request(url + '/mpe-raw-local/uploads/x.mp4', method='OPTIONS', headers={
+        'Origin': origin, 'Access-Control-Request-Method': method,
+        'Access-Control-Request-Headers': 'content-type'})
+    try:
+        r = urllib.request.urlopen(req)
+        return [r.status, dict(r.headers)]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.read().decode()]
+out['allowed'] = preflight('http://page.example', 'PUT')
+out['other_origin'] = preflight('http://evil.example', 'PUT')
+out['other_method'] = preflight('http://page.example', 'DELETE')
+print(json.dumps(out))
+"#;
+
+#[test]
+fn bucket_cors_is_kept_across_restarts_and_answers_browsers_preflights() {
+    let dir = util::work_dir("serve-cors");
+    let mut serve = Serve::start(&dir);
+    let r = serve.python(CORS, &["set"]);
+    let check = |r: &Value| {
+        assert_eq!(
+            r["rules"][0]["AllowedOrigins"][0], "http://page.example",
+            "{r}"
+        );
+        assert_eq!(r["allowed"][0], 200, "{r}");
+        let h = &r["allowed"][1];
+        let get = |k: &str| {
+            h.as_object()
+                .and_then(|m| m.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)))
+                .and_then(|(_, v)| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(
+            get("access-control-allow-origin"),
+            "http://page.example",
+            "{r}"
+        );
+        assert!(get("access-control-allow-methods").contains("PUT"), "{r}");
+        assert_eq!(get("access-control-allow-headers"), "content-type", "{r}");
+        assert_eq!(get("access-control-max-age"), "600", "{r}");
+        for k in ["other_origin", "other_method"] {
+            assert_eq!(r[k][0], 403, "{k}: {r}");
+            assert!(
+                r[k][1]
+                    .as_str()
+                    .is_some_and(|x| x.contains("AccessForbidden")),
+                "{k}: {r}"
+            );
+        }
+    };
+    check(&r);
+    serve.kill_and_restart();
+    check(&serve.python(CORS, &["get"]));
+}

@@ -3,6 +3,7 @@
 //! and events, and delivery as CloudFront serves it. See docs/serve.md.
 
 pub mod auth;
+pub mod cors;
 pub mod delivery;
 pub mod objects;
 pub mod s3;

@@ -3,7 +3,7 @@
 //! listed (V2 and V1), multipart uploads, and bucket CORS kept per bucket.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
@@ -24,8 +24,8 @@ pub struct Service {
     pub objects: Arc<Objects>,
     /// The workflow's trigger.
     pub created: Created,
-    /// Bucket CORS configurations, by bucket (kept in memory: the stack sets its own).
-    pub cors: Mutex<BTreeMap<String, CORSConfiguration>>,
+    /// Bucket CORS configurations.
+    pub cors: Arc<super::cors::Cors>,
     /// The region answered for every bucket.
     pub region: String,
 }
@@ -687,10 +687,16 @@ impl s3s::S3 for Service {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         blocking(self.objects.bucket_dir(&req.input.bucket))?;
+        let c = req.input.cors_configuration;
+        if c.cors_rules.is_empty() || c.cors_rules.len() > 100 {
+            return Err(s3_error!(
+                MalformedXML,
+                "a CORS configuration has 1 to 100 rules"
+            ));
+        }
         self.cors
-            .lock()
-            .map_err(|_| s3_error!(InternalError))?
-            .insert(req.input.bucket, req.input.cors_configuration);
+            .set(&req.input.bucket, Some(c))
+            .map_err(|e| s3_error!(InternalError, "saving the CORS configuration: {e}"))?;
         Ok(S3Response::new(PutBucketCorsOutput::default()))
     }
 
@@ -699,8 +705,7 @@ impl s3s::S3 for Service {
         req: S3Request<GetBucketCorsInput>,
     ) -> S3Result<S3Response<GetBucketCorsOutput>> {
         blocking(self.objects.bucket_dir(&req.input.bucket))?;
-        let cors = self.cors.lock().map_err(|_| s3_error!(InternalError))?;
-        match cors.get(&req.input.bucket) {
+        match self.cors.get(&req.input.bucket) {
             Some(c) => Ok(S3Response::new(GetBucketCorsOutput {
                 cors_rules: Some(c.cors_rules.clone()),
             })),
@@ -714,9 +719,8 @@ impl s3s::S3 for Service {
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         blocking(self.objects.bucket_dir(&req.input.bucket))?;
         self.cors
-            .lock()
-            .map_err(|_| s3_error!(InternalError))?
-            .remove(&req.input.bucket);
+            .set(&req.input.bucket, None)
+            .map_err(|e| s3_error!(InternalError, "removing the CORS configuration: {e}"))?;
         Ok(S3Response::with_status(
             DeleteBucketCorsOutput::default(),
             http::StatusCode::NO_CONTENT,

@@ -145,10 +145,13 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
             }
         })
     };
+    let cors = Arc::new(
+        super::cors::Cors::open(&data).context("reading the buckets' CORS configurations")?,
+    );
     let mut builder = s3s::service::S3ServiceBuilder::new(super::s3::Service {
         objects: objects.clone(),
         created,
-        cors: Mutex::new(Default::default()),
+        cors: cors.clone(),
         region: opts.region.clone(),
     });
     builder.set_auth(OneKey(creds.clone()));
@@ -180,6 +183,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     );
     let router = Arc::new(Router {
         s3,
+        cors,
         objects,
         shared,
         creds,
@@ -275,14 +279,35 @@ impl s3s::auth::S3Auth for OneKey {
     }
 }
 
+/// The bucket a request addresses: `BUCKET.localhost`, else the path's first segment.
+fn bucket_of(req: &hyper::Request<Incoming>) -> String {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if let Some(b) = name.strip_suffix(".localhost") {
+        return b.to_string();
+    }
+    req.uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Path style for an IP address or `localhost`; virtual-host style for
 /// `<bucket>.localhost`.
 struct Hosts;
 
 impl s3s::host::S3Host for Hosts {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<s3s::host::VirtualHost<'a>> {
+        // The port is not part of the name; an IPv6 literal ([::1]:4566) is path style.
         let name = match host.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() && !h.ends_with(']') || !h.contains(':') => h,
+            Some((h, p)) if p.parse::<u16>().is_ok() => h,
             _ => host,
         };
         if let Some(bucket) = name.strip_suffix(".localhost") {
@@ -294,6 +319,7 @@ impl s3s::host::S3Host for Hosts {
 
 struct Router {
     s3: s3s::service::S3Service,
+    cors: Arc<super::cors::Cors>,
     objects: Arc<Objects>,
     shared: Arc<Shared>,
     creds: Credentials,
@@ -317,7 +343,17 @@ impl Router {
         if path == delivery::PREFIX.trim_end_matches('/') {
             return self.deliver(&req, "");
         }
-        match self.s3.call(req.map(s3s::Body::from)).await {
+        let origin = req
+            .headers()
+            .get(hyper::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bucket = bucket_of(&req);
+        if let (Some(origin), &hyper::Method::OPTIONS) = (&origin, req.method()) {
+            return self.preflight(&req, origin, &bucket);
+        }
+        let method = req.method().to_string();
+        let mut r = match self.s3.call(req.map(s3s::Body::from)).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = ?e, "S3 request failed");
@@ -325,7 +361,58 @@ impl Router {
                 *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
                 r
             }
+        };
+        if let Some(rule) = origin
+            .as_deref()
+            .and_then(|o| self.cors.rule(&bucket, o, &method, &[]).map(|r| (o, r)))
+        {
+            for (k, v) in super::cors::headers(&rule.1, rule.0, None) {
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                    r.headers_mut().insert(k, v);
+                }
+            }
         }
+        r
+    }
+
+    /// A browser's preflight, answered from the bucket's CORS rules as S3 answers it.
+    fn preflight(&self, req: &hyper::Request<Incoming>, origin: &str, bucket: &str) -> Response {
+        let h = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let method = h("access-control-request-method");
+        let asked: Vec<String> = h("access-control-request-headers")
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let rule = (!method.is_empty())
+            .then(|| self.cors.rule(bucket, origin, &method, &asked))
+            .flatten();
+        let Some(rule) = rule else {
+            let xml =
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessForbidden</Code>\
+                       <Message>CORSResponse: This CORS request is not allowed. The bucket's CORS \
+                       rules allow no such origin, method or headers.</Message></Error>";
+            let mut r = hyper::Response::new(s3s::Body::from(xml.to_string()));
+            *r.status_mut() = hyper::StatusCode::FORBIDDEN;
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/xml"),
+            );
+            return r;
+        };
+        let mut r = hyper::Response::new(s3s::Body::from(Bytes::new()));
+        for (k, v) in super::cors::headers(&rule, origin, Some(&asked)) {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                r.headers_mut().insert(k, v);
+            }
+        }
+        r
     }
 
     async fn mediaconvert(self: Arc<Self>, req: hyper::Request<Incoming>) -> Response {
