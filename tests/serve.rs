@@ -322,6 +322,18 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
         listed.contains(" cli.mp4") && listed.contains(" climulti.mp4"),
         "{listed}"
     );
+    // Not a video: rejected by validate, into the failure queue and the records.
+    let notes = dir.join("notes.mp4");
+    std::fs::write(&notes, "not a video at all\n").expect("notes");
+    serve.aws(
+        &single,
+        &[
+            "s3",
+            "cp",
+            notes.to_str().expect("utf-8"),
+            "s3://mpe-raw-local/uploads/notes.mp4",
+        ],
+    );
     let buckets = serve.aws(&single, &["s3", "ls"]);
     for b in ["mpe-raw-local", "mpe-media-local", "mpe-thumbnails-local"] {
         assert!(buckets.contains(b), "{buckets}");
@@ -358,6 +370,7 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
             "uploads/boto.mp4",
             "uploads/cli.mp4",
             "uploads/climulti.mp4",
+            "uploads/notes.mp4",
             "uploads/presigned.mp4"
         ]),
         "{r}"
@@ -403,7 +416,50 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
         .into_iter()
         .filter(|e| e["detail-type"] == "Object Created" && e["source"] == "aws.s3")
         .count();
-    assert!(created >= 5, "an Object Created event per raw object");
+    assert!(created >= 6, "an Object Created event per raw object");
+
+    // The job table's twin: the DynamoDB item's fields, as the state machine and the
+    // job-state handler leave them.
+    let records = serve.python(
+        "import json, sqlite3, sys\n\
+         c = sqlite3.connect(sys.argv[2]); c.row_factory = sqlite3.Row\n\
+         print(json.dumps([dict(r) for r in c.execute('SELECT * FROM records ORDER BY input')]))",
+        &[serve.data.join("records.db").to_str().expect("utf-8")],
+    );
+    let records = records.as_array().expect("rows");
+    assert_eq!(records.len(), 5, "{records:#?}");
+    for r in records {
+        let input = r["input"].as_str().expect("input");
+        if input.ends_with("notes.mp4") {
+            assert_eq!(r["status"], "ERROR", "{r}");
+            assert!(
+                r["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("not a video")),
+                "{r}"
+            );
+            continue;
+        }
+        assert_eq!(r["status"], "COMPLETE", "{r}");
+        assert_eq!(r["profile"], "default", "{r}");
+        assert_eq!(r["jobTemplate"], "mpe-default-local", "{r}");
+        assert!(
+            r["mediaConvertJobId"]
+                .as_str()
+                .is_some_and(|j| ids.contains(&j)),
+            "{r}"
+        );
+        assert!(
+            r["completedAt"].is_string() && r["startedAt"].is_string(),
+            "{r}"
+        );
+        let outputs: Vec<String> =
+            serde_json::from_str(r["outputs"].as_str().expect("outputs")).expect("JSON");
+        assert!(outputs.iter().any(|o| o.ends_with(".m3u8")), "{r}");
+    }
+    let failures = std::fs::read_to_string(serve.data.join("failures.jsonl")).expect("failures");
+    assert_eq!(failures.lines().count(), 1, "{failures}");
+    assert!(failures.contains("uploads/notes.mp4"), "{failures}");
 
     // Each upload's asset, under MediaConvert's names, from the delivery path.
     for asset in ["cli", "climulti", "boto", "presigned"] {

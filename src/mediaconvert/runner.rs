@@ -15,6 +15,9 @@ use super::s3::{split, S3};
 use super::store::{JobRow, Kind, Store};
 use crate::watch::events::{Change, Events, GroupDetail, JobProgress};
 
+/// What is told each event line written.
+pub type OnEvent = Box<dyn Fn(&str) + Send + Sync>;
+
 /// What the workers and the API share.
 pub struct Shared {
     /// Jobs, templates, presets, queues.
@@ -31,6 +34,8 @@ pub struct Shared {
     pub slots: usize,
     /// Where job state changes go as EventBridge events, if anywhere.
     pub events: Option<Events>,
+    /// Told every event written (its JSON line): `mpe serve` keeps its job records so.
+    pub on_event: Option<OnEvent>,
 }
 
 impl Shared {
@@ -68,8 +73,13 @@ impl Shared {
             error,
             progress,
         };
-        if let Err(e) = events.emit(&change) {
-            tracing::error!(job = %job.id, error = %e, "writing a job event failed");
+        match events.emit_event(&change) {
+            Ok(line) => {
+                if let Some(f) = &self.on_event {
+                    f(&line);
+                }
+            }
+            Err(e) => tracing::error!(job = %job.id, error = %e, "writing a job event failed"),
         }
     }
 

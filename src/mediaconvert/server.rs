@@ -109,6 +109,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         wake: (Mutex::new(0), Default::default()),
         slots: opts.jobs.max(1),
         events,
+        on_event: None,
     });
     runner::start(&shared);
     let addr = std::net::SocketAddr::new(opts.listen, opts.port);

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cors;
 pub mod delivery;
 pub mod objects;
+pub mod records;
 pub mod s3;
 pub mod server;
 pub mod workflow;

@@ -110,6 +110,15 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&work).with_context(|| work.display().to_string())?;
     }
     std::fs::create_dir_all(&work).with_context(|| work.display().to_string())?;
+    let records = Arc::new(super::records::Records::open(&data.join("records.db"))?);
+    let on_event: runner::OnEvent = {
+        let records = records.clone();
+        Box::new(move |line| {
+            if let Err(e) = records.job_event(line) {
+                tracing::error!(error = %e, "updating a job record");
+            }
+        })
+    };
     let shared = Arc::new(Shared {
         store,
         s3,
@@ -118,6 +127,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         wake: (Mutex::new(0), Default::default()),
         slots: opts.jobs.max(1),
         events: Some(events),
+        on_event: Some(on_event),
     });
     let (flow, rx) = Workflow::open(&data)?;
     let created: super::s3::Created = {
@@ -159,7 +169,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let s3 = builder.build();
     write_outputs(&data, &endpoint, &stack, &opts.region)?;
     runner::start(&shared);
-    workflow::run(flow, rx, shared.clone(), stack.clone());
+    workflow::run(flow, rx, shared.clone(), records, stack.clone());
     eprintln!("mpe: serving the stack's local twin on {endpoint}");
     eprintln!(
         "mpe:   S3 and MediaConvert: --endpoint-url {endpoint} (region {})",
@@ -227,7 +237,7 @@ fn write_outputs(
         (
             "JobTableName",
             format!("mpe-jobs-{}", stack.suffix),
-            "Job records (mediaconvert.db)",
+            "Job records (records.db)",
         ),
         (
             "MediaConvertQueueArn",

@@ -143,14 +143,20 @@ impl Workflow {
 
 /// Runs uploads from `rx` through validate -> probe -> plan -> job, one at a time (the
 /// jobs themselves run on the MediaConvert workers).
-pub fn run(flow: Arc<Workflow>, rx: Receiver<Upload>, shared: Arc<Shared>, stack: Stack) {
+pub fn run(
+    flow: Arc<Workflow>,
+    rx: Receiver<Upload>,
+    shared: Arc<Shared>,
+    records: Arc<super::records::Records>,
+    stack: Stack,
+) {
     std::thread::Builder::new()
         .name("workflow".into())
         .spawn(move || {
             for u in rx {
                 let mut delay = std::time::Duration::from_secs(1);
                 loop {
-                    match step(&shared, &stack, &u) {
+                    match step(&shared, &records, &stack, &u) {
                         Ok(Outcome::Job(id)) => {
                             tracing::info!(key = %u.key, job = %id, "upload became a job");
                             flow.done(&u);
@@ -158,6 +164,10 @@ pub fn run(flow: Arc<Workflow>, rx: Receiver<Upload>, shared: Arc<Shared>, stack
                         }
                         Ok(Outcome::Rejected(reason)) => {
                             tracing::warn!(key = %u.key, %reason, "upload rejected");
+                            let input = format!("s3://{}/{}", u.bucket, u.key);
+                            if let Err(e) = records.rejected(&u.token(), &input, &reason) {
+                                tracing::error!(error = %e, "recording a rejected upload");
+                            }
                             flow.fail(&u, &reason);
                             flow.done(&u);
                             break;
@@ -199,7 +209,12 @@ fn call(shared: &Arc<Shared>, method: hyper::Method, path: &[&str], body: &Value
     (reply.status, reply.body)
 }
 
-fn step(shared: &Arc<Shared>, stack: &Stack, u: &Upload) -> Result<Outcome, String> {
+fn step(
+    shared: &Arc<Shared>,
+    records: &super::records::Records,
+    stack: &Stack,
+    u: &Upload,
+) -> Result<Outcome, String> {
     use cloud::lambda::{plan, validate};
     let settings = validate::Settings {
         raw_bucket: stack.raw.clone(),
@@ -268,6 +283,24 @@ fn step(shared: &Arc<Shared>, stack: &Stack, u: &Upload) -> Result<Outcome, Stri
         ));
     }
     let mut job = planned["job"].clone();
+    // The record first, as the state machine writes it before it creates the job.
+    let execution = format!(
+        "arn:aws:states:{}:000000000000:execution:mpe-pipeline-{}:{}",
+        stack.region,
+        stack.suffix,
+        u.token()
+    );
+    records
+        .submitted(
+            &u.token(),
+            &input,
+            verdict["profile"].as_str().unwrap_or_default(),
+            job["UserMetadata"]["mpe_job_template"]
+                .as_str()
+                .unwrap_or_default(),
+            &execution,
+        )
+        .map_err(|e| e.to_string())?;
     job["ClientRequestToken"] = json!(u.token());
     job["UserMetadata"]["mpe_upload"] = json!(input);
     let (status, made) = call(

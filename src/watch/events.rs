@@ -270,11 +270,17 @@ impl Events {
 
     /// Writes one event (one line) and puts it in the webhook's outbox.
     pub fn emit(&self, change: &Change<'_>) -> Result<(), WatchError> {
+        self.emit_event(change).map(|_| ())
+    }
+
+    /// [`Events::emit`], giving back the line written (the event's JSON).
+    pub fn emit_event(&self, change: &Change<'_>) -> Result<String, WatchError> {
         let mut e = event(change);
         e.source = self.source.into();
         let line = serde_json::to_string(&e)
             .map_err(|e| WatchError::Internal(format!("writing an event: {e}")))?;
-        self.emit_line(change.job_id, &line)
+        self.emit_line(change.job_id, &line)?;
+        Ok(line)
     }
 
     /// Writes an event of another kind (an S3 "Object Created", say), already in
