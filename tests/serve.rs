@@ -990,3 +990,97 @@ fn bucket_cors_is_kept_across_restarts_and_answers_browsers_preflights() {
     serve.kill_and_restart();
     check(&serve.python(CORS, &["get"]));
 }
+
+const SSE: &str = r#"
+import boto3, hashlib, hmac, json, sys, threading, urllib.request, urllib.error
+url, small, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+token = hmac.new(secret.encode(), b'mpe-events', hashlib.sha256).hexdigest()[:32]
+out = {}
+try:
+    urllib.request.urlopen(url + '/events?token=' + '0' * 32)
+    out['bad_token'] = 200
+except urllib.error.HTTPError as e:
+    out['bad_token'] = e.code
+r = urllib.request.urlopen(url + '/events?token=' + token, timeout=120)
+out['type'] = r.headers['Content-Type']
+messages = []
+def read():
+    msg = {}
+    for raw in r:
+        line = raw.decode().rstrip('\n')
+        if line == '':
+            if 'data' in msg:
+                messages.append(msg)
+                if json.loads(msg['data'])['detail'].get('status') == 'COMPLETE':
+                    return
+            msg = {}
+        elif not line.startswith(':'):
+            k, _, v = line.partition(': ')
+            msg[k] = v
+t = threading.Thread(target=read); t.start()
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1')
+s3.upload_file(small, 'mpe-raw-local', 'uploads/sse.mp4')
+t.join(120)
+out['events'] = [m['event'] for m in messages]
+out['statuses'] = [json.loads(m['data'])['detail'].get('status') for m in messages]
+ids = [m['id'] for m in messages]
+out['ids_match'] = all(json.loads(m['data'])['id'] == m['id'] for m in messages)
+# A client reconnecting with Last-Event-ID gets what came after it.
+again = urllib.request.urlopen(urllib.request.Request(url + '/events?token=' + token, headers={'Last-Event-ID': ids[0]}), timeout=30)
+for raw in again:
+    line = raw.decode().rstrip('\n')
+    if line.startswith('id: '):
+        out['resumed_at'] = line[4:]
+        break
+out['second'] = ids[1]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_event_stream_sends_each_event_as_it_is_written_and_resumes_after_the_last_seen() {
+    let small = util::fixture("short");
+    let dir = util::work_dir("serve-sse");
+    let serve = Serve::start(&dir);
+    let r = serve.python(SSE, &[small.to_str().expect("utf-8"), &serve.secret]);
+    assert_eq!(r["bad_token"], 403, "{r}");
+    assert_eq!(r["type"], "text/event-stream", "{r}");
+    assert_eq!(r["events"][0], "Object Created", "{r}");
+    assert_eq!(
+        r["statuses"],
+        serde_json::json!([null, "SUBMITTED", "PROGRESSING", "COMPLETE"]),
+        "{r}"
+    );
+    assert_eq!(r["ids_match"], true, "{r}");
+    assert_eq!(r["resumed_at"], r["second"], "{r}");
+}
+
+#[test]
+fn a_body_declared_over_five_gib_is_refused_before_it_is_read() {
+    let dir = util::work_dir("serve-large");
+    let serve = Serve::start(&dir);
+    let r = serve.python(
+        r#"
+import boto3, json, socket, sys, urllib.parse
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')
+signed = s3.generate_presigned_url('put_object', Params={'Bucket': 'mpe-raw-local', 'Key': 'big/huge.bin'}, ExpiresIn=300)
+u = urllib.parse.urlsplit(signed)
+sock = socket.create_connection((u.hostname, u.port), timeout=30)
+sock.sendall(('PUT %s?%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %d\r\n\r\n' % (u.path, u.query, u.hostname, u.port, 6 << 30)).encode() + b'x' * 65536)
+answer = b''
+while b'</Error>' not in answer:
+    chunk = sock.recv(65536)
+    if not chunk:
+        break
+    answer += chunk
+print(json.dumps({'answer': answer.decode(errors='replace')}))
+"#,
+        &[],
+    );
+    let answer = r["answer"].as_str().expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>EntityTooLarge</Code>"), "{answer}");
+    let leftover: Vec<_> = std::fs::read_dir(serve.data.join(".tmp"))
+        .expect(".tmp")
+        .collect();
+    assert!(leftover.is_empty(), "nothing of it was kept");
+}

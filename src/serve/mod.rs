@@ -9,6 +9,7 @@ pub mod objects;
 pub mod records;
 pub mod s3;
 pub mod server;
+pub mod sse;
 pub mod workflow;
 
 pub use server::{serve, ServeOptions};

@@ -125,6 +125,17 @@ fn claims(
     Claimed { sums, md5 }
 }
 
+/// Refuses a body declared larger than S3 takes, before a byte of it is read.
+fn too_large(declared: Option<i64>) -> S3Result<()> {
+    if declared.is_some_and(|n| u64::try_from(n).unwrap_or(0) > MAX_PUT) {
+        return Err(s3_error!(
+            EntityTooLarge,
+            "a single PUT or part takes at most 5 GiB; use a multipart upload"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a request body into a temp file of the store, refusing one over [`MAX_PUT`].
 async fn receive(
     objects: &Objects,
@@ -243,6 +254,7 @@ impl s3s::S3 for Service {
         let algs = algorithms(req.input.checksum_algorithm.as_ref(), &req.headers);
         let input = req.input;
         blocking(self.objects.path(&input.bucket, &input.key))?;
+        too_large(input.content_length)?;
         let incoming = receive(&self.objects, input.body, &algs).await?;
         let claimed = claims(
             &req.headers,
@@ -528,6 +540,7 @@ impl s3s::S3 for Service {
         let input = req.input;
         let number = u32::try_from(input.part_number)
             .map_err(|_| s3_error!(InvalidArgument, "part numbers run from 1 to 10000"))?;
+        too_large(input.content_length)?;
         // The upload must exist before its bytes are taken.
         blocking(
             self.objects

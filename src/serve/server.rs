@@ -188,10 +188,15 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         delivery::PREFIX
     );
     eprintln!(
+        "mpe:   events: {endpoint}/events?token={} (server-sent events)",
+        super::sse::token(&creds.secret)
+    );
+    eprintln!(
         "mpe:   stack outputs: {}",
         data.join("outputs.json").display()
     );
     let router = Arc::new(Router {
+        events_log: events_path.clone(),
         s3,
         cors,
         objects,
@@ -328,6 +333,7 @@ impl s3s::host::S3Host for Hosts {
 }
 
 struct Router {
+    events_log: PathBuf,
     s3: s3s::service::S3Service,
     cors: Arc<super::cors::Cors>,
     objects: Arc<Objects>,
@@ -346,6 +352,9 @@ impl Router {
         let service = auth::scope_service(req.headers(), req.uri().query());
         if path.starts_with("/2017-08-29/") || service.as_deref() == Some("mediaconvert") {
             return self.mediaconvert(req).await;
+        }
+        if path == "/events" {
+            return self.events(&req);
         }
         if let Some(key) = path.strip_prefix(delivery::PREFIX) {
             return self.deliver(&req, key);
@@ -457,6 +466,75 @@ impl Router {
             .map(|c| c.to_bytes())
             .unwrap_or_default();
         hyper::Response::from_parts(parts, s3s::Body::from(bytes))
+    }
+
+    /// `GET /events?token=...`: the server-sent event stream.
+    fn events(&self, req: &hyper::Request<Incoming>) -> Response {
+        let query: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let plain = |status: hyper::StatusCode, text: &str| {
+            let mut r = hyper::Response::new(s3s::Body::from(format!("{text}\n")));
+            *r.status_mut() = status;
+            r
+        };
+        if req.method() != hyper::Method::GET {
+            return plain(hyper::StatusCode::METHOD_NOT_ALLOWED, "GET only");
+        }
+        let given = query.get("token").map(String::as_bytes).unwrap_or_default();
+        let want = super::sse::token(&self.creds.secret);
+        let same = given.len() == want.len()
+            && given
+                .iter()
+                .zip(want.as_bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0;
+        if !same {
+            return plain(
+                hyper::StatusCode::FORBIDDEN,
+                "the events token (printed at start) is missing or wrong",
+            );
+        }
+        let last = req
+            .headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        let from = match (last, query.get("from").map(String::as_str)) {
+            (Some(id), _) => super::sse::From::After(id.to_string()),
+            (None, Some("start")) => super::sse::From::Start,
+            _ => super::sse::From::Now,
+        };
+        let log = self.events_log.clone();
+        if !log.exists() {
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log);
+        }
+        match super::sse::stream(log, from) {
+            Ok(s) => {
+                let s: s3s::stream::DynByteStream = Box::pin(s3s::dto::StreamingBlob::wrap(s));
+                let mut r = hyper::Response::new(s3s::Body::from(s));
+                for (k, v) in [
+                    ("content-type", "text/event-stream"),
+                    ("cache-control", "no-store"),
+                    ("access-control-allow-origin", "*"),
+                ] {
+                    r.headers_mut()
+                        .insert(k, hyper::header::HeaderValue::from_static(v));
+                }
+                r
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "opening the event log for /events");
+                plain(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    "the event log cannot be read",
+                )
+            }
+        }
     }
 
     fn deliver(&self, req: &hyper::Request<Incoming>, key: &str) -> Response {
