@@ -193,6 +193,20 @@ socket.getaddrinfo = loopback
 vh = boto3.client('s3', endpoint_url=url.replace('127.0.0.1', 'localhost'), region_name='us-east-1',
                   config=botocore.config.Config(s3={'addressing_style': 'virtual'}))
 out['virtual_host'] = vh.get_object(Bucket='mpe-raw-local', Key='uploads/presigned.mp4')['Body'].read() == data
+# Checksums as S3 computes them; a wrong Content-MD5 is BadDigest; copies.
+import base64
+put = s3.put_object(Bucket='mpe-raw-local', Key='misc/hello.txt', Body=b'hello', ChecksumAlgorithm='SHA256')
+out['sha256_ok'] = put.get('ChecksumSHA256') == base64.b64encode(hashlib.sha256(b'hello').digest()).decode()
+try:
+    s3.put_object(Bucket='mpe-raw-local', Key='misc/bad.txt', Body=b'hello', ContentMD5=base64.b64encode(hashlib.md5(b'other').digest()).decode())
+    out['bad_md5'] = None
+except botocore.exceptions.ClientError as e:
+    out['bad_md5'] = e.response['Error']['Code']
+s3.copy_object(Bucket='mpe-media-local', Key='misc/copy.txt', CopySource={'Bucket': 'mpe-raw-local', 'Key': 'misc/hello.txt'})
+out['copy_ok'] = s3.get_object(Bucket='mpe-media-local', Key='misc/copy.txt')['Body'].read() == b'hello'
+s3.delete_object(Bucket='mpe-raw-local', Key='misc/hello.txt')
+s3.delete_object(Bucket='mpe-media-local', Key='misc/copy.txt')
+out['deleted'] = s3.list_objects_v2(Bucket='mpe-raw-local', Prefix='misc/')['KeyCount']
 listed = s3.list_objects_v2(Bucket='mpe-raw-local', Prefix='uploads/')
 out['listed'] = sorted(o['Key'] for o in listed.get('Contents', []))
 # Paged listing with a delimiter.
@@ -297,6 +311,14 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
             .to_string()
     };
     assert_eq!(out("RawBucketName"), "mpe-raw-local");
+    // Every output key of the stack (stack.json's Outputs) is there.
+    let stack: Value = serde_json::from_slice(
+        &std::fs::read(util::repo().join("stack.json")).expect("stack.json"),
+    )
+    .expect("JSON");
+    for key in stack["Outputs"].as_object().expect("Outputs").keys() {
+        out(key);
+    }
     assert_eq!(out("Endpoint"), serve.url);
 
     // The AWS CLI: one single PUT, one multipart upload (threshold below the file).
@@ -363,6 +385,10 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
     assert_eq!(r["presigned_status"], 200, "{r}");
     assert_eq!(r["range_ok"], true, "{r}");
     assert_eq!(r["virtual_host"], true, "{r}");
+    assert_eq!(r["sha256_ok"], true, "{r}");
+    assert_eq!(r["bad_md5"], "BadDigest", "{r}");
+    assert_eq!(r["copy_ok"], true, "{r}");
+    assert_eq!(r["deleted"], 0, "{r}");
     assert_eq!(r["etag_is_md5"], true, "{r}");
     assert_eq!(
         r["listed"],
@@ -473,6 +499,16 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
         let (status, hs, _) = get(&format!("{base}.mpd"), &[]);
         assert_eq!(status, 200, "{asset}");
         assert_eq!(header(&hs, "content-type"), "application/dash+xml");
+    }
+    // The index page links each asset's manifests.
+    let (status, _, page) = get(&format!("{}/cdn/", serve.url), &[]);
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    for asset in ["cli", "climulti", "boto", "presigned"] {
+        assert!(
+            page.contains(&format!("href=\"/cdn/{asset}/cmaf/{asset}.m3u8\"")),
+            "{page}"
+        );
     }
     // Segments: immutable, ranged, revalidated by ETag; ffprobe reads them over HTTP.
     let seg = format!("{}/cdn/cli/cmaf/cli_360p_000000001.cmfv", serve.url);

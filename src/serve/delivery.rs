@@ -251,8 +251,15 @@ pub fn index(objects: &Objects, media: &str) -> String {
         .iter()
         .filter(|k| k.ends_with(".m3u8") || k.ends_with(".mpd"))
     {
-        // The master manifests: at the asset's top level.
-        if k.matches('/').count() != 1 {
+        // The master manifests: named for their asset (ASSET/cmaf/ASSET.m3u8), where the
+        // variants carry a name modifier (ASSET_720p.m3u8).
+        let asset = k.split('/').next().unwrap_or_default();
+        let stem = k
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.rsplit_once('.'))
+            .map_or("", |(s, _)| s);
+        if stem != asset {
             continue;
         }
         let esc = k

@@ -258,6 +258,37 @@ fn write_outputs(
             "Role MediaConvert jobs run as",
         ),
         (
+            "StateMachineArn",
+            format!(
+                "arn:aws:states:{region}:000000000000:stateMachine:mpe-pipeline-{}",
+                stack.suffix
+            ),
+            "Pipeline state machine (the workflow in mpe serve)",
+        ),
+        (
+            "NotificationTopicArn",
+            format!(
+                "arn:aws:sns:{region}:000000000000:mpe-notifications-{}",
+                stack.suffix
+            ),
+            "Pipeline notifications (events.jsonl, /events, the webhook)",
+        ),
+        (
+            "DeadLetterQueueUrl",
+            format!("file://{}", data.join("failures.jsonl").display()),
+            "Dead-letter queue (the failure queue, one JSON line per upload)",
+        ),
+        (
+            "KmsKeyArn",
+            format!("arn:aws:kms:{region}:000000000000:key/mpe-local-none"),
+            "Customer managed key (none locally: objects are not encrypted at rest)",
+        ),
+        (
+            "UploadUrlFunctionUrl",
+            format!("{endpoint}/api/upload-url"),
+            "Presigned upload URL endpoint (not served yet)",
+        ),
+        (
             "Endpoint",
             endpoint.to_string(),
             "The URL of S3, MediaConvert and delivery",

@@ -155,8 +155,18 @@ pub fn run(
         .spawn(move || {
             for u in rx {
                 let mut delay = std::time::Duration::from_secs(1);
+                let mut attempt = 0;
                 loop {
-                    match step(&shared, &records, &stack, &u) {
+                    attempt += 1;
+                    let outcome = match step(&shared, &records, &stack, &u) {
+                        // Given up on, as the state machine's retriers give up: the
+                        // failure path, with the last error.
+                        Err(e) if attempt >= MAX_ATTEMPTS => Ok(Outcome::Rejected(format!(
+                            "gave up after {attempt} attempts: {e}"
+                        ))),
+                        other => other,
+                    };
+                    match outcome {
                         Ok(Outcome::Job(id)) => {
                             tracing::info!(key = %u.key, job = %id, "upload became a job");
                             flow.done(&u);
@@ -186,6 +196,9 @@ pub fn run(
         .map(|_| ())
         .unwrap_or_else(|e| tracing::error!(error = %e, "starting the workflow thread"));
 }
+
+/// Tries of a step that fails transiently before the upload goes to the failure queue.
+const MAX_ATTEMPTS: u32 = 6;
 
 enum Outcome {
     Job(String),
@@ -225,9 +238,21 @@ fn step(
             .collect(),
     };
     let mut head = vec![0; 4096];
-    let n = std::fs::File::open(&u.path)
+    let n = match std::fs::File::open(&u.path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map_err(|e| format!("{}: {e}", u.path.display()))?;
+    {
+        Ok(n) => n,
+        // Deleted (or replaced by a folder) before its turn: nothing left to process.
+        Err(e)
+            if matches!(e.kind(), std::io::ErrorKind::NotFound) || e.raw_os_error() == Some(20) =>
+        {
+            return Ok(Outcome::Rejected(format!(
+                "s3://{}/{} was deleted before it was processed",
+                u.bucket, u.key
+            )))
+        }
+        Err(e) => return Err(format!("{}: {e}", u.path.display())),
+    };
     head.truncate(n);
     let upload = validate::Upload {
         bucket: u.bucket.clone(),
