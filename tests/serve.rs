@@ -42,6 +42,10 @@ impl Serve {
     }
 
     fn start_on(dir: &Path, port: u16) -> Serve {
+        Serve::start_with(dir, port, &[], &[])
+    }
+
+    fn start_with(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Serve {
         let data = dir.join("data");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -53,6 +57,8 @@ impl Serve {
             .args(["--listen", &format!("127.0.0.1:{port}"), "--jobs", "2"])
             .env_remove("MPE_ACCESS_KEY_ID")
             .env_remove("MPE_SECRET_ACCESS_KEY")
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -1119,4 +1125,69 @@ print(json.dumps({'answer': answer.decode(errors='replace')}))
         .expect(".tmp")
         .collect();
     assert!(leftover.is_empty(), "nothing of it was kept");
+}
+
+#[test]
+fn a_mediaconvert_job_reads_another_s3_endpoint_while_uploads_still_use_serves_buckets() {
+    let small = util::fixture("short");
+    let dir = util::work_dir("serve-other-s3");
+    let python = util::python();
+    let (_moto, moto_url) = crate::mediaconvert::moto(&python, false);
+    crate::mediaconvert::boto3(
+        &python,
+        &moto_url,
+        &format!(
+            "s3.create_bucket(Bucket='elsewhere')\ns3.upload_file({:?}, 'elsewhere', 'in/clip.mp4')\nprint('null')",
+            small.to_str().expect("utf-8")
+        ),
+    );
+    let serve = Serve::start_with(
+        &dir,
+        free_port(),
+        &["--s3-endpoint", &moto_url],
+        &crate::mediaconvert::CREDS,
+    );
+    let job = dir.join("job.json");
+    std::fs::write(&job, crate::cloud::render(&small, "default").to_string()).expect("job");
+    let r = serve.python(
+        r#"
+import boto3, json, sys, time
+url, job, small = sys.argv[1], sys.argv[2], sys.argv[3]
+mc = boto3.client('mediaconvert', endpoint_url=url, region_name='us-east-1')
+s3 = boto3.client('s3', endpoint_url=url, region_name='us-east-1')
+job = json.load(open(job))
+job['Settings']['Inputs'][0]['FileInput'] = 's3://elsewhere/in/clip.mp4'
+for g in job['Settings']['OutputGroups']:
+    for k, v in g['OutputGroupSettings'].items():
+        if isinstance(v, dict) and 'Destination' in v:
+            v['Destination'] = 's3://mpe-media-local/ext/' + v['Destination'].split('/', 3)[3]
+made = mc.create_job(Role=job['Role'], Settings=job['Settings'])['Job']
+s3.upload_file(small, 'mpe-raw-local', 'uploads/local.mp4')
+deadline = time.time() + 240
+while True:
+    j = mc.get_job(Id=made['Id'])['Job']
+    if j['Status'] in ('COMPLETE', 'ERROR') or time.time() > deadline:
+        break
+    time.sleep(0.5)
+keys = [o['Key'] for o in s3.list_objects_v2(Bucket='mpe-media-local', Prefix='ext/').get('Contents', [])]
+print(json.dumps({'status': j['Status'], 'error': j.get('ErrorMessage'), 'keys': keys}))
+"#,
+        &[job.to_str().expect("utf-8"), small.to_str().expect("utf-8")],
+    );
+    assert_eq!(r["status"], "COMPLETE", "{r}");
+    assert!(
+        r["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k.as_str().is_some_and(|k| k.ends_with(".m3u8"))),
+        "{r}"
+    );
+    // The upload to serve's own raw bucket ran as ever.
+    let ended = serve.ended(2, Duration::from_secs(240));
+    assert_eq!(ended.len(), 2, "{ended:#?}");
+    assert!(
+        ended.iter().all(|e| e["detail"]["status"] == "COMPLETE"),
+        "{ended:#?}"
+    );
 }

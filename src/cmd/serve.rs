@@ -31,8 +31,9 @@ pub struct Args {
     /// Seconds a client has to send a request's headers.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: u64,
-    /// Another S3 endpoint for jobs created through the MediaConvert API (credentials
-    /// are this server's); default: this server's own buckets.
+    /// The S3 endpoint of buckets other than the stack's, for jobs created through the
+    /// MediaConvert API that read or write them (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY); the stack's buckets are always this server's.
     #[arg(long)]
     pub s3_endpoint: Option<String>,
     #[command(flatten)]

@@ -14,6 +14,9 @@ pub struct S3 {
     region: String,
     creds: Credentials,
     agent: ureq::Agent,
+    /// The buckets this endpoint keeps, and the endpoint of every other bucket
+    /// (`mpe serve --s3-endpoint`); `None`: this endpoint has them all.
+    elsewhere: Option<(Vec<String>, Box<S3>)>,
 }
 
 /// What S3 says of an object it sends.
@@ -69,6 +72,7 @@ impl S3 {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(300))
                 .build(),
+            elsewhere: None,
         })
     }
 
@@ -83,7 +87,22 @@ impl S3 {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(300))
                 .build(),
+            elsewhere: None,
         })
+    }
+
+    /// This endpoint for `own` buckets, `other` for the rest.
+    pub fn with_others(mut self, own: Vec<String>, other: S3) -> S3 {
+        self.elsewhere = Some((own, Box::new(other)));
+        self
+    }
+
+    /// The endpoint that has `bucket`.
+    fn for_bucket(&self, bucket: &str) -> &S3 {
+        match &self.elsewhere {
+            Some((own, other)) if !own.iter().any(|b| b == bucket) => other,
+            _ => self,
+        }
     }
 
     fn bucket(&self, name: &str) -> anyhow::Result<Bucket> {
@@ -99,11 +118,12 @@ impl S3 {
     /// Downloads `s3://bucket/key` to `to`; returns what S3 said of the object.
     pub fn get(&self, uri: &str, to: &Path) -> anyhow::Result<Object> {
         let (b, k) = split(uri)?;
-        let url = self
+        let s3 = self.for_bucket(&b);
+        let url = s3
             .bucket(&b)?
-            .get_object(Some(&self.creds), &k)
+            .get_object(Some(&s3.creds), &k)
             .sign(Duration::from_secs(600));
-        let resp = self
+        let resp = s3
             .agent
             .get(url.as_str())
             .call()
@@ -121,13 +141,14 @@ impl S3 {
     /// Uploads `from` to `s3://bucket/key`.
     pub fn put(&self, from: &Path, uri: &str) -> anyhow::Result<()> {
         let (b, k) = split(uri)?;
-        let url = self
+        let s3 = self.for_bucket(&b);
+        let url = s3
             .bucket(&b)?
-            .put_object(Some(&self.creds), &k)
+            .put_object(Some(&s3.creds), &k)
             .sign(Duration::from_secs(600));
         let file = std::fs::File::open(from).with_context(|| from.display().to_string())?;
         let len = file.metadata()?.len();
-        self.agent
+        s3.agent
             .put(url.as_str())
             .set("Content-Length", &len.to_string())
             .send(file)

@@ -83,12 +83,22 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .context("opening the buckets")?,
     );
     let endpoint = format!("http://{}", opts.listen);
-    let s3 = crate::mediaconvert::s3::S3::new(
-        opts.s3_endpoint.as_deref().unwrap_or(&endpoint),
-        &creds.key,
-        &creds.secret,
-        &opts.region,
-    )?;
+    let mut s3 =
+        crate::mediaconvert::s3::S3::new(&endpoint, &creds.key, &creds.secret, &opts.region)?;
+    if let Some(other) = &opts.s3_endpoint {
+        // The stack's buckets stay here; any other bucket a job names is the other
+        // endpoint's, with the AWS_* credentials.
+        let other = crate::mediaconvert::s3::S3::from_env(other)
+            .with_context(|| format!("--s3-endpoint {other}"))?;
+        s3 = s3.with_others(
+            vec![
+                stack.raw.clone(),
+                stack.media.clone(),
+                stack.thumbnails.clone(),
+            ],
+            other,
+        );
+    }
     let store = Store::open(&data.join("mediaconvert.db"))?;
     store.put(
         Kind::Queue,
