@@ -546,13 +546,16 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
         "the progressive MP4 over HTTP: {probe}"
     );
 
-    // hls.js and dash.js play an asset from the delivery path.
-    for (manifest, kind) in [("boto.m3u8", "hls"), ("boto.mpd", "dash")] {
+    // hls.js and dash.js play every upload's asset from the delivery path.
+    for (asset, ext, kind) in ["cli", "climulti", "boto", "presigned"]
+        .into_iter()
+        .flat_map(|a| [(a, "m3u8", "hls"), (a, "mpd", "dash")])
+    {
         let out = Command::new("node")
             .arg(util::repo().join("tests/player/play.mjs"))
             .args([
                 "--url",
-                &format!("{}/cdn/boto/cmaf/{manifest}", serve.url),
+                &format!("{}/cdn/{asset}/cmaf/{asset}.{ext}", serve.url),
                 "--kind",
                 kind,
                 "--seconds",
@@ -563,7 +566,10 @@ fn real_clients_upload_to_serve_alone_and_each_upload_becomes_one_job_that_plays
         let stdout = String::from_utf8_lossy(&out.stdout);
         let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
             .unwrap_or_else(|_| panic!("{stdout} {}", String::from_utf8_lossy(&out.stderr)));
-        assert!(out.status.success() && v["ok"] == true, "{kind}: {v}");
+        assert!(
+            out.status.success() && v["ok"] == true,
+            "{asset} {kind}: {v}"
+        );
     }
 }
 
