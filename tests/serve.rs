@@ -1197,3 +1197,78 @@ print(json.dumps({'status': j['Status'], 'error': j.get('ErrorMessage'), 'keys':
         "{ended:#?}"
     );
 }
+
+#[test]
+fn a_config_file_sets_the_server_and_its_credentials_and_flags_win_over_it() {
+    let dir = util::work_dir("serve-config");
+    let port = free_port();
+    let config = dir.join("mpe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\nlisten = \"0.0.0.0:{port}\"\nsuffix = \"cfg\"\nregion = \"eu-west-3\"\n\
+             access_key_id = \"AKIDFROMCONFIG\"\nsecret_access_key = \"secret-from-config\"\n",
+            dir.join("data").to_str().expect("utf-8")
+        ),
+    )
+    .expect("config");
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    let _serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_mpe"))
+            .args(["serve", "--config", config.to_str().expect("utf-8")])
+            .args(["--region", "us-east-1"])
+            .env_remove("MPE_ACCESS_KEY_ID")
+            .env_remove("MPE_SECRET_ACCESS_KEY")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("mpe serve"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mpe serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Beyond loopback, on the config's keys; no key file made.
+    assert!(!dir.join("data/credentials").exists());
+    let o = Command::new(util::python())
+        .arg("-c")
+        .arg(
+            "import boto3, json, sys\n\
+             s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1')\n\
+             r = s3.list_buckets()\n\
+             print(json.dumps([b['Name'] for b in r['Buckets']] + [r['Buckets'][0]['BucketRegion']]))",
+        )
+        .arg(format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "AKIDFROMCONFIG")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-from-config")
+        .output()
+        .expect("python");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(
+        names,
+        serde_json::json!([
+            "mpe-media-cfg",
+            "mpe-raw-cfg",
+            "mpe-thumbnails-cfg",
+            "us-east-1"
+        ]),
+        "the config's suffix, the flag's region"
+    );
+
+    // A config mpe cannot read is one line naming the file and the line.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "suffix = \"x\"\nlisten_on = \"127.0.0.1:1\"\n").expect("bad");
+    let o = Command::new(env!("CARGO_BIN_EXE_mpe"))
+        .args(["serve", "--config", bad.to_str().expect("utf-8")])
+        .output()
+        .expect("mpe serve");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("bad.toml: line 2") && err.contains("listen_on"),
+        "{err}"
+    );
+}

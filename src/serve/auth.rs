@@ -28,9 +28,14 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The credentials: the environment's, else `DATA/credentials`, made if missing unless
-/// `must_be_given` (a server reachable from other hosts must not run on keys it printed).
-pub fn load(data: &Path, must_be_given: bool) -> anyhow::Result<Credentials> {
+/// The credentials: the environment's, else the config's (`configured`), else
+/// `DATA/credentials`, made if missing unless `must_be_given` (a server reachable from
+/// other hosts must not run on keys it printed).
+pub fn load(
+    data: &Path,
+    configured: Option<(String, String)>,
+    must_be_given: bool,
+) -> anyhow::Result<Credentials> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (env("MPE_ACCESS_KEY_ID"), env("MPE_SECRET_ACCESS_KEY")) {
         (Some(key), Some(secret)) => {
@@ -44,10 +49,19 @@ pub fn load(data: &Path, must_be_given: bool) -> anyhow::Result<Credentials> {
         (None, None) => {}
         _ => bail!("set both MPE_ACCESS_KEY_ID and MPE_SECRET_ACCESS_KEY, or neither"),
     }
+    if let Some((key, secret)) = configured {
+        check(&key, &secret)?;
+        return Ok(Credentials {
+            key,
+            secret,
+            origin: "the config file".into(),
+        });
+    }
     if must_be_given {
         bail!(
             "listening beyond loopback needs credentials given explicitly: set \
-             MPE_ACCESS_KEY_ID and MPE_SECRET_ACCESS_KEY"
+             MPE_ACCESS_KEY_ID and MPE_SECRET_ACCESS_KEY, or access_key_id and \
+             secret_access_key in --config"
         );
     }
     let file = data.join("credentials");

@@ -43,6 +43,8 @@ pub struct ServeOptions {
     pub s3_endpoint: Option<String>,
     /// Where each event is also POSTed.
     pub webhook: Option<crate::watch::events::Webhook>,
+    /// The access key and secret from the config file, if it gives them.
+    pub credentials: Option<(String, String)>,
 }
 
 /// Connections open at once.
@@ -60,7 +62,11 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         .data
         .canonicalize()
         .with_context(|| opts.data.display().to_string())?;
-    let creds = auth::load(&data, !opts.listen.ip().is_loopback())?;
+    let creds = auth::load(
+        &data,
+        opts.credentials.clone(),
+        !opts.listen.ip().is_loopback(),
+    )?;
     let stack = Stack {
         raw: format!("mpe-raw-{}", opts.suffix),
         media: format!("mpe-media-{}", opts.suffix),
