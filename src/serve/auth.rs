@@ -11,6 +11,8 @@ use anyhow::{bail, Context};
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
+use super::hex;
+
 /// An access key and its secret.
 #[derive(Clone)]
 pub struct Credentials {
@@ -138,8 +140,10 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
+/// Whether two secrets (signatures, tokens) are equal, in time that does not depend on
+/// where they differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// SigV4's URI encoding: everything but unreserved characters, `/` kept where asked.
@@ -254,14 +258,7 @@ pub fn verify(
     let k = hmac(&k, svc);
     let k = hmac(&k, "aws4_request");
     let expected = hex(&hmac(&k, &to_sign));
-    // Constant time, as a signature is a secret's proof.
-    let same = expected.len() == signature.len()
-        && expected
-            .bytes()
-            .zip(signature.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !same_secret(expected.as_bytes(), signature.as_bytes()) {
         return deny("the request signature does not match (check the secret access key)");
     }
     Ok(())

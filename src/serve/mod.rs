@@ -14,6 +14,11 @@ pub mod workflow;
 
 pub use server::{serve, ServeOptions};
 
+/// Bytes as lowercase hex (ETags, tokens, digests).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Now as RFC 3339 UTC (EventBridge's `time`).
 pub fn rfc3339_now() -> String {
     let ts = s3s::dto::Timestamp::from(std::time::SystemTime::now());

@@ -16,6 +16,8 @@ use std::time::SystemTime;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
+use super::hex;
+
 /// Longest key S3 takes, in bytes.
 const MAX_KEY: usize = 1024;
 
@@ -223,10 +225,6 @@ pub struct PartInfo {
     pub modified_ns: u128,
     /// Checksums.
     pub checksums: BTreeMap<String, String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn ns(t: SystemTime) -> u128 {

@@ -823,7 +823,7 @@ impl Service {
 }
 
 fn encode_token(key: &str) -> String {
-    key.bytes().map(|b| format!("{b:02x}")).collect()
+    super::hex(key.as_bytes())
 }
 
 fn decode_token(t: &str) -> Option<String> {

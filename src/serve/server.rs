@@ -531,13 +531,7 @@ impl Router {
         }
         let given = query.get("token").map(String::as_bytes).unwrap_or_default();
         let want = super::sse::token(&self.creds.secret);
-        let same = given.len() == want.len()
-            && given
-                .iter()
-                .zip(want.as_bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0;
-        if !same {
+        if !auth::same_secret(given, want.as_bytes()) {
             return plain(
                 hyper::StatusCode::FORBIDDEN,
                 "the events token (printed at start) is missing or wrong",

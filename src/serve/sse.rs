@@ -24,10 +24,7 @@ pub fn token(secret: &str) -> String {
     let mut m = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes any key");
     m.update(b"mpe-events");
-    m.finalize().into_bytes()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::hex(&m.finalize().into_bytes()[..16])
 }
 
 /// Where the stream starts.

@@ -56,7 +56,7 @@ impl Upload {
     fn token(&self) -> String {
         use sha2::Digest;
         let h = sha2::Sha256::digest(format!("{}\n{}\n{}", self.bucket, self.key, self.etag));
-        h.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        super::hex(&h[..16])
     }
 }
 
