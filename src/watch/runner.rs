@@ -531,10 +531,19 @@ impl Context<'_> {
                     p.file_name()
                         .is_some_and(|n| n != "origin" && n != "sidecar.json")
                 });
-            if let Some(staged) = source {
-                let origin = origin.unwrap_or_else(|| staged.to_string_lossy().to_string());
-                tracing::info!(job = %id, "adopting a source taken before a crash");
-                self.record(&id, &origin, &staged, None)?;
+            match source {
+                Some(staged) => {
+                    let origin = origin.unwrap_or_else(|| staged.to_string_lossy().to_string());
+                    tracing::info!(job = %id, "adopting a source taken before a crash");
+                    self.record(&id, &origin, &staged, None)?;
+                }
+                // Killed between making the folder and moving the source in: the source
+                // is still in the watch folder and is taken afresh, so the folder goes.
+                None => {
+                    tracing::debug!(job = %id, "removing a job folder a crash left empty");
+                    let _ = std::fs::remove_file(d.path().join("origin"));
+                    let _ = std::fs::remove_dir(d.path());
+                }
             }
         }
         Ok(())
