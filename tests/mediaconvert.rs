@@ -28,7 +28,8 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn wait_port(port: u16, what: &str) {
+/// Waits until something listens on `port` (at most a minute).
+pub fn wait_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

@@ -10,8 +10,26 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::mediaconvert::{free_port, Proc};
+use crate::mediaconvert::{free_port, wait_port, Proc};
 use crate::util;
+
+/// `mpe serve --config CONFIG ARGS` with no settings from the environment, logging to
+/// `dir/serve.log`.
+pub fn serve_config(dir: &Path, config: &Path, args: &[&str]) -> Proc {
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_mpe"))
+            .args(["serve", "--config", config.to_str().expect("utf-8")])
+            .args(args)
+            .env_remove("MPE_ACCESS_KEY_ID")
+            .env_remove("MPE_SECRET_ACCESS_KEY")
+            .env_remove("MPE_API_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("mpe serve"),
+    )
+}
 
 /// A running `mpe serve` on a free port with its data folder.
 struct Serve {
@@ -64,11 +82,7 @@ impl Serve {
             .spawn()
             .expect("start mpe serve");
         let proc = Proc(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mpe serve did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_port(port, "mpe serve");
         let creds = std::fs::read_to_string(data.join("credentials")).expect("credentials");
         let field = |name: &str| {
             creds
@@ -1212,23 +1226,8 @@ fn a_config_file_sets_the_server_and_its_credentials_and_flags_win_over_it() {
         ),
     )
     .expect("config");
-    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
-    let _serve = Proc(
-        Command::new(env!("CARGO_BIN_EXE_mpe"))
-            .args(["serve", "--config", config.to_str().expect("utf-8")])
-            .args(["--region", "us-east-1"])
-            .env_remove("MPE_ACCESS_KEY_ID")
-            .env_remove("MPE_SECRET_ACCESS_KEY")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("mpe serve"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mpe serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _serve = serve_config(dir.as_path(), &config, &["--region", "us-east-1"]);
+    wait_port(port, "mpe serve");
     // Beyond loopback, on the config's keys; no key file made.
     assert!(!dir.join("data/credentials").exists());
     let o = Command::new(util::python())

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod api;
 mod cloud;
 mod conformance;
 mod errors;

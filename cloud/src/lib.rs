@@ -6,6 +6,7 @@
 //! jobs through the AWS SDK. It never links FFmpeg, so that it can be built into a small
 //! Lambda.
 
+pub mod api;
 pub mod aws;
 pub mod client;
 pub mod deployment;

@@ -10,8 +10,10 @@ use anyhow::Context;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A TOML file of the settings below (`data`, `listen`, `profile`, `jobs`, `suffix`,
-    /// `region`, `read_timeout`, `s3_endpoint`) and the credentials (`access_key_id`,
-    /// `secret_access_key`).
+    /// `region`, `read_timeout`, `s3_endpoint`), the credentials (`access_key_id`,
+    /// `secret_access_key`), the upload API's token (`api_token`) and limits
+    /// (`upload_max_bytes`, `multipart_threshold_bytes`, `part_max_bytes`,
+    /// `upload_url_ttl_seconds`).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The data folder: buckets, job store, event log, credentials and outputs.json
@@ -62,6 +64,11 @@ struct Config {
     s3_endpoint: Option<String>,
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
+    api_token: Option<String>,
+    upload_max_bytes: Option<u64>,
+    multipart_threshold_bytes: Option<u64>,
+    part_max_bytes: Option<u64>,
+    upload_url_ttl_seconds: Option<u64>,
 }
 
 fn read_config(path: &Path) -> anyhow::Result<Config> {
@@ -108,6 +115,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("the config sets access_key_id or secret_access_key without the other"),
     };
+    let d = cloud::api::Limits::default();
+    let limits = cloud::api::Limits {
+        max_size: c.upload_max_bytes.unwrap_or(d.max_size),
+        multipart_threshold: c.multipart_threshold_bytes.unwrap_or(d.multipart_threshold),
+        max_part_size: c.part_max_bytes.unwrap_or(d.max_part_size),
+        ttl: c
+            .upload_url_ttl_seconds
+            .map_or(d.ttl, std::time::Duration::from_secs),
+    };
+    limits
+        .check()
+        .map_err(|e| anyhow::anyhow!("the upload limits in the config: {e}"))?;
     crate::serve::serve(crate::serve::ServeOptions {
         data: args.data.or(c.data).unwrap_or_else(|| "mpe-data".into()),
         listen: args
@@ -128,5 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s3_endpoint: args.s3_endpoint.or(c.s3_endpoint),
         webhook: args.webhook.webhook()?,
         credentials,
+        api_token: c.api_token,
+        limits,
     })
 }

@@ -2,6 +2,7 @@
 //! the workflow an upload starts, the MediaConvert API running the engine, job records
 //! and events, and delivery as CloudFront serves it. See docs/serve.md.
 
+pub mod api;
 pub mod auth;
 pub mod cors;
 pub mod delivery;
@@ -10,6 +11,7 @@ pub mod records;
 pub mod s3;
 pub mod server;
 pub mod sse;
+pub mod status;
 pub mod workflow;
 
 pub use server::{serve, ServeOptions};

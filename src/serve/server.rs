@@ -45,6 +45,10 @@ pub struct ServeOptions {
     pub webhook: Option<crate::watch::events::Webhook>,
     /// The access key and secret from the config file, if it gives them.
     pub credentials: Option<(String, String)>,
+    /// The upload API's token from the config file, if it gives one.
+    pub api_token: Option<String>,
+    /// What the upload API takes.
+    pub limits: cloud::api::Limits,
 }
 
 /// Connections open at once.
@@ -67,6 +71,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         opts.credentials.clone(),
         !opts.listen.ip().is_loopback(),
     )?;
+    let (api_token, token_origin) = super::api::load_token(&data, opts.api_token.clone())?;
     let stack = Stack {
         raw: format!("mpe-raw-{}", opts.suffix),
         media: format!("mpe-media-{}", opts.suffix),
@@ -127,11 +132,19 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&work).with_context(|| work.display().to_string())?;
     let records = Arc::new(super::records::Records::open(&data.join("records.db"))?);
+    let status = Arc::new(super::status::Status::open(
+        &data,
+        workflow::UPLOAD_PREFIX,
+        &format!("{endpoint}{}", delivery::PREFIX),
+    )?);
     let on_event: runner::OnEvent = {
-        let records = records.clone();
+        let (records, status) = (records.clone(), status.clone());
         Box::new(move |line| {
             if let Err(e) = records.job_event(line) {
                 tracing::error!(error = %e, "updating a job record");
+            }
+            if let Err(e) = status.job_event(line) {
+                tracing::error!(error = %e, "updating a status record");
             }
         })
     };
@@ -148,6 +161,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let (flow, rx) = Workflow::open(&data)?;
     let created: super::s3::Created = {
         let (flow, stack, shared) = (flow.clone(), stack.clone(), shared.clone());
+        let status = status.clone();
         Arc::new(move |bucket, key, stat| {
             if bucket != stack.raw {
                 return;
@@ -160,6 +174,10 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
                 }
             }
             if key.starts_with(workflow::UPLOAD_PREFIX) {
+                // Before the workflow has it, so that UPLOADED comes before SUBMITTED.
+                if let Err(e) = status.uploaded(key) {
+                    tracing::error!(error = %e, "updating a status record");
+                }
                 flow.submit(Upload {
                     bucket: bucket.to_string(),
                     key: key.to_string(),
@@ -185,7 +203,29 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let s3 = builder.build();
     write_outputs(&data, &endpoint, &stack, &opts.region)?;
     runner::start(&shared);
-    workflow::run(flow, rx, shared.clone(), records, stack.clone());
+    workflow::run(
+        flow,
+        rx,
+        shared.clone(),
+        records,
+        status.clone(),
+        stack.clone(),
+    );
+    let api = super::api::Api {
+        token: api_token.clone(),
+        limits: opts.limits.clone(),
+        status,
+        objects: objects.clone(),
+        raw: stack.raw.clone(),
+        prefix: workflow::UPLOAD_PREFIX.into(),
+        region: opts.region.clone(),
+        key: creds.key.clone(),
+        secret: creds.secret.clone(),
+        endpoint: opts.listen.to_string(),
+        profiles: profiles::Profile::shipped_names()
+            .map(str::to_string)
+            .collect(),
+    };
     eprintln!("mpe: serving the stack's local twin on {endpoint}");
     eprintln!(
         "mpe:   S3 and MediaConvert: --endpoint-url {endpoint} (region {})",
@@ -208,6 +248,9 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         super::sse::token(&creds.secret)
     );
     eprintln!(
+        "mpe:   upload API: {endpoint}/api/ with Authorization: Bearer {api_token} (from {token_origin})"
+    );
+    eprintln!(
         "mpe:   stack outputs: {}",
         data.join("outputs.json").display()
     );
@@ -221,6 +264,7 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         stack,
         in_flight: Arc::new(Semaphore::new(crate::mediaconvert::http::MAX_IN_FLIGHT)),
         read_timeout: opts.read_timeout,
+        api,
     });
     listen(opts.listen, opts.read_timeout, router)
 }
@@ -301,8 +345,8 @@ fn write_outputs(
         ),
         (
             "UploadUrlFunctionUrl",
-            format!("{endpoint}/api/upload-url"),
-            "Presigned upload URL endpoint (not served yet)",
+            format!("{endpoint}/api/uploads"),
+            "Upload API: POST for presigned URLs (Authorization: Bearer, DATA/api-token)",
         ),
         (
             "Endpoint",
@@ -389,6 +433,7 @@ struct Router {
     stack: Stack,
     in_flight: Arc<Semaphore>,
     read_timeout: Duration,
+    api: super::api::Api,
 }
 
 type Response = hyper::Response<s3s::Body>;
@@ -399,6 +444,9 @@ impl Router {
         let service = auth::scope_service(req.headers(), req.uri().query());
         if path.starts_with("/2017-08-29/") || service.as_deref() == Some("mediaconvert") {
             return self.mediaconvert(req).await;
+        }
+        if path == "/api" || path.starts_with("/api/") {
+            return self.api.answer(req).await;
         }
         if path == "/events" {
             return self.events(&req);
@@ -547,35 +595,7 @@ impl Router {
             (None, Some("start")) => super::sse::From::Start,
             _ => super::sse::From::Now,
         };
-        let log = self.events_log.clone();
-        if !log.exists() {
-            let _ = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log);
-        }
-        match super::sse::stream(log, from) {
-            Ok(s) => {
-                let s: s3s::stream::DynByteStream = Box::pin(s3s::dto::StreamingBlob::wrap(s));
-                let mut r = hyper::Response::new(s3s::Body::from(s));
-                for (k, v) in [
-                    ("content-type", "text/event-stream"),
-                    ("cache-control", "no-store"),
-                    ("access-control-allow-origin", "*"),
-                ] {
-                    r.headers_mut()
-                        .insert(k, hyper::header::HeaderValue::from_static(v));
-                }
-                r
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "opening the event log for /events");
-                plain(
-                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
-                    "the event log cannot be read",
-                )
-            }
-        }
+        super::sse::response(self.events_log.clone(), from)
     }
 
     fn deliver(&self, req: &hyper::Request<Incoming>, key: &str) -> Response {

@@ -133,3 +133,36 @@ pub fn stream(
         },
     ))
 }
+
+/// The `text/event-stream` answer following `log` (made if missing) from `from`.
+pub fn response(log: PathBuf, from: From) -> hyper::Response<s3s::Body> {
+    if !log.exists() {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log);
+    }
+    match stream(log, from) {
+        Ok(s) => {
+            let s: s3s::stream::DynByteStream = Box::pin(s3s::dto::StreamingBlob::wrap(s));
+            let mut r = hyper::Response::new(s3s::Body::from(s));
+            for (k, v) in [
+                ("content-type", "text/event-stream"),
+                ("cache-control", "no-store"),
+                ("access-control-allow-origin", "*"),
+            ] {
+                r.headers_mut()
+                    .insert(k, hyper::header::HeaderValue::from_static(v));
+            }
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "opening an event log for a stream");
+            let mut r = hyper::Response::new(s3s::Body::from(
+                "the event log cannot be read\n".to_string(),
+            ));
+            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}

@@ -148,6 +148,7 @@ pub fn run(
     rx: Receiver<Upload>,
     shared: Arc<Shared>,
     records: Arc<super::records::Records>,
+    status: Arc<super::status::Status>,
     stack: Stack,
 ) {
     std::thread::Builder::new()
@@ -169,6 +170,9 @@ pub fn run(
                     match outcome {
                         Ok(Outcome::Job(id)) => {
                             tracing::info!(key = %u.key, job = %id, "upload became a job");
+                            if let Err(e) = status.submitted(&u.key, &id) {
+                                tracing::error!(error = %e, "updating a status record");
+                            }
                             flow.done(&u);
                             break;
                         }
@@ -177,6 +181,9 @@ pub fn run(
                             let input = format!("s3://{}/{}", u.bucket, u.key);
                             if let Err(e) = records.rejected(&u.token(), &input, &reason) {
                                 tracing::error!(error = %e, "recording a rejected upload");
+                            }
+                            if let Err(e) = status.rejected(&u.key, &reason) {
+                                tracing::error!(error = %e, "updating a status record");
                             }
                             flow.fail(&u, &reason);
                             flow.done(&u);
