@@ -12,7 +12,7 @@ pkgs=(
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev
   libavdevice-dev libswscale-dev libswresample-dev
   ffmpeg time bc util-linux mount procps python3 python3-venv
-  openssl ca-certificates
+  openssl ca-certificates curl
 )
 if [[ "${1:-}" == "--player" ]]; then
   pkgs+=(chromium)
@@ -29,3 +29,6 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The web page's player libraries (hls.js, dash.js), pinned and checked, built into mpe.
+bash "$(dirname "${BASH_SOURCE[0]}")/../web/fetch-players.sh"

@@ -538,3 +538,82 @@ fn an_upload_url_past_its_expiry_is_refused_by_s3_and_the_token_is_made_once() {
     );
     assert_eq!(status, 200);
 }
+
+#[test]
+fn the_web_page_uploads_a_file_follows_it_to_complete_and_plays_it_with_a_rendition_switch() {
+    let dir = util::work_dir("api-page");
+    // The mobile ladder of a 360p source is two renditions (360p and 240p).
+    let (base, _serve) = start(&dir, "profile = \"mobile\"\n");
+    // The page and its player libraries come from mpe itself.
+    for (path, ct) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/web/app.js", "text/javascript; charset=utf-8"),
+        ("/web/hls.min.js", "text/javascript"),
+        ("/web/dash.all.min.js", "text/javascript"),
+    ] {
+        let (status, hs, body) = call("GET", &format!("{base}{path}"), &[], None);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&hs, "content-type"), ct, "{path}");
+        assert!(body.len() > 100, "{path}");
+        assert!(
+            header(&hs, "content-security-policy").contains("default-src 'self'"),
+            "{path}: nothing from another origin"
+        );
+    }
+    let src = util::fixture("web_30");
+    let file = dir.join("clip.mp4");
+    std::fs::copy(&src, &file).expect("copy the fixture");
+    let size = std::fs::metadata(&file).expect("clip").len();
+    let out = Command::new("node")
+        .arg(util::repo().join("tests/player/web.mjs"))
+        .args(["--base", &base, "--token", TOKEN])
+        .arg("--file")
+        .arg(&file)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node tests/player/web.mjs (run tests/player/setup.sh first)");
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("web.mjs: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(out.status.success(), "{seen:#}");
+    assert_eq!(seen["fragmentKept"], "", "the token leaves the address bar");
+    assert_eq!(seen["uploadState"], "uploaded", "{seen:#}");
+    let bars: Vec<u64> = seen["bars"]
+        .as_array()
+        .expect("bars")
+        .iter()
+        .filter_map(Value::as_f64)
+        .map(|v| v as u64)
+        .collect();
+    assert_eq!(bars.last(), Some(&size), "the bar ends full: {bars:?}");
+    assert!(
+        bars.iter().filter(|&&b| b > 0 && b < size).count() >= 2,
+        "the bar moved on the way: {bars:?}"
+    );
+    assert_eq!(seen["final"], "COMPLETE", "{seen:#}");
+    let statuses: Vec<&str> = seen["statuses"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(statuses.last(), Some(&"COMPLETE"), "{statuses:?}");
+    assert!(
+        seen["playedTo"].as_f64().is_some_and(|t| t > 1.0),
+        "{seen:#}"
+    );
+    assert_eq!(
+        seen["renditions"].as_array().map(Vec::len),
+        Some(3),
+        "Auto and two: {seen:#}"
+    );
+    assert_ne!(seen["switched"]["from"], seen["switched"]["to"], "{seen:#}");
+    assert!(seen["pageErrors"].is_null(), "{seen:#}");
+    // The page's download links and thumbnails are the record's, and they load.
+    let (_, record) = api("GET", &format!("{base}/api/status/clip.mp4"), None);
+    assert_eq!(seen["downloads"], record["outputs"]["mp4"], "{seen:#}");
+    let widths = seen["thumbnails"].as_array().expect("thumbnails");
+    assert!(
+        !widths.is_empty() && widths.iter().all(|w| w.as_u64() > Some(0)),
+        "{seen:#}"
+    );
+}

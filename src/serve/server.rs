@@ -451,6 +451,9 @@ impl Router {
         if path == "/events" {
             return self.events(&req);
         }
+        if service.is_none() && super::web::is_page(&path) {
+            return super::web::answer(req.method(), &path);
+        }
         if let Some(key) = path.strip_prefix(delivery::PREFIX) {
             return self.deliver(&req, key);
         }
