@@ -539,6 +539,24 @@ fn an_upload_url_past_its_expiry_is_refused_by_s3_and_the_token_is_made_once() {
     assert_eq!(status, 200);
 }
 
+/// What tests/player/web.mjs saw driving the page at `base` with `file` (and `args`);
+/// fails unless every step ran.
+fn page(base: &str, file: &Path, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .arg(util::repo().join("tests/player/web.mjs"))
+        .args(["--base", base, "--token", TOKEN])
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node tests/player/web.mjs (run tests/player/setup.sh first)");
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("web.mjs: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(out.status.success(), "{seen:#}");
+    seen
+}
+
 #[test]
 fn the_web_page_uploads_a_file_follows_it_to_complete_and_plays_it_with_a_rendition_switch() {
     let dir = util::work_dir("api-page");
@@ -564,17 +582,7 @@ fn the_web_page_uploads_a_file_follows_it_to_complete_and_plays_it_with_a_rendit
     let file = dir.join("clip.mp4");
     std::fs::copy(&src, &file).expect("copy the fixture");
     let size = std::fs::metadata(&file).expect("clip").len();
-    let out = Command::new("node")
-        .arg(util::repo().join("tests/player/web.mjs"))
-        .args(["--base", &base, "--token", TOKEN])
-        .arg("--file")
-        .arg(&file)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("node tests/player/web.mjs (run tests/player/setup.sh first)");
-    let seen: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("web.mjs: {e}: {}", String::from_utf8_lossy(&out.stdout)));
-    assert!(out.status.success(), "{seen:#}");
+    let seen = page(&base, &file, &[]);
     assert_eq!(seen["fragmentKept"], "", "the token leaves the address bar");
     assert_eq!(seen["uploadState"], "uploaded", "{seen:#}");
     let bars: Vec<u64> = seen["bars"]
@@ -615,5 +623,45 @@ fn the_web_page_uploads_a_file_follows_it_to_complete_and_plays_it_with_a_rendit
     assert!(
         !widths.is_empty() && widths.iter().all(|w| w.as_u64() > Some(0)),
         "{seen:#}"
+    );
+}
+
+#[test]
+fn a_page_closed_mid_upload_resumes_from_the_parts_s3_holds_and_each_part_is_sent_once() {
+    let dir = util::work_dir("api-page-resume");
+    // 5 MiB parts above 6 MiB: the bulky fixture goes in three.
+    let (base, _serve) = start(
+        &dir,
+        "upload_max_bytes = 104857600\nmultipart_threshold_bytes = 6291456\npart_max_bytes = 5242880\n",
+    );
+    let file = dir.join("big.mp4");
+    std::fs::copy(util::fixture("bulky"), &file).expect("copy the fixture");
+    let seen = page(&base, &file, &["--resume"]);
+    let parts = seen["parts"].as_u64().expect("parts");
+    assert!(parts >= 3, "{seen:#}");
+    assert_eq!(
+        seen["beforeClose"].as_object().map(|o| o.len() as u64),
+        Some(parts - 1),
+        "all but the last part landed before the page closed: {seen:#}"
+    );
+    let want: serde_json::Map<String, Value> =
+        (1..=parts).map(|n| (n.to_string(), json!(1))).collect();
+    assert_eq!(
+        seen["answered"],
+        Value::Object(want),
+        "each part sent once: {seen:#}"
+    );
+    assert_eq!(seen["uploadState"], "uploaded", "{seen:#}");
+    assert!(
+        seen["uploadInfo"].as_str().is_some_and(|i| i == "uploaded"),
+        "{seen:#}"
+    );
+    // The object is the file, byte for byte, and its asset is published.
+    let r = ended(&base, "big.mp4", Duration::from_secs(300));
+    assert_eq!(r["status"], "COMPLETE", "{r}");
+    let stored = dir.join("data/buckets/mpe-raw-local/uploads/big.mp4");
+    assert_eq!(
+        std::fs::read(stored).expect("the object"),
+        std::fs::read(&file).expect("the file")
     );
 }

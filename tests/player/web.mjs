@@ -6,7 +6,11 @@
 // JSON line of what it saw on stdout; exit 0 when every step ran, 1 otherwise.
 //
 //   node tests/player/web.mjs --base URL --token TOKEN --file PATH [--timeout 300]
-//        [--chromium /usr/bin/chromium]
+//        [--chromium /usr/bin/chromium] [--resume]
+//
+// With --resume it checks a multipart upload instead: the last part is held in the
+// browser while the others land, the page is closed, the file chosen again in a new
+// page of the same browser, and every part PUT that S3 answered is counted.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -17,6 +21,7 @@ const { values: args } = parseArgs({
     file: { type: 'string' },
     timeout: { type: 'string', default: '300' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
+    resume: { type: 'boolean', default: false },
   },
 });
 const seen = { steps: [] };
@@ -28,7 +33,56 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
 });
 let code = 1;
-try {
+
+async function resume() {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(timeout);
+  const answered = {};
+  context.on('response', (r) => {
+    const u = new URL(r.url());
+    const n = u.searchParams.get('partNumber');
+    if (r.request().method() === 'PUT' && n && r.status() === 200) answered[n] = (answered[n] || 0) + 1;
+  });
+  const first = await context.newPage();
+  await first.goto(`${args.base}/#token=${encodeURIComponent(args.token)}`);
+  await first.waitForFunction(() => document.querySelector('#token-state').textContent === 'token accepted');
+  // How many parts there are, from the API's answer (before any is sent).
+  let known;
+  const partsKnown = new Promise((resolve) => { known = resolve; });
+  first.on('response', async (r) => {
+    if (r.url().endsWith('/api/uploads') && r.status() === 201) {
+      seen.parts = (await r.json()).parts.length;
+      known();
+    }
+  });
+  await first.route(/partNumber=/, async (route) => {
+    const n = Number(new URL(route.request().url()).searchParams.get('partNumber'));
+    await partsKnown;
+    // The last part never leaves the first page.
+    if (n !== seen.parts) route.continue();
+  });
+  await first.setInputFiles('#files', args.file);
+  const deadline = Date.now() + timeout;
+  while (!(seen.parts && Object.keys(answered).length >= seen.parts - 1)) {
+    if (Date.now() > deadline) throw new Error(`parts answered before closing: ${JSON.stringify(answered)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  seen.beforeClose = { ...answered };
+  await first.close();
+  step(`closed the page with ${Object.keys(answered).length} of ${seen.parts} parts held by S3`);
+  const second = await context.newPage();
+  // The token lives in the tab's session storage: a new tab is opened by the link again.
+  await second.goto(`${args.base}/#token=${encodeURIComponent(args.token)}`);
+  await second.waitForFunction(() => document.querySelector('#token-state').textContent === 'token accepted');
+  await second.setInputFiles('#files', args.file);
+  await second.waitForSelector('#uploads li[data-state]');
+  seen.uploadState = await second.getAttribute('#uploads li', 'data-state');
+  seen.uploadInfo = await second.textContent('#uploads li .info');
+  seen.answered = answered;
+  step(`reopened and ${seen.uploadState}`);
+}
+
+async function full() {
   const page = await browser.newPage();
   page.on('pageerror', (e) => { (seen.pageErrors ||= []).push(String(e)); });
   page.setDefaultTimeout(timeout);
@@ -102,6 +156,10 @@ try {
   step(`switched from ${before} to ${want}, still playing`);
   seen.downloads = await page.$$eval('#downloads a', (as) => as.map((a) => a.href));
   seen.thumbnails = await page.$$eval('#thumbs img', (is) => is.map((i) => i.naturalWidth));
+}
+
+try {
+  await (args.resume ? resume() : full());
   code = 0;
 } catch (e) {
   seen.error = String(e && e.message ? e.message : e).split('\n')[0];
