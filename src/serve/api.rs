@@ -323,16 +323,7 @@ impl Api {
     /// `GET /api/events`: every status change from now on (or after `Last-Event-ID`, or
     /// from the first with `?from=start`) as server-sent events.
     fn events(&self, req: &hyper::Request<Incoming>) -> Response {
-        let last = req
-            .headers()
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty());
-        let from = match (last, query(req).get("from").map(String::as_str)) {
-            (Some(id), _) => super::sse::From::After(id.to_string()),
-            (None, Some("start")) => super::sse::From::Start,
-            _ => super::sse::From::Now,
-        };
+        let from = super::sse::From::of(req.headers(), query(req).get("from").map(String::as_str));
         super::sse::response(PathBuf::from(self.status.log()), from)
     }
 }

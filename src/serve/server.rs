@@ -588,16 +588,7 @@ impl Router {
                 "the events token (printed at start) is missing or wrong",
             );
         }
-        let last = req
-            .headers()
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty());
-        let from = match (last, query.get("from").map(String::as_str)) {
-            (Some(id), _) => super::sse::From::After(id.to_string()),
-            (None, Some("start")) => super::sse::From::Start,
-            _ => super::sse::From::Now,
-        };
+        let from = super::sse::From::of(req.headers(), query.get("from").map(String::as_str));
         super::sse::response(self.events_log.clone(), from)
     }
 

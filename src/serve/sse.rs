@@ -38,6 +38,22 @@ pub enum From {
     After(String),
 }
 
+impl From {
+    /// Where a request asks to start: after its `Last-Event-ID` (an `EventSource`
+    /// reconnecting), from the first event with `from=start` in its query, else now.
+    pub fn of(headers: &hyper::HeaderMap, from: Option<&str>) -> From {
+        let last = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty());
+        match (last, from) {
+            (Some(id), _) => From::After(id.to_string()),
+            (None, Some("start")) => From::Start,
+            _ => From::Now,
+        }
+    }
+}
+
 struct Tail {
     reader: BufReader<std::fs::File>,
     partial: String,
