@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::error::WatchError;
 use super::events::{Change, Events, GroupDetail, OutputDetail};
-use super::ingest::Candidates;
+use super::ingest::{self, Candidates};
 use super::store::{now_unix, Job, Status, Store};
 
 /// How the watcher runs.
@@ -170,6 +170,12 @@ pub fn watch(
                                 RenameMode::To | RenameMode::Both
                             ))
                     );
+                    // Opening and reading (our own checksums of kept sources among
+                    // them) changes nothing: noting those would re-read a kept file
+                    // for ever, and could time a read against someone's next write.
+                    if matches!(ev.kind, EventKind::Access(_)) && !is_close {
+                        continue;
+                    }
                     for p in &ev.paths {
                         candidates.note(p);
                         if is_close {
@@ -215,9 +221,13 @@ pub fn watch(
                     candidates.wait(&path);
                     continue;
                 }
-                if let Err(e) = ctx.take(&path) {
-                    tracing::error!(source = %path.display(), error = %format!("{:#}", anyhow::Error::new(e)), "not taken");
-                    candidates.refuse(&path);
+                match ctx.take(&path) {
+                    Ok(Taken::Yes) => {}
+                    Ok(Taken::ChangedWhileRead) => candidates.wait(&path),
+                    Err(e) => {
+                        tracing::error!(source = %path.display(), error = %format!("{:#}", anyhow::Error::new(e)), "not taken");
+                        candidates.refuse(&path);
+                    }
                 }
             }
         }
@@ -421,7 +431,7 @@ impl Context<'_> {
     /// Turns a complete source into a job: moves it (and its sidecar) into
     /// `.mpe/jobs/<id>/`, then records it. A crash in between is repaired at start by
     /// [`Context::adopt_orphans`].
-    fn take(&self, path: &Path) -> Result<(), WatchError> {
+    fn take(&self, path: &Path) -> Result<Taken, WatchError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -430,10 +440,17 @@ impl Context<'_> {
         // recorded as is rather than computed again.
         let mut checksum = None;
         if self.opts.keep_sources {
+            // A kept file can be written over at any time: a sum of half old, half new
+            // bytes would match neither, and make one change two jobs.
+            let before = stamp(path);
             let sum = checksum_of(path)?;
+            if stamp(path) != before || ingest::open_for_writing(path) {
+                tracing::debug!(source = %path.display(), "changed while it was read; waiting for it to hold still");
+                return Ok(Taken::ChangedWhileRead);
+            }
             if self.store.completed(&path.to_string_lossy(), &sum)? {
                 tracing::debug!(source = %path.display(), "already processed; kept in place");
-                return Ok(());
+                return Ok(Taken::Yes);
             }
             checksum = Some(sum);
         }
@@ -453,7 +470,8 @@ impl Context<'_> {
         }
         std::fs::write(dir.join("origin"), path.to_string_lossy().as_bytes())
             .map_err(WatchError::io(&dir))?;
-        self.record(&id, &path.to_string_lossy(), &staged, checksum)
+        self.record(&id, &path.to_string_lossy(), &staged, checksum)?;
+        Ok(Taken::Yes)
     }
 
     /// Records a job for a source already moved to `staged` (`checksum`: when known).
@@ -794,6 +812,14 @@ fn park(jobs: &Path, job: &Job, dir: &Path) -> Result<PathBuf, WatchError> {
         let _ = std::fs::remove_dir(dir);
     }
     Ok(to)
+}
+
+/// What [`Context::take`] did with a ready file.
+enum Taken {
+    /// Made a job of it, or found it already processed.
+    Yes,
+    /// It changed while its checksum was read: it waits out the settle time again.
+    ChangedWhileRead,
 }
 
 fn checksum_of(path: &Path) -> Result<String, WatchError> {

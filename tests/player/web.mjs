@@ -78,6 +78,12 @@ async function resume() {
   await second.waitForSelector('#uploads li[data-state]');
   seen.uploadState = await second.getAttribute('#uploads li', 'data-state');
   seen.uploadInfo = await second.textContent('#uploads li .info');
+  // Playwright reports a response on its own channel, which may trail the page's
+  // own fetch resolving: give the last part's answer a moment to be counted.
+  const settle = Date.now() + 5000;
+  while (Object.keys(answered).length < seen.parts && Date.now() < settle) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   seen.answered = answered;
   step(`reopened and ${seen.uploadState}`);
 }
