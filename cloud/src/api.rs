@@ -453,6 +453,173 @@ pub struct StatusRecord {
     pub outputs: Outputs,
 }
 
+/// The detail-type of a status change on the event stream.
+pub const CHANGE: &str = "Upload Status Change";
+
+/// A status change as the event stream carries it: an EventBridge-shaped event whose
+/// detail is the record.
+pub fn change_event(id: &str, r: &StatusRecord) -> Value {
+    json!({
+        "version": "0",
+        "id": id,
+        "detail-type": CHANGE,
+        "source": "mpe.api",
+        "time": r.updated_at,
+        "detail": r,
+    })
+}
+
+/// How far along a stage is, so that a late event never moves a record back (the job
+/// may report PROGRESSING before the workflow has said SUBMITTED).
+pub fn rank(s: Stage) -> u8 {
+    match s {
+        Stage::Uploading => 0,
+        Stage::Uploaded => 1,
+        Stage::Submitted => 2,
+        Stage::Progressing => 3,
+        Stage::Complete | Stage::Error => 4,
+    }
+}
+
+impl StatusRecord {
+    /// URLs handed out for `file_name` by upload `upload_id`.
+    pub fn uploading(file_name: &str, upload_id: &str, now: &str) -> StatusRecord {
+        StatusRecord {
+            file_name: file_name.to_string(),
+            upload_id: Some(upload_id.to_string()),
+            status: Stage::Uploading,
+            percent: 0,
+            job_id: None,
+            error: None,
+            updated_at: now.to_string(),
+            outputs: Outputs::default(),
+        }
+    }
+
+    /// An object complete under the upload prefix (through the API or not): a new upload
+    /// of its name whatever was before, which keeps the upload id only of an upload
+    /// still under way (`before`).
+    pub fn uploaded(file_name: &str, before: Option<&StatusRecord>, now: &str) -> StatusRecord {
+        let upload_id = before
+            .filter(|r| r.status == Stage::Uploading)
+            .and_then(|r| r.upload_id.clone());
+        StatusRecord {
+            upload_id,
+            status: Stage::Uploaded,
+            ..StatusRecord::uploading(file_name, "", now)
+        }
+    }
+
+    /// Moves the record forward to `stage` (never back, never past an end, never to
+    /// another job's news) with `edit` applied; whether it changed.
+    pub fn advance(
+        &mut self,
+        stage: Stage,
+        job: Option<&str>,
+        now: &str,
+        edit: impl FnOnce(&mut StatusRecord),
+    ) -> bool {
+        let other_job = matches!((job, &self.job_id), (Some(j), Some(had)) if j != had);
+        let ended = rank(self.status) == 4;
+        // Progress within PROGRESSING is a change too; anything else only moves on.
+        let forward = rank(stage) > rank(self.status)
+            || (stage == Stage::Progressing && self.status == stage);
+        if other_job || ended || !forward {
+            return false;
+        }
+        self.status = stage;
+        if let Some(j) = job {
+            self.job_id = Some(j.to_string());
+        }
+        self.updated_at = now.to_string();
+        edit(self);
+        true
+    }
+}
+
+/// What a "MediaConvert Job State Change" event says of the upload its job came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobNews {
+    /// The upload's object key (from the job's `mpe_upload` user metadata).
+    pub key: String,
+    /// Its MediaConvert job.
+    pub job_id: Option<String>,
+    /// The stage it reached, and what comes with it.
+    pub news: News,
+}
+
+/// The stage a job event reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum News {
+    /// The job exists.
+    Submitted,
+    /// It runs, this far (0 to 99).
+    Progressing(u8),
+    /// It published these.
+    Complete(Outputs),
+    /// It failed, or was canceled, for this reason.
+    Error(String),
+}
+
+impl JobNews {
+    /// Reads a job state event; `None` for jobs no upload started and for the states
+    /// that say nothing of progress (`INPUT_INFORMATION`, `NEW_WARNING`). Output paths
+    /// become URLs under `cdn`.
+    pub fn of(event: &Value, cdn: &str) -> Option<JobNews> {
+        let d = &event["detail"];
+        let key = d["userMetadata"]["mpe_upload"]
+            .as_str()
+            .and_then(|u| u.strip_prefix("s3://"))
+            .and_then(|u| u.split_once('/'))
+            .map(|(_, k)| k.to_string())?;
+        let news = match d["status"].as_str().unwrap_or_default() {
+            "SUBMITTED" => News::Submitted,
+            "PROGRESSING" | "STATUS_UPDATE" => News::Progressing(
+                d["jobProgress"]["jobPercentComplete"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .min(99) as u8,
+            ),
+            "COMPLETE" => {
+                let paths = crate::lambda::job_state::update(event)
+                    .ok()
+                    .flatten()
+                    .map(|u| u.outputs)
+                    .unwrap_or_default();
+                News::Complete(outputs_of(&paths, cdn))
+            }
+            "ERROR" | "CANCELED" => News::Error(
+                d["errorMessage"]
+                    .as_str()
+                    .unwrap_or("the job was canceled")
+                    .to_string(),
+            ),
+            _ => return None,
+        };
+        Some(JobNews {
+            key,
+            job_id: d["jobId"].as_str().map(str::to_string),
+            news,
+        })
+    }
+
+    /// Applies the news to the upload's record; whether it changed.
+    pub fn apply(self, r: &mut StatusRecord, now: &str) -> bool {
+        let job = self.job_id.as_deref();
+        match self.news {
+            News::Submitted => r.advance(Stage::Submitted, job, now, |_| {}),
+            News::Progressing(p) => r.advance(Stage::Progressing, job, now, |r| {
+                r.percent = r.percent.max(p)
+            }),
+            News::Complete(outputs) => r.advance(Stage::Complete, job, now, |r| {
+                r.percent = 100;
+                r.outputs = outputs;
+            }),
+            News::Error(message) => r.advance(Stage::Error, job, now, |r| r.error = Some(message)),
+        }
+    }
+}
+
 /// `GET /api/status`' page size when the client asks for none, and the most it may ask.
 pub const PAGE: usize = 50;
 /// The largest page.
@@ -461,6 +628,37 @@ pub const MAX_PAGE: usize = 500;
 /// A page of records, newest first, and the token of the next page.
 pub fn status_page(items: &[StatusRecord], next: Option<String>) -> Value {
     json!({ "items": items, "nextToken": next })
+}
+
+/// Decodes `%XX` escapes (a path segment or query value); `None` for a bad escape or
+/// bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Escapes all but RFC 3986's unreserved characters (a query value, as SigV4 wants it).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod mediaconvert;
 pub mod model;
 pub mod probe;
 pub mod stack;
+pub mod status_table;
 pub mod template;
 pub mod upload;
 pub mod wire;

@@ -277,6 +277,8 @@ fn the_rules_match_the_real_events_by_eventbridges_matcher() {
     let stack = committed();
     let upload = pattern(&stack, "UploadRule");
     let state = pattern(&stack, "JobStateRule");
+    let upload_status = pattern(&stack, "StatusUploadRule");
+    let job_status = pattern(&stack, "StatusJobRule");
     let created = event("s3-object-created");
     let mut elsewhere = created.clone();
     elsewhere["detail"]["object"]["key"] = Value::from("logs/2026-11-25.txt");
@@ -299,6 +301,15 @@ fn the_rules_match_the_real_events_by_eventbridges_matcher() {
         [state, event("mediaconvert-progressing"), false],
         [state, other_queue, false],
         [state, created, false],
+        [upload_status, created, true],
+        [upload_status, elsewhere, false],
+        [upload_status, other_bucket, false],
+        [upload_status, deleted, false],
+        [job_status, event("mediaconvert-progressing"), true],
+        [job_status, event("mediaconvert-complete"), true],
+        [job_status, event("mediaconvert-error"), true],
+        [job_status, other_queue, false],
+        [job_status, created, false],
     ]);
     // moto's implementation of EventBridge's pattern matching, in process. (It cannot
     // take an event that lacks an object the pattern descends into, so every event

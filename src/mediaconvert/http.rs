@@ -267,20 +267,7 @@ fn response(reply: Reply) -> hyper::Response<Full<Bytes>> {
 /// `%XX` sequences decoded (a path segment's `+` stays a plus); `None` if the result is
 /// not UTF-8 or a sequence is broken.
 pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    cloud::api::percent_decode(s)
 }
 
 /// The body as JSON (camelCase wire): 400 for one that is not UTF-8 JSON. An empty body

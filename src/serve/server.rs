@@ -344,9 +344,29 @@ fn write_outputs(
             "Customer managed key (none locally: objects are not encrypted at rest)",
         ),
         (
-            "UploadUrlFunctionUrl",
-            format!("{endpoint}/api/uploads"),
-            "Upload API: POST for presigned URLs (Authorization: Bearer, DATA/api-token)",
+            "ApiUrl",
+            format!("{endpoint}/api/"),
+            "The upload and status API (Authorization: Bearer, DATA/api-token)",
+        ),
+        (
+            "WebUrl",
+            format!("{endpoint}/"),
+            "The upload page (add #token=...)",
+        ),
+        (
+            "WebBucketName",
+            "mpe-web-local-none".to_string(),
+            "Web page bucket (none locally: mpe serve serves the page built into it)",
+        ),
+        (
+            "StatusTableName",
+            format!("file://{}", data.join("status.db").display()),
+            "Upload status records (SQLite)",
+        ),
+        (
+            "ApiTokenSecretArn",
+            format!("file://{}", data.join("api-token").display()),
+            "The API token (DATA/api-token, unless MPE_API_TOKEN or the config sets it)",
         ),
         (
             "Endpoint",

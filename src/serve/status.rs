@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use cloud::api::{Outputs, Stage, StatusRecord};
+use cloud::api::{Stage, StatusRecord};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::watch::error::WatchError;
 
@@ -26,9 +26,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE status (
 CREATE INDEX status_upload ON status (uploadId);
 CREATE INDEX status_seq ON status (seq)"];
 
-/// The detail-type of a change on the event stream.
-pub const CHANGE: &str = "Upload Status Change";
-
 /// The records and the change log.
 pub struct Status {
     conn: Mutex<Connection>,
@@ -42,18 +39,6 @@ pub struct Status {
 struct Row {
     key: String,
     record: StatusRecord,
-}
-
-/// How far along a stage is, so that a late event never moves a record back (the job
-/// may report PROGRESSING before the workflow has written SUBMITTED).
-fn rank(s: Stage) -> u8 {
-    match s {
-        Stage::Uploading => 0,
-        Stage::Uploaded => 1,
-        Stage::Submitted => 2,
-        Stage::Progressing => 3,
-        Stage::Complete | Stage::Error => 4,
-    }
 }
 
 impl Status {
@@ -140,14 +125,7 @@ impl Status {
             )
             .map(|_| ())
         })?;
-        let line = json!({
-            "version": "0",
-            "id": uuid::Uuid::new_v4().to_string(),
-            "detail-type": CHANGE,
-            "source": "mpe.api",
-            "time": r.updated_at,
-            "detail": r,
-        });
+        let line = cloud::api::change_event(&uuid::Uuid::new_v4().to_string(), r);
         use std::io::Write;
         std::fs::OpenOptions::new()
             .create(true)
@@ -172,16 +150,7 @@ impl Status {
     pub fn uploading(&self, file_name: &str, key: &str, upload_id: &str) -> Result<(), WatchError> {
         self.write(&Row {
             key: key.to_string(),
-            record: StatusRecord {
-                file_name: file_name.to_string(),
-                upload_id: Some(upload_id.to_string()),
-                status: Stage::Uploading,
-                percent: 0,
-                job_id: None,
-                error: None,
-                updated_at: super::rfc3339_now(),
-                outputs: Outputs::default(),
-            },
+            record: StatusRecord::uploading(file_name, upload_id, &super::rfc3339_now()),
         })
     }
 
@@ -191,22 +160,15 @@ impl Status {
         let Some(file_name) = cloud::api::file_name_of(&self.prefix, key) else {
             return Ok(());
         };
-        let upload_id = self
-            .by_key(key)?
-            .filter(|r| r.record.status == Stage::Uploading)
-            .and_then(|r| r.record.upload_id);
+        let before = self.by_key(key)?;
+        let record = StatusRecord::uploaded(
+            &file_name,
+            before.as_ref().map(|r| &r.record),
+            &super::rfc3339_now(),
+        );
         self.write(&Row {
             key: key.to_string(),
-            record: StatusRecord {
-                file_name,
-                upload_id,
-                status: Stage::Uploaded,
-                percent: 0,
-                job_id: None,
-                error: None,
-                updated_at: super::rfc3339_now(),
-                outputs: Outputs::default(),
-            },
+            record,
         })
     }
 
@@ -218,25 +180,22 @@ impl Status {
         job: Option<&str>,
         edit: impl FnOnce(&mut StatusRecord),
     ) -> Result<(), WatchError> {
+        self.change(key, |r| r.advance(stage, job, &super::rfc3339_now(), edit))
+    }
+
+    /// Applies `f` to the record of `key` and writes it if `f` says it changed.
+    fn change(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut StatusRecord) -> bool,
+    ) -> Result<(), WatchError> {
         let Some(mut row) = self.by_key(key)? else {
             return Ok(());
         };
-        let r = &mut row.record;
-        let other_job = matches!((job, &r.job_id), (Some(j), Some(had)) if j != had);
-        let ended = rank(r.status) == 4;
-        // Progress within PROGRESSING is a change too; anything else only moves on.
-        let forward =
-            rank(stage) > rank(r.status) || (stage == Stage::Progressing && r.status == stage);
-        if other_job || ended || !forward {
-            return Ok(());
+        if f(&mut row.record) {
+            self.write(&row)?;
         }
-        r.status = stage;
-        if let Some(j) = job {
-            r.job_id = Some(j.to_string());
-        }
-        r.updated_at = super::rfc3339_now();
-        edit(r);
-        self.write(&row)
+        Ok(())
     }
 
     /// The workflow made job `job` for `key`.
@@ -257,47 +216,11 @@ impl Status {
         let Ok(event) = serde_json::from_str::<Value>(line) else {
             return Ok(());
         };
-        let d = &event["detail"];
-        let Some(key) = d["userMetadata"]["mpe_upload"]
-            .as_str()
-            .and_then(|u| u.strip_prefix("s3://"))
-            .and_then(|u| u.split_once('/'))
-            .map(|(_, k)| k.to_string())
-        else {
+        let Some(news) = cloud::api::JobNews::of(&event, &self.cdn) else {
             return Ok(());
         };
-        let job = d["jobId"].as_str();
-        match d["status"].as_str().unwrap_or_default() {
-            "PROGRESSING" | "STATUS_UPDATE" => {
-                let percent = d["jobProgress"]["jobPercentComplete"]
-                    .as_u64()
-                    .unwrap_or(0)
-                    .min(99) as u8;
-                self.advance(&key, Stage::Progressing, job, |r| {
-                    r.percent = r.percent.max(percent)
-                })
-            }
-            "COMPLETE" => {
-                let paths = cloud::lambda::job_state::update(&event)
-                    .ok()
-                    .flatten()
-                    .map(|u| u.outputs)
-                    .unwrap_or_default();
-                let outputs = cloud::api::outputs_of(&paths, &self.cdn);
-                self.advance(&key, Stage::Complete, job, |r| {
-                    r.percent = 100;
-                    r.outputs = outputs;
-                })
-            }
-            "ERROR" | "CANCELED" => {
-                let message = d["errorMessage"]
-                    .as_str()
-                    .unwrap_or("the job was canceled")
-                    .to_string();
-                self.advance(&key, Stage::Error, job, |r| r.error = Some(message))
-            }
-            _ => Ok(()),
-        }
+        let key = news.key.clone();
+        self.change(&key, |r| news.apply(r, &super::rfc3339_now()))
     }
 
     /// The record of `file_name`.

@@ -334,7 +334,6 @@ fn step(
         )
         .map_err(|e| e.to_string())?;
     job["ClientRequestToken"] = json!(u.token());
-    job["UserMetadata"]["mpe_upload"] = json!(input);
     let (status, made) = call(
         shared,
         hyper::Method::POST,

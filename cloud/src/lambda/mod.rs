@@ -7,14 +7,20 @@ pub const VALIDATE: &str = "validate";
 pub const PLAN: &str = "plan";
 /// Records MediaConvert job state changes in the job table.
 pub const JOB_STATE: &str = "job-state";
-/// Returns a presigned PUT URL for a new upload (a Function URL).
-pub const UPLOAD_URL: &str = "upload-url";
+/// Answers the upload and status API (`/api/...`) behind API Gateway.
+pub const API: &str = "api";
+/// Lets API requests through that carry the API token (API Gateway's authorizer).
+pub const AUTHORIZE: &str = "authorize";
+/// Keeps the status table in step with uploads, jobs and rejections.
+pub const STATUS: &str = "status";
 /// Every handler the crate implements.
-pub const HANDLERS: &[&str] = &[VALIDATE, PLAN, JOB_STATE, UPLOAD_URL];
+pub const HANDLERS: &[&str] = &[VALIDATE, PLAN, JOB_STATE, API, AUTHORIZE, STATUS];
 
+pub mod api;
+pub mod authorize;
 pub mod job_state;
 pub mod plan;
-pub mod upload_url;
+pub mod status;
 pub mod validate;
 
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -78,12 +84,49 @@ pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
             }))
             .await
         }
-        UPLOAD_URL => {
+        API => {
             let s3 = aws_sdk_s3::Client::new(&shared);
-            let settings = upload_url::Settings::from_env()?;
-            let (s3, settings) = (&s3, &settings);
+            let ddb = aws_sdk_dynamodb::Client::new(&shared);
+            let settings = api::Settings::from_env()?;
+            let signer = api::Signer::of(&shared)?;
+            let clients = api::Clients {
+                s3: &s3,
+                ddb: &ddb,
+                signer: &signer,
+            };
+            let settings = &settings;
             lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
-                upload_url::handle(s3, settings, &e.payload)
+                Ok::<Value, lambda_runtime::Error>(api::handle(clients, settings, &e.payload).await)
+            }))
+            .await
+        }
+        AUTHORIZE => {
+            // Read once per instance: a rotated token reaches new instances, and old
+            // ones within the authorizer's cache time of their end.
+            let secrets = aws_sdk_secretsmanager::Client::new(&shared);
+            let id = env_var("API_TOKEN_SECRET")?;
+            let token = secrets
+                .get_secret_value()
+                .secret_id(&id)
+                .send()
+                .await
+                .map_err(|e| format!("read the API token {id}: {}", crate::aws::describe(&e)))?
+                .secret_string()
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string();
+            let token = &token;
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                Ok::<Value, lambda_runtime::Error>(authorize::handle(token, &e.payload))
+            }))
+            .await
+        }
+        STATUS => {
+            let ddb = aws_sdk_dynamodb::Client::new(&shared);
+            let settings = status::Settings::from_env()?;
+            let (ddb, settings) = (&ddb, &settings);
+            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+                status::handle(ddb, settings, &e.payload)
                     .await
                     .map_err(lambda_runtime::Error::from)
             }))

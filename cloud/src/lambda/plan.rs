@@ -97,6 +97,8 @@ fn job(s: &Settings, payload: &Value) -> Result<Value, String> {
         capture_destination(&mut job, &to).map_err(|e| e.to_string())?;
     }
     job["UserMetadata"]["mpe_job_template"] = json!(template_name(name, &s.suffix));
+    // What the status handler keys the upload's record by, from the job's events.
+    job["UserMetadata"]["mpe_upload"] = json!(input);
     Ok(job)
 }
 
@@ -153,7 +155,8 @@ mod tests {
         assert_eq!(job["Role"], "arn:aws:iam::1:role/mc");
         assert_eq!(
             job["UserMetadata"],
-            json!({ "mpe_job_id": "e1", "mpe_profile": "default", "mpe_job_template": "mpe-default-dev" })
+            json!({ "mpe_job_id": "e1", "mpe_profile": "default", "mpe_job_template": "mpe-default-dev",
+                    "mpe_upload": "s3://raw/uploads/phone.mov" })
         );
         let groups = job["Settings"]["OutputGroups"].as_array().expect("groups");
         let dest = |name: &str| {

@@ -18,25 +18,14 @@ pub(super) fn add(res: &mut Resources) {
             },
         }),
     );
-    res.add(
+    cache_policy(
+        res,
         "MediaCachePolicy",
-        "AWS::CloudFront::CachePolicy",
-        json!({
-            "CachePolicyConfig": {
-                "Name": name("media-cache"),
-                "Comment": "Immutable media segments and thumbnails",
-                "DefaultTTL": 86400,
-                "MaxTTL": 31_536_000,
-                "MinTTL": 0,
-                "ParametersInCacheKeyAndForwardedToOrigin": {
-                    "EnableAcceptEncodingGzip": true,
-                    "EnableAcceptEncodingBrotli": true,
-                    "CookiesConfig": { "CookieBehavior": "none" },
-                    "HeadersConfig": { "HeaderBehavior": "none" },
-                    "QueryStringsConfig": { "QueryStringBehavior": "none" },
-                },
-            },
-        }),
+        "media-cache",
+        "Immutable media segments and thumbnails",
+        (86400, 31_536_000),
+        json!({ "HeaderBehavior": "none" }),
+        "none",
     );
     res.add(
         "PlayerResponseHeadersPolicy",
@@ -94,19 +83,7 @@ pub(super) fn add(res: &mut Resources) {
                 ],
                 "DefaultCacheBehavior": behavior("media"),
                 "CacheBehaviors": [thumbnails],
-                "Logging": {
-                    // CloudFront does not deliver standard logs to buckets in opt-in
-                    // regions, hence the parameter.
-                    "Bucket": {
-                        "Fn::If": [
-                            "UseStackLogBucketForCloudFront",
-                            att("AccessLogBucket", "DomainName"),
-                            ref_("CloudFrontLogBucketDomain"),
-                        ],
-                    },
-                    "Prefix": "cloudfront/",
-                    "IncludeCookies": false,
-                },
+                "Logging": logging("cloudfront/"),
                 "ViewerCertificate": { "CloudFrontDefaultCertificate": true },
             },
             "Tags": tags(),
@@ -148,5 +125,54 @@ fn s3_origin(origin_id: &str, bucket_id: &str) -> Value {
         "DomainName": att(bucket_id, "RegionalDomainName"),
         "S3OriginConfig": { "OriginAccessIdentity": "" },
         "OriginAccessControlId": att("OriginAccessControl", "Id"),
+    })
+}
+
+/// A cache policy: `ttl` (default, max) seconds, compressed variants cached apart, no
+/// cookies, `headers` and the query strings (`query`: none or all) in the key.
+pub(super) fn cache_policy(
+    res: &mut Resources,
+    id: &str,
+    kind: &str,
+    comment: &str,
+    ttl: (u32, u32),
+    headers: Value,
+    query: &str,
+) {
+    res.add(
+        id,
+        "AWS::CloudFront::CachePolicy",
+        json!({
+            "CachePolicyConfig": {
+                "Name": name(kind),
+                "Comment": comment,
+                "DefaultTTL": ttl.0,
+                "MaxTTL": ttl.1,
+                "MinTTL": 0,
+                "ParametersInCacheKeyAndForwardedToOrigin": {
+                    "EnableAcceptEncodingGzip": true,
+                    "EnableAcceptEncodingBrotli": true,
+                    "CookiesConfig": { "CookieBehavior": "none" },
+                    "HeadersConfig": headers,
+                    "QueryStringsConfig": { "QueryStringBehavior": query },
+                },
+            },
+        }),
+    );
+}
+
+/// A distribution's standard logs, under `prefix` in the access-log bucket or the one the
+/// parameter names (CloudFront does not deliver them to buckets in opt-in regions).
+pub(super) fn logging(prefix: &str) -> Value {
+    json!({
+        "Bucket": {
+            "Fn::If": [
+                "UseStackLogBucketForCloudFront",
+                att("AccessLogBucket", "DomainName"),
+                ref_("CloudFrontLogBucketDomain"),
+            ],
+        },
+        "Prefix": prefix,
+        "IncludeCookies": false,
     })
 }

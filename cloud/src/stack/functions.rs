@@ -1,21 +1,23 @@
-//! The Lambda functions: validate, plan, job-state and upload-url, each with its role,
-//! policy and log group, plus the default-profile parameter, the validate alias and the
-//! upload URL.
+//! The Lambda functions: validate, plan, job-state, and the API's api, authorize and
+//! status, each with its role, policy and log group, plus the default-profile parameter
+//! and the validate alias.
 
 use serde_json::{json, Value};
 
 use super::iam::{own_logs, policy, role, stmt, write_traces, Stmt, KEY_USE, LAMBDA_TRACES};
 use super::storage::objects;
 use super::{att, key_arn, name, ref_, skip, sub, tag_map, tags, Resources};
-use crate::lambda::{JOB_STATE, PLAN, UPLOAD_URL, VALIDATE};
+use crate::lambda::{API, AUTHORIZE, JOB_STATE, PLAN, STATUS, VALIDATE};
 
 /// Each function's logical-id prefix and handler; the handler also names it
 /// (`mpe-<handler>-<suffix>`).
-pub(super) const FUNCTIONS: [(&str, &str); 4] = [
+pub(super) const FUNCTIONS: [(&str, &str); 6] = [
     ("Validate", VALIDATE),
     ("Plan", PLAN),
     ("JobState", JOB_STATE),
-    ("UploadUrl", UPLOAD_URL),
+    ("Api", API),
+    ("Authorize", AUTHORIZE),
+    ("Status", STATUS),
 ];
 
 /// What differs between the functions.
@@ -102,20 +104,61 @@ pub(super) fn add(res: &mut Resources, profiles: &[String]) {
             )],
         },
         Function {
-            prefix: "UploadUrl",
-            handler: UPLOAD_URL,
+            prefix: "Api",
+            handler: API,
             memory: 256,
             timeout: 10,
-            reserved: 10,
+            reserved: 20,
             env: json!({
                 "RAW_BUCKET": ref_("RawBucket"),
                 "UPLOAD_PREFIX": "uploads/",
+                "STATUS_TABLE": ref_("StatusTable"),
+                "PROFILES": profiles.join(","),
                 "URL_TTL_SECONDS": "900",
             }),
+            statements: vec![
+                // Presigned PUTs and parts are the browser's requests made with this
+                // role's grant; the completion is presigned too.
+                stmt(
+                    "PresignUploads",
+                    &["s3:PutObject", "s3:ListMultipartUploadParts"],
+                    objects("RawBucket", "uploads/*"),
+                ),
+                stmt(
+                    "KeepStatusRecords",
+                    &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                    json!([att("StatusTable", "Arn"), sub("${StatusTable.Arn}/index/*")]),
+                ),
+            ],
+        },
+        Function {
+            prefix: "Authorize",
+            handler: AUTHORIZE,
+            memory: 128,
+            timeout: 5,
+            reserved: 20,
+            env: json!({ "API_TOKEN_SECRET": ref_("ApiTokenSecret") }),
             statements: vec![stmt(
-                "PresignUploads",
-                &["s3:PutObject"],
-                objects("RawBucket", "uploads/*"),
+                "ReadApiToken",
+                &["secretsmanager:GetSecretValue"],
+                ref_("ApiTokenSecret"),
+            )],
+        },
+        Function {
+            prefix: "Status",
+            handler: STATUS,
+            memory: 256,
+            timeout: 30,
+            reserved: 10,
+            env: json!({
+                "STATUS_TABLE": ref_("StatusTable"),
+                "UPLOAD_PREFIX": "uploads/",
+                "DELIVERY_URL": sub("https://${Distribution.DomainName}/"),
+            }),
+            statements: vec![stmt(
+                "KeepStatusRecords",
+                &["dynamodb:GetItem", "dynamodb:PutItem"],
+                att("StatusTable", "Arn"),
             )],
         },
     ];
@@ -151,16 +194,6 @@ pub(super) fn add(res: &mut Resources, profiles: &[String]) {
             "FunctionName": ref_("ValidateFunction"),
             "FunctionVersion": att("ValidateVersion", "Version"),
             "ProvisionedConcurrencyConfig": { "ProvisionedConcurrentExecutions": 2 },
-        }),
-    );
-    res.add(
-        "UploadUrlFunctionUrl",
-        "AWS::Lambda::Url",
-        json!({
-            "TargetFunctionArn": att("UploadUrlFunction", "Arn"),
-            // Callers need lambda:InvokeFunctionUrl; no API Gateway in front.
-            "AuthType": "AWS_IAM",
-            "InvokeMode": "BUFFERED",
         }),
     );
     res.add(

@@ -10,6 +10,7 @@
 //! stack's key where the service allows it, and deleted with the stack (nothing is
 //! retained). The checkov skips carry their reasons in `Metadata`.
 
+mod api;
 mod delivery;
 mod functions;
 mod iam;
@@ -40,6 +41,7 @@ pub fn generate() -> Result<Value, CloudError> {
     functions::add(&mut res, &profiles);
     workflow::add(&mut res);
     delivery::add(&mut res);
+    api::add(&mut res);
     watching::add(&mut res);
     Ok(json!({
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -192,13 +194,6 @@ fn outputs() -> Value {
             ),
         ),
         (
-            "UploadUrlFunctionUrl",
-            out(
-                "Presigned upload URL endpoint (IAM auth)",
-                att("UploadUrlFunctionUrl", "FunctionUrl"),
-            ),
-        ),
-        (
             "NotificationTopicArn",
             out("Pipeline notifications", ref_("NotificationTopic")),
         ),
@@ -207,7 +202,7 @@ fn outputs() -> Value {
             out("Dead-letter queue", ref_("DeadLetterQueue")),
         ),
     ];
-    for (k, v) in rest {
+    for (k, v) in rest.into_iter().chain(api::outputs()) {
         o.insert(k.into(), v);
     }
     Value::Object(o)
@@ -221,6 +216,7 @@ const STATEFUL: &[&str] = &[
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
     "AWS::Logs::LogGroup",
+    "AWS::SecretsManager::Secret",
 ];
 
 /// The template's Resources by logical id.

@@ -14,26 +14,46 @@ pub(super) fn add(res: &mut Resources) {
 /// One record per execution, keyed by the execution name; the index lists jobs by status
 /// in start order.
 fn job_table(res: &mut Resources) {
-    res.add(
+    table(
+        res,
         "JobTable",
+        "jobs",
+        json!([
+            { "AttributeName": "id", "AttributeType": "S" },
+            { "AttributeName": "status", "AttributeType": "S" },
+            { "AttributeName": "startedAt", "AttributeType": "S" },
+        ]),
+        "id",
+        json!([{
+            "IndexName": "status-startedAt",
+            "KeySchema": [
+                { "AttributeName": "status", "KeyType": "HASH" },
+                { "AttributeName": "startedAt", "KeyType": "RANGE" },
+            ],
+            "Projection": { "ProjectionType": "ALL" },
+        }]),
+    );
+}
+
+/// An on-demand table keyed by `key`, with its `indexes`: recoverable to any point,
+/// encrypted with the stack's key, deleted with the stack.
+pub(super) fn table(
+    res: &mut Resources,
+    id: &str,
+    kind: &str,
+    attributes: Value,
+    key: &str,
+    indexes: Value,
+) {
+    res.add(
+        id,
         "AWS::DynamoDB::Table",
         json!({
-            "TableName": name("jobs"),
+            "TableName": name(kind),
             "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [
-                { "AttributeName": "id", "AttributeType": "S" },
-                { "AttributeName": "status", "AttributeType": "S" },
-                { "AttributeName": "startedAt", "AttributeType": "S" },
-            ],
-            "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }],
-            "GlobalSecondaryIndexes": [{
-                "IndexName": "status-startedAt",
-                "KeySchema": [
-                    { "AttributeName": "status", "KeyType": "HASH" },
-                    { "AttributeName": "startedAt", "KeyType": "RANGE" },
-                ],
-                "Projection": { "ProjectionType": "ALL" },
-            }],
+            "AttributeDefinitions": attributes,
+            "KeySchema": [{ "AttributeName": key, "KeyType": "HASH" }],
+            "GlobalSecondaryIndexes": indexes,
             "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": true },
             "SSESpecification": {
                 "SSEEnabled": true,
@@ -116,10 +136,16 @@ fn queues(res: &mut Resources) {
             "Queues": [ref_("DeadLetterQueue")],
             "PolicyDocument": doc([
                 deny_insecure_transport("sqs", dlq.clone()),
-                stmt("AllowJobStateRuleDeadLetters", &["sqs:SendMessage"], dlq.clone())
+                stmt("AllowRuleDeadLetters", &["sqs:SendMessage"], dlq.clone())
                     .principal(json!({ "Service": "events.amazonaws.com" }))
                     .condition(json!({
-                        "ArnEquals": { "aws:SourceArn": att("JobStateRule", "Arn") },
+                        "ArnEquals": {
+                            "aws:SourceArn": [
+                                att("JobStateRule", "Arn"),
+                                att("StatusUploadRule", "Arn"),
+                                att("StatusJobRule", "Arn"),
+                            ],
+                        },
                     })),
                 stmt("AllowStateMachineFailures", &["sqs:SendMessage"], dlq)
                     .principal(json!({ "AWS": att("StateMachineRole", "Arn") })),

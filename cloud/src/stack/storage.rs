@@ -1,4 +1,4 @@
-//! The customer managed key, the five buckets and their bucket policies.
+//! The customer managed key, the six buckets and their bucket policies.
 
 use serde_json::{json, Value};
 
@@ -31,8 +31,8 @@ fn key(res: &mut Resources) {
         KEY_USE.iter().copied().chain(["kms:DescribeKey"]).collect();
     // In a key policy "Resource": "*" means "this key"; it is the only form KMS takes.
     let this_key = || json!("*");
-    // No Secrets Manager: the pipeline holds no secret.
-    let services = ["s3", "sns", "sqs", "dynamodb", "lambda"].map(via);
+    // Secrets Manager keeps the API token.
+    let services = ["s3", "sns", "sqs", "dynamodb", "lambda", "secretsmanager"].map(via);
     // The console's key-administrator set, not kms:*.
     let administer = stmt(
         "AllowAccountToAdministerKey",
@@ -86,7 +86,9 @@ fn key(res: &mut Resources) {
         "AWS": [
             att("ValidateRole", "Arn"),
             att("JobStateRole", "Arn"),
-            att("UploadUrlRole", "Arn"),
+            att("ApiRole", "Arn"),
+            att("AuthorizeRole", "Arn"),
+            att("StatusRole", "Arn"),
             att("StateMachineRole", "Arn"),
             att("MediaConvertRole", "Arn"),
         ],
@@ -274,8 +276,9 @@ fn bucket_policy(res: &mut Resources, id: &str, bucket_id: &str, statements: Vec
     );
 }
 
-/// CloudFront (through the origin access control) reads the bucket's objects.
-fn cloudfront_read(bucket_id: &str) -> Stmt {
+/// CloudFront's `distribution` (through the origin access control) reads the bucket's
+/// objects.
+fn cloudfront_read(bucket_id: &str, distribution: &str) -> Stmt {
     stmt(
         "AllowCloudFrontOriginAccessControlRead",
         &["s3:GetObject"],
@@ -285,8 +288,10 @@ fn cloudfront_read(bucket_id: &str) -> Stmt {
     .condition(json!({
         "StringEquals": {
             "AWS:SourceArn":
-                sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:\
-                     distribution/${Distribution}"),
+                sub(&format!(
+                    "arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:\
+                     distribution/${{{distribution}}}"
+                )),
         },
     }))
 }
@@ -326,6 +331,7 @@ fn buckets(res: &mut Resources) {
                     att("MediaBucket", "Arn"),
                     att("ThumbnailsBucket", "Arn"),
                     att("TrailBucket", "Arn"),
+                    att("WebBucket", "Arn"),
                 ],
             },
         }))],
@@ -370,6 +376,19 @@ fn buckets(res: &mut Resources) {
                 "NotificationConfiguration",
                 json!({ "EventBridgeConfiguration": { "EventBridgeEnabled": true } }),
             ),
+            // The web page uploads straight to presigned URLs: only its origin may, and
+            // it reads each part's ETag to complete the upload.
+            (
+                "CorsConfiguration",
+                json!({ "CorsRules": [{
+                    "Id": "web-page-uploads",
+                    "AllowedOrigins": [sub("https://${WebDistribution.DomainName}")],
+                    "AllowedMethods": ["PUT", "POST"],
+                    "AllowedHeaders": ["content-type", "content-md5", "x-amz-*"],
+                    "ExposedHeaders": ["ETag"],
+                    "MaxAge": 3000,
+                }] }),
+            ),
         ],
         ..Bucket::new("RawBucket", "raw", "s3/raw/")
     }
@@ -392,7 +411,15 @@ fn buckets(res: &mut Resources) {
         res,
         "MediaBucketPolicy",
         "MediaBucket",
-        vec![cloudfront_read("MediaBucket")],
+        vec![cloudfront_read("MediaBucket", "Distribution")],
+    );
+
+    Bucket::new("WebBucket", "web", "s3/web/").add(res);
+    bucket_policy(
+        res,
+        "WebBucketPolicy",
+        "WebBucket",
+        vec![cloudfront_read("WebBucket", "WebDistribution")],
     );
 
     Bucket::new("ThumbnailsBucket", "thumbnails", "s3/thumbnails/").add(res);
@@ -400,6 +427,6 @@ fn buckets(res: &mut Resources) {
         res,
         "ThumbnailsBucketPolicy",
         "ThumbnailsBucket",
-        vec![cloudfront_read("ThumbnailsBucket")],
+        vec![cloudfront_read("ThumbnailsBucket", "Distribution")],
     );
 }

@@ -308,6 +308,34 @@ fn states() -> Value {
                         ":startedAt": { "S.$": "$$.Execution.StartTime" },
                     },
                 }),
+                Some("MarkUploadError"),
+            )
+        }
+        .state(),
+    );
+    add(
+        "MarkUploadError",
+        Task {
+            // The notice goes out whatever happens here.
+            catch: json!([{
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.statusError",
+                "Next": "NotifyFailure",
+            }]),
+            result_path: None,
+            retry: retry(LAMBDA_ERRORS, 2, 3),
+            // The upload's status record (the API's) says why, as the job record does.
+            ..Task::new(
+                "arn:aws:states:::lambda:invoke",
+                json!({
+                    "FunctionName": "${StatusFunctionArn}",
+                    "Payload": {
+                        "rejected": {
+                            "key.$": "$.detail.object.key",
+                            "reason.$": "$.error",
+                        },
+                    },
+                }),
                 Some("NotifyFailure"),
             )
         }
@@ -358,7 +386,11 @@ fn state_machine(res: &mut Resources) {
             stmt(
                 "InvokeValidateAndPlan",
                 &["lambda:InvokeFunction"],
-                json!([ref_("ValidateAlias"), att("PlanFunction", "Arn")]),
+                json!([
+                    ref_("ValidateAlias"),
+                    att("PlanFunction", "Arn"),
+                    att("StatusFunction", "Arn"),
+                ]),
             ),
             stmt(
                 "WriteJobRecords",
@@ -460,6 +492,7 @@ fn state_machine(res: &mut Resources) {
             "DefinitionSubstitutions": {
                 "ValidateFunctionAliasArn": ref_("ValidateAlias"),
                 "PlanFunctionArn": att("PlanFunction", "Arn"),
+                "StatusFunctionArn": att("StatusFunction", "Arn"),
                 "JobTableName": ref_("JobTable"),
                 "NotificationTopicArn": ref_("NotificationTopic"),
                 "DeadLetterQueueUrl": ref_("DeadLetterQueue"),
