@@ -397,15 +397,17 @@ pub struct Outputs {
     pub trickplay: Option<String>,
 }
 
+/// The key of an `s3://bucket/key` URI.
+fn key_of(uri: &str) -> Option<&str> {
+    uri.strip_prefix("s3://")?.split_once('/').map(|(_, k)| k)
+}
+
 /// Sorts a finished job's output paths (`s3://bucket/key`, from its COMPLETE event) into
 /// [`Outputs`], each as `<cdn><key>` (`cdn` ends with `/`).
 pub fn outputs_of(paths: &[String], cdn: &str) -> Outputs {
     let mut o = Outputs::default();
     for p in paths {
-        let key = p
-            .strip_prefix("s3://")
-            .and_then(|r| r.split_once('/'))
-            .map_or(p.as_str(), |(_, k)| k);
+        let key = key_of(p).unwrap_or(p);
         let url = format!("{cdn}{key}");
         let lower = key.to_ascii_lowercase();
         if lower.contains("/preview") {
@@ -569,9 +571,8 @@ impl JobNews {
         let d = &event["detail"];
         let key = d["userMetadata"]["mpe_upload"]
             .as_str()
-            .and_then(|u| u.strip_prefix("s3://"))
-            .and_then(|u| u.split_once('/'))
-            .map(|(_, k)| k.to_string())?;
+            .and_then(key_of)?
+            .to_string();
         let news = match d["status"].as_str().unwrap_or_default() {
             "SUBMITTED" => News::Submitted,
             "PROGRESSING" | "STATUS_UPDATE" => News::Progressing(
@@ -624,6 +625,18 @@ impl JobNews {
 pub const PAGE: usize = 50;
 /// The largest page.
 pub const MAX_PAGE: usize = 500;
+
+/// The page size `GET /api/status?limit=` asks for (the default when it asks none).
+pub fn page_limit(asked: Option<&str>) -> Result<usize, ApiError> {
+    match asked {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE).contains(l))
+            .ok_or_else(|| ApiError::bad_request(format!("limit: 1 to {MAX_PAGE}"))),
+        None => Ok(PAGE),
+    }
+}
 
 /// A page of records, newest first, and the token of the next page.
 pub fn status_page(items: &[StatusRecord], next: Option<String>) -> Value {

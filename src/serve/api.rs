@@ -301,14 +301,7 @@ impl Api {
     /// `GET /api/status[?limit=N&nextToken=T]`.
     fn list(&self, req: &hyper::Request<Incoming>) -> Result<Response, ApiError> {
         let q = query(req);
-        let limit = match q.get("limit") {
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|l| (1..=api::MAX_PAGE).contains(l))
-                .ok_or_else(|| ApiError::bad_request(format!("limit: 1 to {}", api::MAX_PAGE)))?,
-            None => api::PAGE,
-        };
+        let limit = api::page_limit(q.get("limit").map(String::as_str))?;
         let skip = match q.get("nextToken") {
             Some(t) => t
                 .parse::<usize>()

@@ -152,16 +152,7 @@ async fn route(c: Clients<'_>, s: &Settings, event: &Value) -> Result<Value, Api
         (["uploads", id, "parts"], "GET") => parts(c.s3, table, s, id).await,
         (["uploads", _, "parts"], _) => Err(ApiError::method_not_allowed("GET")),
         (["status"], "GET") => {
-            let limit = match query("limit") {
-                Some(l) => l
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|l| (1..=api::MAX_PAGE).contains(l))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("limit: 1 to {}", api::MAX_PAGE))
-                    })?,
-                None => api::PAGE,
-            };
+            let limit = api::page_limit(query("limit"))?;
             let (items, next) =
                 table
                     .page(limit, query("nextToken"))
@@ -189,31 +180,11 @@ async fn route(c: Clients<'_>, s: &Settings, event: &Value) -> Result<Value, Api
 fn body_of(event: &Value) -> Result<Vec<u8>, ApiError> {
     let body = event["body"].as_str().unwrap_or_default();
     if event["isBase64Encoded"].as_bool() == Some(true) {
-        return base64_decode(body)
-            .ok_or_else(|| ApiError::bad_request("the body is not valid base64"));
+        // API Gateway hands over bodies of some content types in base64.
+        return aws_smithy_types::base64::decode(body)
+            .map_err(|_| ApiError::bad_request("the body is not valid base64"));
     }
     Ok(body.as_bytes().to_vec())
-}
-
-/// API Gateway hands over bodies of some content types in base64.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// `POST /api/uploads`.
@@ -452,18 +423,4 @@ async fn events(
         "headers": { "content-type": "text/event-stream", "cache-control": "no-store" },
         "body": body,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_bodies_read() {
-        assert_eq!(
-            base64_decode("eyJhIjoxfQ==").as_deref(),
-            Some(&b"{\"a\":1}"[..])
-        );
-        assert_eq!(base64_decode("*"), None);
-    }
 }
