@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Publishes the web page (web/ and its pinned players) to a deployed stack's web bucket,
 # laid out as the web distribution serves it: web/index.html, web/play.html, web/*.js,
-# web/style.css. Usage: scripts/publish-web.sh STACK_NAME [REGION]
+# web/style.css, and web/config.json naming the stack's ApiUrl. Usage: scripts/publish-web.sh STACK_NAME [REGION]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stack="${1:?usage: scripts/publish-web.sh STACK_NAME [REGION]}"
@@ -20,6 +20,12 @@ put() { # FILE KEY CONTENT-TYPE
   aws s3 cp "$1" "s3://$bucket/$2" --region "$region" --content-type "$3" \
     --cache-control "max-age=60" --only-show-errors
 }
+api_url="$(output ApiUrl)"
+[ -n "$api_url" ] && [ "$api_url" != None ] || { echo "publish-web: stack $stack has no ApiUrl output" >&2; exit 1; }
+config="$(mktemp)"
+trap 'rm -f "$config"' EXIT
+printf '{"apiUrl":"%s"}\n' "$api_url" > "$config"
+put "$config" web/config.json "application/json"
 put web/index.html web/index.html "text/html; charset=utf-8"
 put web/play.html web/play.html "text/html; charset=utf-8"
 put web/app.js web/app.js "text/javascript; charset=utf-8"

@@ -624,6 +624,57 @@ fn the_web_page_uploads_a_file_follows_it_to_complete_and_plays_it_with_a_rendit
         !widths.is_empty() && widths.iter().all(|w| w.as_u64() > Some(0)),
         "{seen:#}"
     );
+    // The tile shown over the seek bar is the one the WebVTT track gives for that time,
+    // cut from a sheet of the mobile profile's 5 x 5 tiles.
+    let track = record["outputs"]["trickplay"].as_str().expect("trick play");
+    assert!(
+        track.ends_with("/trickplay/clip_trickplay.vtt"),
+        "{record:#}"
+    );
+    let (status, _, body) = call("GET", track, &[], None);
+    assert_eq!(status, 200, "{track}");
+    let vtt = String::from_utf8(body).expect("utf-8");
+    let tile = &seen["tile"];
+    let at = tile["time"].as_f64().expect("time");
+    // The fixture runs 12 s: 90 % of the bar is past the first 10 s tile, so the tile is
+    // not the sheet's corner.
+    assert!(at > 10.0, "hovered at 90% of the bar: {seen:#}");
+    let cue = vtt
+        .split("\n\n")
+        .filter_map(|c| {
+            let (times, target) = c.trim().split_once('\n')?;
+            let (from, to) = times.split_once(" --> ")?;
+            let secs = |t: &str| {
+                t.split(':')
+                    .try_fold(0.0, |acc, p| p.parse::<f64>().map(|v| acc * 60.0 + v))
+                    .ok()
+            };
+            Some((secs(from)?, secs(to)?, target.to_string()))
+        })
+        .find(|(from, to, _)| at >= *from && at < *to)
+        .unwrap_or_else(|| panic!("no cue covers {at} s: {vtt}"));
+    let (sheet, xywh) = cue.2.split_once("#xywh=").expect("a spatial fragment");
+    let n: Vec<u64> = xywh.split(',').filter_map(|v| v.parse().ok()).collect();
+    assert!(
+        tile["src"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&format!("/trickplay/{sheet}"))),
+        "{seen:#} {vtt}"
+    );
+    // The sheet is drawn shifted left and up by the tile's corner.
+    let shift: Vec<u64> = tile["position"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|v| v.trim_end_matches("px").parse::<f64>().ok())
+        .map(|v| v.abs() as u64)
+        .collect();
+    assert_eq!(
+        (tile["width"].as_u64(), tile["height"].as_u64(), shift),
+        (Some(n[2]), Some(n[3]), vec![n[0], n[1]]),
+        "{seen:#} {vtt}"
+    );
+    assert_eq!(tile["sheet"], json!([n[2] * 5, n[3] * 5]), "{seen:#}");
 }
 
 #[test]

@@ -112,6 +112,16 @@ fn predicted(job: &Value, base: &str) -> Vec<String> {
     files
 }
 
+/// The files of `mpe transcode`'s tree at `direct` that a MediaConvert job writes: all
+/// but the trick-play sheets and track, which the status step draws from the job's frame
+/// captures (`cloud::trickplay`, tested in tests/lambda.rs and tests/api.rs).
+fn job_tree(direct: &Path) -> Vec<String> {
+    util::tree(direct)
+        .into_iter()
+        .filter(|f| !f.starts_with("trickplay/"))
+        .collect()
+}
+
 #[test]
 fn rendered_jobs_name_the_files_the_engine_writes() {
     for (fixture, profile) in [("short", "default"), ("portrait", "mobile")] {
@@ -156,8 +166,19 @@ fn rendered_jobs_name_the_files_the_engine_writes() {
                 }
             }
         }
+        let mut meta = job["UserMetadata"].clone();
+        // Trick play is ordered, not written by MediaConvert: the order names the tree's
+        // sprite sheets and track, drawn from the thumbnails' captures.
+        let order = meta.as_object_mut().and_then(|m| m.remove("mpe_trickplay"));
+        let order: Value =
+            serde_json::from_str(order.as_ref().and_then(Value::as_str).expect("order"))
+                .expect("order json");
+        assert_eq!(order["destination"], "s3://media/asset/trickplay/");
+        assert_eq!(order["base"], fixture);
+        assert!(tree.contains(&format!("trickplay/{fixture}_trickplay.vtt")));
+        assert!(tree.contains(&format!("trickplay/{fixture}_trickplay_00001.jpg")));
         assert_eq!(
-            job["UserMetadata"],
+            meta,
             json!({ "mpe_job_id": "test-job", "mpe_profile": profile })
         );
     }
@@ -350,7 +371,7 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let from_job = s3.join("media/asset");
     let direct = util::transcode(&src, "mobile", &dir.join("direct"));
-    assert_eq!(util::tree(&from_job), util::tree(&direct));
+    assert_eq!(util::tree(&from_job), job_tree(&direct));
     for f in [
         "mp4/short_360p.mp4",
         "dash/short_240pinit.mp4",
@@ -370,7 +391,7 @@ fn a_rendered_job_runs_locally_into_the_same_tree() {
     let o = run(&split);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let thumbs = util::tree(&s3.join("thumbs/asset"));
-    let (captures, media): (Vec<String>, Vec<String>) = util::tree(&direct)
+    let (captures, media): (Vec<String>, Vec<String>) = job_tree(&direct)
         .into_iter()
         .partition(|f| f.starts_with("thumbnails/"));
     assert!(!captures.is_empty(), "mobile makes thumbnails");
@@ -727,7 +748,7 @@ fn each_rung_muxes_the_audio_its_output_asks_encoded_once_per_setting() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let asset = s3.join("media/asset");
     let direct = util::transcode(&src, profile, &dir.join("direct"));
-    assert_eq!(util::tree(&asset), util::tree(&direct));
+    assert_eq!(util::tree(&asset), job_tree(&direct));
     for (f, channels, rate) in [
         ("hls/short_240p_00001.ts", 1, "44100"),
         ("hls/short_360p_00001.ts", 2, "48000"),
@@ -783,7 +804,7 @@ fn a_renditions_mp4_may_carry_other_audio_than_its_ts_segments() {
     let asset = s3.join("media/asset");
     assert_eq!(
         util::tree(&asset),
-        util::tree(&util::transcode(&src, profile, &dir.join("direct")))
+        job_tree(&util::transcode(&src, profile, &dir.join("direct")))
     );
     for (f, rate, bitrate) in [
         ("hls/short_360p.m3u8", 48000.0, 96_000.0),
@@ -845,7 +866,7 @@ fn several_audio_only_outputs_are_renditions_of_one_audio_group() {
         assert!(tree.contains(&f), "{f} missing from {tree:?}");
     }
     let direct = util::transcode(&src, profile, &dir.join("direct"));
-    assert_eq!(tree, util::tree(&direct));
+    assert_eq!(tree, job_tree(&direct));
     // Each output is what it asked, by ffprobe: channels, rate, bitrate within 15 %.
     for (f, channels, rate, bitrate) in [
         ("cmaf/short_audio.m3u8", 2, "48000", 128_000.0),
@@ -1051,7 +1072,7 @@ impl Rendered {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let asset = self.s3.join("media/asset");
         let direct = util::transcode(&self.src, &self.profile, &self.dir.join("direct"));
-        assert_eq!(util::tree(&asset), util::tree(&direct));
+        assert_eq!(util::tree(&asset), job_tree(&direct));
         asset
     }
 }

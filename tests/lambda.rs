@@ -524,7 +524,7 @@ fn the_api_handlers_answer_by_the_contract_with_real_s3_and_dynamodb() {
 
     // The status handler: S3's Object Created, then the job's state changes.
     let apply = |e: &Value| {
-        rt.block_on(status::handle(&ddb, &status_settings, e))
+        rt.block_on(status::handle(&ddb, &s3, &status_settings, e))
             .expect("handled")
     };
     let mut created_doc = event_doc("s3-object-created");
@@ -563,11 +563,89 @@ fn the_api_handlers_answer_by_the_contract_with_real_s3_and_dynamodb() {
     );
     let mut complete = of_upload("mediaconvert-complete", "COMPLETE");
     complete["detail"]["userMetadata"]["mpe_job_id"] = json!("exec-42");
+    // The job asked for trick play: its three frame captures (made by ffmpeg) are in the
+    // thumbnails bucket, and the handler tiles them before it says COMPLETE.
+    let order = json!({ "destination": "s3://mpe-media-local/multi/trickplay/", "base": "multi",
+        "interval": 4.0, "columns": 2, "rows": 1, "width": 80, "quality": 80 });
+    complete["detail"]["userMetadata"]["mpe_trickplay"] = json!(order.to_string());
+    let captures = util::work_dir("lambda-captures");
+    for i in 0..3 {
+        let jpg = captures.join(format!("{i}.jpg"));
+        let o = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("color=c={}:s=320x180", ["red", "lime", "blue"][i]))
+            .args(["-frames:v", "1"])
+            .arg(&jpg)
+            .output()
+            .expect("ffmpeg");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        rt.block_on(
+            s3.put_object()
+                .bucket("mpe-thumbnails-local")
+                .key(format!("multi/thumbnails/multi_thumb.{i:07}.jpg"))
+                .body(std::fs::read(&jpg).expect("capture").into())
+                .send(),
+        )
+        .expect("capture stored");
+    }
+    complete["detail"]["outputGroupDetails"]
+        .as_array_mut()
+        .expect("groups")
+        .push(json!({ "type": "FILE_GROUP", "outputDetails": [{
+            "outputFilePaths": ["s3://mpe-thumbnails-local/multi/thumbnails/multi_thumb.0000002.jpg"],
+            "durationInMs": 10000, "videoDetails": { "widthInPx": 320, "heightInPx": 180 } }] }));
     assert_eq!(apply(&complete)["updated"], true);
+    let got = |key: &str| {
+        let o = rt
+            .block_on(s3.get_object().bucket("mpe-media-local").key(key).send())
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        rt.block_on(o.body.collect())
+            .expect("body")
+            .into_bytes()
+            .to_vec()
+    };
+    let vtt = String::from_utf8(got("multi/trickplay/multi_trickplay.vtt")).expect("utf-8");
+    assert!(
+        vtt.starts_with(
+            "WEBVTT\n\n00:00:00.000 --> 00:00:04.000\nmulti_trickplay_00001.jpg#xywh=0,0,80,45\n"
+        ) && vtt
+            .ends_with("00:00:08.000 --> 00:00:10.000\nmulti_trickplay_00002.jpg#xywh=0,0,80,45\n"),
+        "{vtt}"
+    );
+    // Two columns, one row: both sheets are two tiles wide, the second half empty.
+    for n in [1, 2] {
+        let sheet = captures.join(format!("sheet{n}.jpg"));
+        std::fs::write(
+            &sheet,
+            got(&format!("multi/trickplay/multi_trickplay_0000{n}.jpg")),
+        )
+        .expect("sheet");
+        let o = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&sheet)
+            .output()
+            .expect("ffprobe");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            "mjpeg,160,45",
+            "sheet {n}"
+        );
+    }
     let (_, r) = call("GET", "/api/status/multi.mp4", none.clone(), None);
     assert_eq!(
         (r["status"].as_str(), r["percent"].as_u64()),
         (Some("COMPLETE"), Some(100)),
+        "{r}"
+    );
+    assert_eq!(
+        r["outputs"]["trickplay"], "https://cdn.example/multi/trickplay/multi_trickplay.vtt",
         "{r}"
     );
     let hls = r["outputs"]["hls"].as_str().expect("hls URL");

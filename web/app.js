@@ -18,9 +18,18 @@ const TRIES = 3;
 })();
 const token = () => sessionStorage.getItem('mpe-token') || '';
 
+// Where the API is: config.json beside the scripts (mpe serve answers "/api/"; the
+// stack's publish step writes its ApiUrl output there).
+const apiBase = fetch('/web/config.json')
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`config.json: HTTP ${r.status}`))))
+  .then((c) => {
+    if (!c.apiUrl) throw new Error('config.json has no apiUrl');
+    return c.apiUrl.endsWith('/') ? c.apiUrl : `${c.apiUrl}/`;
+  });
+
 async function api(path, opts = {}) {
   const headers = { ...(opts.headers || {}), Authorization: `Bearer ${token()}` };
-  const r = await fetch(path, { ...opts, headers });
+  const r = await fetch(`${await apiBase}${path}`, { ...opts, headers });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
     const e = body.error || {};
@@ -82,7 +91,7 @@ async function upload(file) {
     const held = new Map();
     if (plan && Date.parse(plan.expiresAt) > Date.now() + 60_000) {
       try {
-        const p = await api(`/api/uploads/${encodeURIComponent(plan.uploadId)}/parts`);
+        const p = await api(`uploads/${encodeURIComponent(plan.uploadId)}/parts`);
         for (const part of p.parts) held.set(part.partNumber, part);
       } catch (_) {
         plan = null; // completed, aborted or gone: start afresh
@@ -91,7 +100,7 @@ async function upload(file) {
       plan = null;
     }
     if (!plan) {
-      plan = await api('/api/uploads', {
+      plan = await api('uploads', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({
@@ -205,7 +214,7 @@ let events = null;
 async function follow() {
   if (!token()) return;
   try {
-    const page = await api('/api/status?limit=500');
+    const page = await api('status?limit=500');
     for (const rec of [...page.items].reverse()) render(rec);
     $('#token-state').textContent = 'token accepted';
     $('#assets-state').textContent = page.items.length ? '' : 'No uploads yet.';
@@ -214,7 +223,7 @@ async function follow() {
     return;
   }
   if (events) events.close();
-  events = new EventSource(`/api/events?token=${encodeURIComponent(token())}`);
+  events = new EventSource(`${await apiBase}events?token=${encodeURIComponent(token())}`);
   // Each change is an event named by its detail-type.
   events.addEventListener('Upload Status Change', (m) => {
     const change = JSON.parse(m.data);

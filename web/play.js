@@ -132,7 +132,14 @@ async function main() {
   $('#title').textContent = name;
   document.title = `mpe: ${name}`;
   const token = sessionStorage.getItem('mpe-token') || '';
-  const r = await fetch(`/api/status/${encodeURIComponent(name)}`, { headers: { Authorization: `Bearer ${token}` } });
+  // Where the API is: config.json beside the scripts, as for the upload page.
+  const c = await fetch('/web/config.json').then((x) => (x.ok ? x.json() : {})).catch(() => ({}));
+  if (!c.apiUrl) {
+    say('/web/config.json is missing or has no apiUrl');
+    return;
+  }
+  const base = c.apiUrl.endsWith('/') ? c.apiUrl : `${c.apiUrl}/`;
+  const r = await fetch(`${base}status/${encodeURIComponent(name)}`, { headers: { Authorization: `Bearer ${token}` } });
   const rec = await r.json().catch(() => ({}));
   if (!r.ok) {
     say(rec.error ? `${rec.error.code}: ${rec.error.message}` : `HTTP ${r.status}`);

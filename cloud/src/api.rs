@@ -587,7 +587,14 @@ impl JobNews {
                     .flatten()
                     .map(|u| u.outputs)
                     .unwrap_or_default();
-                News::Complete(outputs_of(&paths, cdn))
+                let mut outputs = outputs_of(&paths, cdn);
+                // Trick play is drawn once the job is done, so its event cannot list it:
+                // the track is where the job's order puts it.
+                if let Some(Ok(order)) = crate::trickplay::Order::of_metadata(&d["userMetadata"]) {
+                    let track = order.track();
+                    outputs.trickplay = Some(format!("{cdn}{}", key_of(&track).unwrap_or(&track)));
+                }
+                News::Complete(outputs)
             }
             "ERROR" | "CANCELED" => News::Error(
                 d["errorMessage"]

@@ -19,6 +19,7 @@ pub mod probe;
 pub mod stack;
 pub mod status_table;
 pub mod template;
+pub mod trickplay;
 pub mod upload;
 pub mod wire;
 

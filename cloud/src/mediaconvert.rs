@@ -70,6 +70,12 @@ pub fn render_job(req: &JobRequest<'_>) -> Result<Value, CloudError> {
             "mpe_profile": req.profile.name,
         },
     });
+    if let Some(t) = &req.profile.trickplay {
+        let base = profiles::naming::Layout::for_source(req.input);
+        let order = crate::trickplay::Order::new(t, req.destination, base.base());
+        job["UserMetadata"][crate::trickplay::METADATA] =
+            json!(serde_json::to_string(&order).unwrap_or_default());
+    }
     if let Some(q) = req.queue {
         job["Queue"] = json!(q);
     }
@@ -201,12 +207,8 @@ fn settings(
             "a preview clip needs a job of its own (MediaConvert's input clipping applies to every output); remove it to render this profile",
         ));
     }
-    if profile.trickplay.is_some() {
-        return Err(unsupported(
-            profile,
-            "trickplay",
-            "mpe's sprite sheets have no MediaConvert equivalent with known output names; remove it to render this profile",
-        ));
+    if let Some(t) = &profile.trickplay {
+        trickplay_frames(profile, t)?;
     }
     let v = &profile.video;
     // Tuning MediaConvert cannot say: refused by field, never dropped.
@@ -727,6 +729,33 @@ fn audio_description((bitrate, channels, rate): (u32, u32, u32)) -> Value {
 }
 
 /// Thumbnails as a FRAME_CAPTURE output in a file group of their own.
+/// Trick play is cut from the frame captures once the job is done (crate::trickplay):
+/// MediaConvert has no sprite sheets of its own, so the thumbnails must be the tiles' frames.
+fn trickplay_frames(profile: &Profile, t: &profiles::TrickPlaySettings) -> Result<(), CloudError> {
+    let Some(th) = &profile.thumbnails else {
+        return Err(unsupported(
+            profile,
+            "trickplay",
+            "trick-play tiles are cut from the job's frame captures: add thumbnails at the same interval",
+        ));
+    };
+    if th.interval_seconds != Some(t.interval_seconds) {
+        return Err(unsupported(
+            profile,
+            "trickplay.interval_seconds",
+            "trick-play tiles are cut from the job's frame captures: it must equal thumbnails.interval_seconds",
+        ));
+    }
+    if th.max_captures.is_some() {
+        return Err(unsupported(
+            profile,
+            "thumbnails.max_captures",
+            "trick-play tiles are cut from the job's frame captures, which must cover the whole video",
+        ));
+    }
+    Ok(())
+}
+
 fn frame_capture(
     profile: &Profile,
     plan: Option<&Plan>,

@@ -694,7 +694,7 @@ fn extras(
         (Some(s), Some(t)) => {
             let vtt = layout.trickplay_vtt(&s.destination);
             let path = asset.root.join(&vtt);
-            let text = crate::trickplay::vtt(t, layout, decoded.end);
+            let text = t.vtt(layout, decoded.end);
             std::fs::write(&path, text).map_err(Error::output(&path))?;
             let sheets: Vec<String> = (1..=t.sheets())
                 .map(|n| layout.trickplay_sheet(&s.destination, n))

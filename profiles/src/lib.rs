@@ -14,6 +14,7 @@ pub mod pictures;
 pub mod plan;
 pub mod profile;
 pub mod timespec;
+pub mod trickplay;
 
 pub use clip::{Clip, ClipWindow, Timecode, TimecodeError, TimecodeOrigin};
 pub use error::{PlanError, ProfileError, TimeError};

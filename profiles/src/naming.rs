@@ -104,6 +104,13 @@ impl Layout {
         }
     }
 
+    /// The layout of an asset whose base name is known (a job's, from its metadata).
+    pub fn of_base(base: &str) -> Layout {
+        Layout {
+            base: base.to_string(),
+        }
+    }
+
     /// The base name.
     pub fn base(&self) -> &str {
         &self.base

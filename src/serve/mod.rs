@@ -12,6 +12,7 @@ pub mod s3;
 pub mod server;
 pub mod sse;
 pub mod status;
+pub mod trickplay;
 pub mod web;
 pub mod workflow;
 

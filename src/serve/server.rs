@@ -139,11 +139,17 @@ pub fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     )?);
     let on_event: runner::OnEvent = {
         let (records, status) = (records.clone(), status.clone());
+        let (s3, scratch) = (s3.clone(), work.clone());
         Box::new(move |line| {
             if let Err(e) = records.job_event(line) {
                 tracing::error!(error = %e, "updating a job record");
             }
-            if let Err(e) = status.job_event(line) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+                return;
+            };
+            // Before the upload is said COMPLETE, as the stack's status handler does.
+            let failed = super::trickplay::draw(&s3, &scratch, &event);
+            if let Err(e) = status.job_event(&event, failed) {
                 tracing::error!(error = %e, "updating a status record");
             }
         })

@@ -210,15 +210,16 @@ impl Status {
         })
     }
 
-    /// A "MediaConvert Job State Change" event line; events of jobs no upload started
-    /// change nothing.
-    pub fn job_event(&self, line: &str) -> Result<(), WatchError> {
-        let Ok(event) = serde_json::from_str::<Value>(line) else {
+    /// A "MediaConvert Job State Change" event; events of jobs no upload started change
+    /// nothing. `failed`: why what the job owes after it ended could not be made (its
+    /// trick play), which makes a COMPLETE an ERROR.
+    pub fn job_event(&self, event: &Value, failed: Option<String>) -> Result<(), WatchError> {
+        let Some(mut news) = cloud::api::JobNews::of(event, &self.cdn) else {
             return Ok(());
         };
-        let Some(news) = cloud::api::JobNews::of(&event, &self.cdn) else {
-            return Ok(());
-        };
+        if let Some(reason) = failed {
+            news.news = cloud::api::News::Error(reason);
+        }
         let key = news.key.clone();
         self.change(&key, |r| news.apply(r, &super::rfc3339_now()))
     }

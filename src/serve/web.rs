@@ -8,6 +8,7 @@ const PLAY: &str = include_str!("../../web/play.html");
 const APP_JS: &str = include_str!("../../web/app.js");
 const PLAY_JS: &str = include_str!("../../web/play.js");
 const STYLE: &str = include_str!("../../web/style.css");
+const CONFIG: &str = r#"{"apiUrl":"/api/"}"#;
 const HLS_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hls.min.js"));
 const DASH_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dash.all.min.js"));
 
@@ -32,6 +33,9 @@ pub fn answer(method: &hyper::Method, path: &str) -> Response {
         "/web/app.js" => Some((APP_JS.as_bytes(), "text/javascript; charset=utf-8")),
         "/web/play.js" => Some((PLAY_JS.as_bytes(), "text/javascript; charset=utf-8")),
         "/web/style.css" => Some((STYLE.as_bytes(), "text/css; charset=utf-8")),
+        // The pages find the API here; in the stack, scripts/publish-web.sh writes the
+        // distribution's ApiUrl in its place.
+        "/web/config.json" => Some((CONFIG.as_bytes(), "application/json")),
         "/web/hls.min.js" if !HLS_JS.is_empty() => Some((HLS_JS, "text/javascript")),
         "/web/dash.all.min.js" if !DASH_JS.is_empty() => Some((DASH_JS, "text/javascript")),
         _ => None,

@@ -52,7 +52,8 @@ pub struct WatchOptions {
     /// Bytes of raw frames each job's chunk encoders may queue.
     pub chunk_memory: Option<u64>,
     /// Put processed sources back where they were dropped instead of into `done/`; a
-    /// source whose path and checksum match a completed job is then not taken again.
+    /// source whose path and checksum match a completed job (or one under way) is then
+    /// not taken again.
     pub keep_sources: bool,
     /// Poll the folder every second rather than use the OS's file notifications.
     pub poll: bool,
@@ -448,7 +449,7 @@ impl Context<'_> {
                 tracing::debug!(source = %path.display(), "changed while it was read; waiting for it to hold still");
                 return Ok(Taken::ChangedWhileRead);
             }
-            if self.store.completed(&path.to_string_lossy(), &sum)? {
+            if self.store.taken(&path.to_string_lossy(), &sum)? {
                 tracing::debug!(source = %path.display(), "already processed; kept in place");
                 return Ok(Taken::Yes);
             }

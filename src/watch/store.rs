@@ -295,12 +295,14 @@ impl Store {
         })
     }
 
-    /// Whether a job for this source path with this checksum has completed.
-    pub fn completed(&self, source: &str, checksum: &str) -> Result<bool, WatchError> {
+    /// Whether a job for this source path with this checksum has completed or is still
+    /// under way. Under way counts: a kept source is put back before its job is recorded
+    /// Complete, and seen in between it must not become a second job.
+    pub fn taken(&self, source: &str, checksum: &str) -> Result<bool, WatchError> {
         self.with(|c| {
             c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM jobs WHERE source = ?1 AND checksum = ?2
-                    AND status = 'Complete')",
+                    AND status != 'Error')",
                 params![source, checksum],
                 |r| r.get(0),
             )

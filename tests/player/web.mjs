@@ -2,7 +2,8 @@
 // Drives mpe serve's web page in headless Chromium as a person would: opens it with the
 // token in the fragment, chooses a file in the file input (uploads throttled, so the
 // progress bar is seen moving), waits for the asset's row to reach COMPLETE, opens its
-// player, sees playback advance and switches rendition by the rendition menu. Prints ONE
+// player, sees playback advance, switches rendition by the rendition menu and hovers the
+// seek bar for a trick-play tile. Prints ONE
 // JSON line of what it saw on stdout; exit 0 when every step ran, 1 otherwise.
 //
 //   node tests/player/web.mjs --base URL --token TOKEN --file PATH [--timeout 300]
@@ -79,8 +80,9 @@ async function resume() {
   seen.uploadState = await second.getAttribute('#uploads li', 'data-state');
   seen.uploadInfo = await second.textContent('#uploads li .info');
   // Playwright reports a response on its own channel, which may trail the page's
-  // own fetch resolving: give the last part's answer a moment to be counted.
-  const settle = Date.now() + 5000;
+  // own fetch resolving, by seconds on a loaded machine: give the last part's answer
+  // time to be counted (a part never sent still fails, after the wait).
+  const settle = Date.now() + 60000;
   while (Object.keys(answered).length < seen.parts && Date.now() < settle) {
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -162,6 +164,35 @@ async function full() {
   step(`switched from ${before} to ${want}, still playing`);
   seen.downloads = await page.$$eval('#downloads a', (as) => as.map((a) => a.href));
   seen.thumbnails = await page.$$eval('#thumbs img', (is) => is.map((i) => i.naturalWidth));
+  // Trick play: hovering the seek bar near its end (90 %) shows that moment's tile, cut from
+  // a sheet the browser can load.
+  const record = JSON.parse(await page.textContent('#record'));
+  seen.trickplay = (record.outputs || {}).trickplay || null;
+  if (!seen.trickplay) throw new Error('the record names no trick-play track');
+  await page.waitForFunction(() => document.querySelector('#seek').max > 0, null, { timeout: 30000 });
+  // hover() scrolls the bar into view first: a pointer outside the viewport moves nothing.
+  const bar = page.locator('#seek');
+  await bar.scrollIntoViewIfNeeded();
+  const box = await bar.boundingBox();
+  await bar.hover({ position: { x: box.width * 0.1, y: box.height / 2 } });
+  await bar.hover({ position: { x: box.width * 0.9, y: box.height / 2 } });
+  await page.waitForFunction(
+    () => getComputedStyle(document.querySelector('#tile')).display === 'block', null, { timeout: 30000 },
+  ).catch(async (e) => {
+    throw new Error(`no tile over the seek bar (page says "${await page.textContent('#state')}"): ${e.message}`);
+  });
+  seen.tile = await page.evaluate(async () => {
+    const t = document.querySelector('#tile');
+    const src = getComputedStyle(t).backgroundImage.replace(/^url\("?|"?\)$/g, '');
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    return {
+      src, time: Number(t.dataset.time), width: t.clientWidth, height: t.clientHeight,
+      position: t.style.backgroundPosition, sheet: [img.naturalWidth, img.naturalHeight],
+    };
+  });
+  step(`trick-play tile at ${seen.tile.time} s from ${seen.tile.src.split('/').pop()}`);
 }
 
 try {

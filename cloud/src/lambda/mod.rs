@@ -123,10 +123,11 @@ pub async fn serve(handler: &str) -> Result<(), lambda_runtime::Error> {
         }
         STATUS => {
             let ddb = aws_sdk_dynamodb::Client::new(&shared);
+            let s3 = aws_sdk_s3::Client::new(&shared);
             let settings = status::Settings::from_env()?;
-            let (ddb, settings) = (&ddb, &settings);
+            let (ddb, s3, settings) = (&ddb, &s3, &settings);
             lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
-                status::handle(ddb, settings, &e.payload)
+                status::handle(ddb, s3, settings, &e.payload)
                     .await
                     .map_err(lambda_runtime::Error::from)
             }))

@@ -156,7 +156,21 @@ mod tests {
         assert_eq!(
             job["UserMetadata"],
             json!({ "mpe_job_id": "e1", "mpe_profile": "default", "mpe_job_template": "mpe-default-dev",
-                    "mpe_upload": "s3://raw/uploads/phone.mov" })
+                    "mpe_upload": "s3://raw/uploads/phone.mov",
+                    "mpe_trickplay": job["UserMetadata"]["mpe_trickplay"] })
+        );
+        // The sheets go beside the media, under the asset, whatever bucket the
+        // captures are in.
+        let order = crate::trickplay::Order::of_metadata(&job["UserMetadata"])
+            .expect("trick play asked")
+            .expect("reads");
+        assert_eq!(
+            (
+                order.destination.as_str(),
+                order.base.as_str(),
+                order.interval
+            ),
+            ("s3://mpe-media-dev-1/phone/trickplay/", "phone", 10.0)
         );
         let groups = job["Settings"]["OutputGroups"].as_array().expect("groups");
         let dest = |name: &str| {

@@ -88,15 +88,27 @@ fn reason_of(v: &Value) -> String {
 /// Applies the event to the status table; says what it did.
 pub async fn handle(
     ddb: &aws_sdk_dynamodb::Client,
+    s3: &aws_sdk_s3::Client,
     s: &Settings,
     event: &Value,
 ) -> Result<Value, CloudError> {
-    let Some((key, said)) = read(event, s) else {
+    let Some((key, mut said)) = read(event, s) else {
         return Ok(json!({ "updated": false, "reason": "not an upload's event" }));
     };
     let Some(file_name) = api::file_name_of(&s.prefix, &key) else {
         return Ok(json!({ "updated": false, "reason": format!("{key:?} is no upload") }));
     };
+    // A job that asked for trick play is COMPLETE once its sheets are drawn from its
+    // frame captures; captures that cannot be drawn make it an ERROR.
+    if let (Said::Job(news), Some(work)) = (&mut said, crate::trickplay::Work::of(event)) {
+        let drawn = match work {
+            Ok(w) => crate::trickplay::publish(s3, &w).await?,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = drawn {
+            news.news = api::News::Error(e.to_string());
+        }
+    }
     let table = Table {
         ddb,
         name: &s.table,

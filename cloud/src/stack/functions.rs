@@ -31,6 +31,28 @@ struct Function {
     statements: Vec<Stmt>,
 }
 
+/// The media bucket's trick-play folders of `profiles` (each asset's
+/// `<asset>/<destination>`), where the status handler writes sheets.
+fn trickplay_folders(profiles: &[String]) -> Value {
+    let mut folders: Vec<String> = profiles
+        .iter()
+        .filter_map(|p| profiles::Profile::shipped(p).ok()?.trickplay)
+        .map(|t| t.destination)
+        .collect();
+    folders.sort();
+    folders.dedup();
+    if folders.is_empty() {
+        // No shipped profile draws trick play: a grant no key matches.
+        folders.push("trickplay/".into());
+    }
+    Value::Array(
+        folders
+            .iter()
+            .map(|d| objects("MediaBucket", &format!("*/{d}*")))
+            .collect(),
+    )
+}
+
 /// Adds the functions; `profiles` are the profiles that have a job template.
 pub(super) fn add(res: &mut Resources, profiles: &[String]) {
     res.add(
@@ -147,19 +169,34 @@ pub(super) fn add(res: &mut Resources, profiles: &[String]) {
         Function {
             prefix: "Status",
             handler: STATUS,
-            memory: 256,
-            timeout: 30,
+            // A finished job's trick play is drawn here (crate::trickplay): its frame
+            // captures decoded and tiled, a second or so per hundred captures.
+            memory: 512,
+            timeout: 120,
             reserved: 10,
             env: json!({
                 "STATUS_TABLE": ref_("StatusTable"),
                 "UPLOAD_PREFIX": "uploads/",
                 "DELIVERY_URL": sub("https://${Distribution.DomainName}/"),
             }),
-            statements: vec![stmt(
-                "KeepStatusRecords",
-                &["dynamodb:GetItem", "dynamodb:PutItem"],
-                att("StatusTable", "Arn"),
-            )],
+            statements: vec![
+                stmt(
+                    "KeepStatusRecords",
+                    &["dynamodb:GetItem", "dynamodb:PutItem"],
+                    att("StatusTable", "Arn"),
+                ),
+                // Trick play: the captures in, the sheets and track out.
+                stmt(
+                    "ReadFrameCaptures",
+                    &["s3:GetObject"],
+                    objects("ThumbnailsBucket", "*"),
+                ),
+                stmt(
+                    "WriteTrickPlay",
+                    &["s3:PutObject"],
+                    trickplay_folders(profiles),
+                ),
+            ],
         },
     ];
     debug_assert!(functions
