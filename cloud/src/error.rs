@@ -73,6 +73,16 @@ pub enum CloudError {
         /// What is wrong.
         reason: String,
     },
+    /// A service the stack needs is not offered in the region asked.
+    #[error("{service} is not offered in {region}; it is in: {regions}")]
+    NotInRegion {
+        /// The service, e.g. `MediaLive`.
+        service: String,
+        /// The region asked.
+        region: String,
+        /// The regions that have it, comma-separated.
+        regions: String,
+    },
     /// A deployed stack's outputs could not be read.
     #[error("stack outputs {path}: {reason}")]
     StackOutputs {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod job;
 pub mod lambda;
 pub mod mediaconvert;
+pub mod medialive;
 pub mod model;
 pub mod probe;
 pub mod stack;

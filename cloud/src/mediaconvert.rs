@@ -7,7 +7,7 @@
 //! `_audio` or `_thumb`, so the files land where the engine writes them locally.
 
 use profiles::naming::{streaming_groups, Group, AUDIO_NAME};
-use profiles::{H264Profile, ImageFormat, Plan, Profile, RateControl, Rendition, Scaling};
+use profiles::{ImageFormat, Plan, Profile, Rendition, Scaling};
 use serde_json::{json, Map, Value};
 
 use crate::error::CloudError;
@@ -544,36 +544,19 @@ fn container(profile: &Profile, group: Group) -> Value {
 fn video_description(profile: &Profile, plan: Option<&Plan>, r: &Rung) -> Value {
     let v = &profile.video;
     let mut h264 = Map::new();
+    let rate = crate::model::tuning::rate_of(v, r.bitrate, r.max_bitrate);
+    rate.set_in(&mut h264);
     let mut set = |k: &str, val: Value| {
         h264.insert(k.to_string(), val);
     };
-    match v.rate_control {
-        RateControl::Vbr => {
-            set("RateControlMode", json!("VBR"));
-            set("Bitrate", json!(r.bitrate));
-            set("MaxBitrate", json!(r.max_bitrate));
-        }
-        RateControl::Cbr => {
-            set("RateControlMode", json!("CBR"));
-            set("Bitrate", json!(r.bitrate));
-        }
-        RateControl::CappedCrf => {
-            // QVBR is MediaConvert's constant-quality mode with a cap; its levels run
-            // 1..10 where 7 is about x264's CRF 23 and each level is about 3 CRF steps.
-            let level = crate::model::tuning::qvbr_of(f64::from(v.crf.unwrap_or(23.0)));
-            set("RateControlMode", json!("QVBR"));
-            set("MaxBitrate", json!(r.max_bitrate));
-            set("QvbrSettings", json!({ "QvbrQualityLevel": level }));
-        }
+    if let Some(level) = rate.qvbr_level {
+        // QVBR levels run 1..10 where 7 is about x264's CRF 23 (crate::model::tuning).
+        set("QvbrSettings", json!({ "QvbrQualityLevel": level }));
     }
     set("HrdBufferSize", json!(r.buffer_size));
     set(
         "CodecProfile",
-        json!(match v.profile {
-            H264Profile::Baseline => "BASELINE",
-            H264Profile::Main => "MAIN",
-            H264Profile::High => "HIGH",
-        }),
+        json!(crate::model::tuning::h264_profile(v.profile)),
     );
     let t = &v.tuning;
     set(

@@ -757,6 +757,69 @@ pub mod tuning {
         ((7.0 - (crf - 23.0) / 3.0).round() as i64).clamp(1, 10)
     }
 
+    /// A rung's rate control as MediaConvert and MediaLive both spell it (their H.264
+    /// settings share the mode names; only the keys around them differ).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Rate {
+        /// `RateControlMode`: VBR, CBR or QVBR.
+        pub mode: &'static str,
+        /// The average bitrate (VBR, CBR).
+        pub bitrate: Option<u32>,
+        /// The cap (VBR, QVBR).
+        pub max_bitrate: Option<u32>,
+        /// The QVBR quality level (QVBR).
+        pub qvbr_level: Option<i64>,
+    }
+
+    impl Rate {
+        /// Sets `RateControlMode`, `Bitrate` and `MaxBitrate` (the keys both services
+        /// share) in an H.264 settings object; the QVBR level is the caller's, as its key
+        /// differs.
+        pub fn set_in(&self, h264: &mut serde_json::Map<String, serde_json::Value>) {
+            h264.insert("RateControlMode".into(), self.mode.into());
+            if let Some(b) = self.bitrate {
+                h264.insert("Bitrate".into(), b.into());
+            }
+            if let Some(m) = self.max_bitrate {
+                h264.insert("MaxBitrate".into(), m.into());
+            }
+        }
+    }
+
+    /// The rate control of a rung of `bitrate` capped at `max_bitrate` under `v`.
+    pub fn rate_of(v: &profiles::VideoSettings, bitrate: u32, max_bitrate: u32) -> Rate {
+        match v.rate_control {
+            profiles::RateControl::Vbr => Rate {
+                mode: "VBR",
+                bitrate: Some(bitrate),
+                max_bitrate: Some(max_bitrate),
+                qvbr_level: None,
+            },
+            profiles::RateControl::Cbr => Rate {
+                mode: "CBR",
+                bitrate: Some(bitrate),
+                max_bitrate: None,
+                qvbr_level: None,
+            },
+            // QVBR is the services' constant-quality mode with a cap.
+            profiles::RateControl::CappedCrf => Rate {
+                mode: "QVBR",
+                bitrate: None,
+                max_bitrate: Some(max_bitrate),
+                qvbr_level: Some(qvbr_of(f64::from(v.crf.unwrap_or(23.0)))),
+            },
+        }
+    }
+
+    /// The H.264 profile's name in both services.
+    pub fn h264_profile(p: profiles::H264Profile) -> &'static str {
+        match p {
+            profiles::H264Profile::Baseline => "BASELINE",
+            profiles::H264Profile::Main => "MAIN",
+            profiles::H264Profile::High => "HIGH",
+        }
+    }
+
     /// `AdaptiveQuantization` levels and the x264 `aq-strength` each stands for: OFF is
     /// no AQ, HIGH x264's default 1.0, the others scaled around it.
     const AQ: [(&str, f32); 6] = [

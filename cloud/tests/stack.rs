@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{python, root};
+use common::{python, python_json, root};
 use mpe_cloud::profiles::Profile;
 use mpe_cloud::stack;
 use serde_json::Value;
@@ -36,26 +36,6 @@ fn tool(name: &str) -> PathBuf {
         );
     }
     bin
-}
-
-/// Runs a Python snippet with `python` and `args` (its `sys.argv[1:]`); its stdout is
-/// JSON of type `T`.
-fn python_json<T: serde::de::DeserializeOwned>(
-    python: &std::path::Path,
-    script: &str,
-    args: &[&str],
-) -> T {
-    let out = Command::new(python)
-        .args(["-c", script])
-        .args(args)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the snippet's JSON")
 }
 
 #[test]

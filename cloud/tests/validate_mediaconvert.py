@@ -1,7 +1,7 @@
 """Validates JSON files against MediaConvert's API model as shipped in botocore.
 
-    python validate_mediaconvert.py OPERATION FILE...
-    python validate_mediaconvert.py --wire-output OPERATION FILE...
+    python validate_mediaconvert.py [--service NAME] OPERATION FILE...
+    python validate_mediaconvert.py [--service NAME] --wire-output OPERATION FILE...
 
 The first form checks requests (PascalCase, as the console and the CLI write them) of
 OPERATION, such as CreateJob or CreateJobTemplate: botocore's own parameter validator
@@ -11,6 +11,9 @@ which it leaves to the service, are checked here from the same model.
 The second checks responses of OPERATION, such as Probe, as they go over the wire
 (camelCase): every key must be a member's wire name, and every value of its member's
 type, within its enumeration and bounds.
+
+`--service` picks another service's model than MediaConvert's (`medialive` for a
+channel's CreateChannel request).
 
 Prints `ok` or the errors, one per line, and exits 1 on any.
 """
@@ -105,13 +108,17 @@ def response_errors(doc, shape):
 
 
 def main():
-    model = botocore.session.get_session().get_service_model("mediaconvert")
-    if sys.argv[1] == "--wire-output":
-        operation, files = sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    service = "mediaconvert"
+    if args[0] == "--service":
+        service, args = args[1], args[2:]
+    model = botocore.session.get_session().get_service_model(service)
+    if args[0] == "--wire-output":
+        operation, files = args[1], args[2:]
         shape = model.operation_model(operation).output_shape
         check = response_errors
     else:
-        operation, files = sys.argv[1], sys.argv[2:]
+        operation, files = args[0], args[1:]
         shape = model.operation_model(operation).input_shape
         check = request_errors
     failed = False

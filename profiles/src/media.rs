@@ -72,6 +72,55 @@ pub struct VideoStream {
     pub bit_rate: Option<u64>,
 }
 
+impl MediaInfo {
+    /// A source described rather than probed: one progressive 8-bit 4:2:0 H.264 stream of
+    /// `width` x `height` (square pixels) at `frame_rate`, and 48 kHz stereo AAC. What a
+    /// live channel is planned for before any frame arrives.
+    pub fn nominal(width: u32, height: u32, frame_rate: [u32; 2]) -> MediaInfo {
+        MediaInfo {
+            path: String::new(),
+            container: String::new(),
+            duration: 0.0,
+            size: 0,
+            bit_rate: None,
+            video: vec![VideoStream {
+                index: 0,
+                codec: "h264".into(),
+                profile: None,
+                level: None,
+                width,
+                height,
+                sample_aspect: [1, 1],
+                display_aspect: [width, height],
+                rotation: 0,
+                frame_rate,
+                variable_frame_rate: false,
+                pixel_format: "yuv420p".into(),
+                bit_depth: 8,
+                color_primaries: None,
+                color_transfer: None,
+                color_space: None,
+                color_range: None,
+                field_order: None,
+                duration: None,
+                bit_rate: None,
+            }],
+            audio: vec![AudioStream {
+                index: 1,
+                codec: "aac".into(),
+                profile: None,
+                channels: 2,
+                channel_layout: Some("stereo".into()),
+                sample_rate: 48_000,
+                language: None,
+                duration: None,
+                bit_rate: None,
+            }],
+            subtitles: Vec::new(),
+        }
+    }
+}
+
 impl VideoStream {
     /// Frame rate as a float.
     pub fn fps(&self) -> f64 {

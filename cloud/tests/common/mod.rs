@@ -26,3 +26,23 @@ pub fn python() -> PathBuf {
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
+
+/// Runs a Python snippet with `python` and `args` (its `sys.argv[1:]`); its stdout is
+/// JSON of type `T`.
+pub fn python_json<T: serde::de::DeserializeOwned>(
+    python: &std::path::Path,
+    script: &str,
+    args: &[&str],
+) -> T {
+    let out = Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the snippet's JSON")
+}

@@ -1,52 +1,30 @@
 use super::*;
-use crate::media::{AudioStream, VideoStream};
+use crate::media::AudioStream;
 
 fn media(w: u32, h: u32, fps: [u32; 2], rotation: u32, audio: bool) -> MediaInfo {
-    MediaInfo {
-        path: "in.mp4".into(),
-        container: "mov,mp4".into(),
-        duration: 10.0,
-        size: 1,
-        bit_rate: None,
-        video: vec![VideoStream {
-            index: 0,
-            codec: "h264".into(),
+    let mut m = MediaInfo::nominal(w, h, fps);
+    m.path = "in.mp4".into();
+    m.container = "mov,mp4".into();
+    m.duration = 10.0;
+    m.size = 1;
+    m.video[0].rotation = rotation;
+    m.video[0].duration = Some(10.0);
+    m.audio = if audio {
+        vec![AudioStream {
+            index: 1,
+            codec: "aac".into(),
             profile: None,
-            level: None,
-            width: w,
-            height: h,
-            sample_aspect: [1, 1],
-            display_aspect: [w, h],
-            rotation,
-            frame_rate: fps,
-            variable_frame_rate: false,
-            pixel_format: "yuv420p".into(),
-            bit_depth: 8,
-            color_primaries: None,
-            color_transfer: None,
-            color_space: None,
-            color_range: None,
-            field_order: None,
+            channels: 6,
+            channel_layout: Some("5.1".into()),
+            sample_rate: 44100,
+            language: None,
             duration: Some(10.0),
             bit_rate: None,
-        }],
-        audio: if audio {
-            vec![AudioStream {
-                index: 1,
-                codec: "aac".into(),
-                profile: None,
-                channels: 6,
-                channel_layout: Some("5.1".into()),
-                sample_rate: 44100,
-                language: None,
-                duration: Some(10.0),
-                bit_rate: None,
-            }]
-        } else {
-            vec![]
-        },
-        subtitles: vec![],
-    }
+        }]
+    } else {
+        vec![]
+    };
+    m
 }
 
 fn sizes(p: &Plan) -> Vec<(u32, u32)> {
