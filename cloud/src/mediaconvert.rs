@@ -711,7 +711,6 @@ fn audio_description((bitrate, channels, rate): (u32, u32, u32)) -> Value {
     })
 }
 
-/// Thumbnails as a FRAME_CAPTURE output in a file group of their own.
 /// Trick play is cut from the frame captures once the job is done (crate::trickplay):
 /// MediaConvert has no sprite sheets of its own, so the thumbnails must be the tiles' frames.
 fn trickplay_frames(profile: &Profile, t: &profiles::TrickPlaySettings) -> Result<(), CloudError> {
@@ -739,6 +738,7 @@ fn trickplay_frames(profile: &Profile, t: &profiles::TrickPlaySettings) -> Resul
     Ok(())
 }
 
+/// Thumbnails as a FRAME_CAPTURE output in a file group of their own.
 fn frame_capture(
     profile: &Profile,
     plan: Option<&Plan>,
